@@ -32,9 +32,16 @@ class Backend;
 
 // A typed, read-only pointer to a weight tensor (or bias) in device memory; the shape is given
 // by the op that reads it.
+// How a matmul weight is laid out in memory.
+enum class WeightLayout {
+  kRowMajor,  // [n, k], as in the checkpoint
+  kPacked,    // the backend's own form, made by Backend::packMatmulWeight
+};
+
 struct WeightView {
   const void* data = nullptr;
   DType dtype = DType::kF32;
+  WeightLayout layout = WeightLayout::kRowMajor;
 };
 
 // Owns one allocation on a backend; move-only. Frees through the backend that made it, which
@@ -211,10 +218,30 @@ class Backend {
   virtual void siluAndMul(const float* gate_up, int num_tokens, int intermediate, float* out) = 0;
 
   // out[m, n] = sum_k x[m, k] * w[n, k] + bias[n]. x [m, k] F32; w [n, k] (HF Linear layout)
-  // F32/BF16/F16; bias [n] of any dtype, or data == nullptr for none; out [m, n] F32.
+  // F32/BF16/F16, row-major or packed by packMatmulWeight for this n and k; bias [n] of any
+  // dtype, or data == nullptr for none; out [m, n] F32.
   // REQUIRES: out does not alias x.
   virtual void matmul(const float* x, int m, int k, WeightView w, int n, WeightView bias,
                       float* out) = 0;
+
+  // Bytes of the packed form of a [n, k] matmul weight of `dtype`, or 0 when this backend reads
+  // that weight fastest row-major (then there is nothing to pack). Packing is done once, at load:
+  // e.g. the CPU backend lays BF16 weights out in the column panels its vdpbf16ps GEMM streams.
+  [[nodiscard]] virtual size_t packedMatmulWeightBytes(DType dtype, int n, int k) const {
+    (void)dtype;
+    (void)n;
+    (void)k;
+    return 0;
+  }
+  // Writes the packed form of the row-major weight w [n, k] to dst (packedMatmulWeightBytes
+  // bytes of this backend's memory) and returns a view of it for matmul.
+  // REQUIRES: packedMatmulWeightBytes(w.dtype, n, k) > 0; w row-major.
+  virtual WeightView packMatmulWeight(WeightView w, int n, int k, void* dst) {
+    (void)n;
+    (void)k;
+    (void)dst;
+    return w;
+  }
 
   // out += x, elementwise over n floats (residual add outside a norm, e.g. tied layers).
   virtual void add(const float* x, int64_t n, float* out) = 0;

@@ -66,17 +66,11 @@ kernels::RopeScaling toKernelScaling(const RopeScaling& scaling) {
 
 }  // namespace
 
-Result<kernels::WeightView> LlamaModel::place(const std::vector<TensorView>& parts, DType dtype) {
+Result<kernels::DeviceBuffer> LlamaModel::copyToBackend(const std::vector<TensorView>& parts,
+                                                         DType dtype) {
   size_t numel = 0;
   for (const TensorView& part : parts) numel += static_cast<size_t>(part.numel());
-  num_parameters_ += static_cast<int64_t>(numel);
-  weight_bytes_ += numel * dtypeSize(dtype);
-  if (parts.size() == 1 && parts[0].dtype == dtype && backend_.hostAddressable()) {
-    return kernels::WeightView{parts[0].data, dtype};  // in place, from the mmap
-  }
-  const size_t bytes = numel * dtypeSize(dtype);
-  ASSIGN_OR_RETURN(kernels::DeviceBuffer buffer, backend_.allocate(bytes));
-  copied_bytes_ += bytes;
+  ASSIGN_OR_RETURN(kernels::DeviceBuffer buffer, backend_.allocate(numel * dtypeSize(dtype)));
   uint8_t* dst = buffer.as<uint8_t>();
   std::vector<uint8_t> staging;
   for (const TensorView& part : parts) {
@@ -95,8 +89,50 @@ Result<kernels::WeightView> LlamaModel::place(const std::vector<TensorView>& par
     }
     dst += n * dtypeSize(dtype);
   }
+  return buffer;
+}
+
+Result<kernels::WeightView> LlamaModel::place(const std::vector<TensorView>& parts, DType dtype,
+                                              bool count) {
+  size_t numel = 0;
+  for (const TensorView& part : parts) numel += static_cast<size_t>(part.numel());
+  if (count) {
+    num_parameters_ += static_cast<int64_t>(numel);
+    weight_bytes_ += numel * dtypeSize(dtype);
+  }
+  if (mmap_weights_ && parts.size() == 1 && parts[0].dtype == dtype &&
+      backend_.hostAddressable()) {
+    return kernels::WeightView{parts[0].data, dtype};  // in place, from the mmap
+  }
+  ASSIGN_OR_RETURN(kernels::DeviceBuffer buffer, copyToBackend(parts, dtype));
+  copied_bytes_ += buffer.bytes();
   kernels::WeightView view{buffer.data(), dtype};
   owned_.push_back(std::move(buffer));
+  return view;
+}
+
+Result<kernels::WeightView> LlamaModel::placeMatrix(const std::vector<TensorView>& parts,
+                                                    DType dtype, int64_t n, int64_t k,
+                                                    bool count) {
+  const size_t packed_bytes =
+      backend_.packedMatmulWeightBytes(dtype, static_cast<int>(n), static_cast<int>(k));
+  if (packed_bytes == 0) return place(parts, dtype, count);
+  if (count) {
+    num_parameters_ += n * k;
+    weight_bytes_ += static_cast<size_t>(n * k) * dtypeSize(dtype);
+  }
+  // The row-major matrix, read in place when the file already holds it, else a temporary copy.
+  kernels::WeightView row_major{parts[0].data, dtype};
+  kernels::DeviceBuffer staging;
+  if (parts.size() != 1 || parts[0].dtype != dtype || !backend_.hostAddressable()) {
+    ASSIGN_OR_RETURN(staging, copyToBackend(parts, dtype));
+    row_major.data = staging.data();
+  }
+  ASSIGN_OR_RETURN(kernels::DeviceBuffer packed, backend_.allocate(packed_bytes));
+  const kernels::WeightView view = backend_.packMatmulWeight(
+      row_major, static_cast<int>(n), static_cast<int>(k), packed.data());
+  copied_bytes_ += packed.bytes();
+  owned_.push_back(std::move(packed));
   return view;
 }
 
@@ -123,7 +159,7 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
     ASSIGN_OR_RETURN(TensorView q, get(name("self_attn.q_proj.weight"), {q_dim, H}));
     ASSIGN_OR_RETURN(TensorView k, get(name("self_attn.k_proj.weight"), {kv_dim, H}));
     ASSIGN_OR_RETURN(TensorView v, get(name("self_attn.v_proj.weight"), {kv_dim, H}));
-    ASSIGN_OR_RETURN(layer.qkv, place({q, k, v}, matrix));
+    ASSIGN_OR_RETURN(layer.qkv, placeMatrix({q, k, v}, matrix, q_dim + 2 * kv_dim, H));
     if (c.qkv_bias) {
       ASSIGN_OR_RETURN(TensorView qb, get(name("self_attn.q_proj.bias"), {q_dim}));
       ASSIGN_OR_RETURN(TensorView kb, get(name("self_attn.k_proj.bias"), {kv_dim}));
@@ -131,7 +167,7 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
       ASSIGN_OR_RETURN(layer.qkv_bias, place({qb, kb, vb}, vector));
     }
     ASSIGN_OR_RETURN(TensorView o, get(name("self_attn.o_proj.weight"), {H, q_dim}));
-    ASSIGN_OR_RETURN(layer.o_proj, place({o}, matrix));
+    ASSIGN_OR_RETURN(layer.o_proj, placeMatrix({o}, matrix, H, q_dim));
     if (c.o_proj_bias) {
       ASSIGN_OR_RETURN(TensorView ob, get(name("self_attn.o_proj.bias"), {H}));
       ASSIGN_OR_RETURN(layer.o_bias, place({ob}, vector));
@@ -140,9 +176,9 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
     ASSIGN_OR_RETURN(layer.post_norm, place({post_norm}, vector));
     ASSIGN_OR_RETURN(TensorView gate, get(name("mlp.gate_proj.weight"), {I, H}));
     ASSIGN_OR_RETURN(TensorView up, get(name("mlp.up_proj.weight"), {I, H}));
-    ASSIGN_OR_RETURN(layer.gate_up, place({gate, up}, matrix));
+    ASSIGN_OR_RETURN(layer.gate_up, placeMatrix({gate, up}, matrix, 2 * I, H));
     ASSIGN_OR_RETURN(TensorView down, get(name("mlp.down_proj.weight"), {H, I}));
-    ASSIGN_OR_RETURN(layer.down, place({down}, matrix));
+    ASSIGN_OR_RETURN(layer.down, placeMatrix({down}, matrix, H, I));
     if (c.mlp_bias) {
       ASSIGN_OR_RETURN(TensorView gb, get(name("mlp.gate_proj.bias"), {I}));
       ASSIGN_OR_RETURN(TensorView ub, get(name("mlp.up_proj.bias"), {I}));
@@ -156,10 +192,17 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
   ASSIGN_OR_RETURN(TensorView norm, get("model.norm.weight", {H}));
   ASSIGN_OR_RETURN(final_norm_, place({norm}, vector));
   if (c.tie_word_embeddings) {
-    lm_head_ = embed_;
+    // The embedding gathers rows of the row-major table; the LM head reads it packed, if the
+    // backend packs, from a second copy (not counted again).
+    if (backend_.packedMatmulWeightBytes(matrix, static_cast<int>(c.vocab_size),
+                                         static_cast<int>(H)) > 0) {
+      ASSIGN_OR_RETURN(lm_head_, placeMatrix({embed}, matrix, c.vocab_size, H, false));
+    } else {
+      lm_head_ = embed_;
+    }
   } else {
     ASSIGN_OR_RETURN(TensorView head, get("lm_head.weight", {c.vocab_size, H}));
-    ASSIGN_OR_RETURN(lm_head_, place({head}, matrix));
+    ASSIGN_OR_RETURN(lm_head_, placeMatrix({head}, matrix, c.vocab_size, H));
   }
   return Status::ok();
 }
@@ -168,8 +211,10 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(kernels::Backend& backend,
                                                      const ModelConfig& config,
                                                      const WeightStore& weights,
                                                      std::optional<DType> weight_dtype,
-                                                     int max_num_tokens, int max_positions) {
+                                                     int max_num_tokens, int max_positions,
+                                                     bool mmap_weights) {
   std::unique_ptr<LlamaModel> model(new LlamaModel(backend, config));
+  model->mmap_weights_ = mmap_weights;
   RETURN_IF_ERROR(model->loadWeights(weights, weight_dtype));
   const int head_dim = static_cast<int>(config.head_dim);
   const std::vector<float> table = kernels::buildRopeTable(

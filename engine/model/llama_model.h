@@ -55,10 +55,14 @@ class LlamaModel {
   // Checks every tensor the config needs (names and shapes; errors name file and tensor) and
   // makes them available to `backend`. weight_dtype: convert weights to this dtype at load
   // (nullopt: keep the file's). max_num_tokens: rows of the largest batch. max_positions: size
-  // of the RoPE table.
+  // of the RoPE table. mmap_weights: on a host-addressable backend, read weights that need no
+  // conversion, fusing or packing in place from the file mapping instead of copying them into
+  // the backend's memory (huge pages on the CPU: decode reads every weight once per token, and
+  // 4 KiB page-cache pages cost a core about a sixth of its DRAM bandwidth in TLB misses).
   [[nodiscard]] static Result<std::unique_ptr<LlamaModel>> load(
       kernels::Backend& backend, const ModelConfig& config, const WeightStore& weights,
-      std::optional<DType> weight_dtype, int max_num_tokens, int max_positions);
+      std::optional<DType> weight_dtype, int max_num_tokens, int max_positions,
+      bool mmap_weights = false);
 
   // Runs the decoder over the planned batch and writes the logits of `num_logits_rows` rows.
   // token_ids [num_tokens] and logits_rows [num_logits_rows] are device pointers; logits
@@ -70,7 +74,7 @@ class LlamaModel {
 
   [[nodiscard]] const ModelConfig& config() const { return config_; }
   [[nodiscard]] size_t weightBytes() const { return weight_bytes_; }  // as read by the kernels
-  [[nodiscard]] size_t copiedBytes() const { return copied_bytes_; }  // fused/converted copies
+  [[nodiscard]] size_t copiedBytes() const { return copied_bytes_; }  // in backend memory
   [[nodiscard]] int64_t numParameters() const { return num_parameters_; }
   [[nodiscard]] DType weightDType() const { return weight_dtype_; }
 
@@ -78,15 +82,21 @@ class LlamaModel {
   LlamaModel(kernels::Backend& backend, const ModelConfig& config)
       : backend_(backend), config_(config) {}
 
-  // Makes one tensor (or several stacked along rows) available on the backend in `dtype`,
-  // zero-copy when possible.
-  Result<kernels::WeightView> place(const std::vector<TensorView>& parts, DType dtype);
+  // Makes one tensor (or several stacked along rows) available on the backend in `dtype`, in
+  // place when mmap_weights_ allows. count: add it to the parameter and weight-byte totals.
+  Result<kernels::WeightView> place(const std::vector<TensorView>& parts, DType dtype,
+                                    bool count = true);
+  // As place for a matmul weight [n, k] (parts stacked along n), packed when the backend packs.
+  Result<kernels::WeightView> placeMatrix(const std::vector<TensorView>& parts, DType dtype,
+                                          int64_t n, int64_t k, bool count = true);
+  Result<kernels::DeviceBuffer> copyToBackend(const std::vector<TensorView>& parts, DType dtype);
   Status loadWeights(const WeightStore& weights, std::optional<DType> weight_dtype);
 
   kernels::Backend& backend_;
   ModelConfig config_;
   DType weight_dtype_ = DType::kF32;
-  std::vector<kernels::DeviceBuffer> owned_;  // weights that could not be used in place
+  bool mmap_weights_ = false;
+  std::vector<kernels::DeviceBuffer> owned_;  // weights copied into backend memory
   kernels::WeightView embed_;                 // [vocab, hidden]
   kernels::WeightView final_norm_;            // [hidden]
   kernels::WeightView lm_head_;               // [vocab, hidden] (the embedding when tied)

@@ -29,6 +29,9 @@ struct ModelRunnerOptions {
   // host-addressable backends write straight into the caller's buffer and have no limit.
   int max_logits_rows = 256;
   std::optional<DType> weight_dtype;  // convert weights at load; nullopt: keep the file's
+  // Read weights in place from the safetensors mmap where no conversion or packing is needed
+  // (less memory, slower decode: 4 KiB pages); false copies them (LlamaModel::load).
+  bool mmap_weights = false;
   // CPU backend: OpenBLAS sgemm for matmuls of at least this many rows (0: never).
   int cpu_blas_min_rows = 0;
   // CPU backend, BF16 weights, batches of 16+ rows: BF16 dot products with the activations

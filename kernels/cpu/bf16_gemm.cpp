@@ -85,6 +85,10 @@ void microKernelRows(int rows, const uint16_t* x, int x_stride, const uint32_t* 
   }
 }
 
+void loadBias(const MatmulArgs& a, int n0, int cols, float* bias) {
+  for (int j = 0; j < kCols; ++j) bias[j] = j < cols ? biasValue(a, n0 + j) : 0.0f;
+}
+
 }  // namespace
 
 bool cpuHasAvx512Bf16() {
@@ -114,7 +118,7 @@ void matmulBf16DotProducts(const MatmulArgs& a, const uint16_t* x_bf16, int x_st
   const int total_pairs = (a.k + 1) / 2;
   for (int n0 = n_begin; n0 < n_end; n0 += kCols) {
     const int cols = n_end - n0 < kCols ? n_end - n0 : kCols;
-    for (int j = 0; j < kCols; ++j) bias[j] = j < cols ? biasValue(a, n0 + j) : 0.0f;
+    loadBias(a, n0, cols, bias);
     for (int p0 = 0; p0 < total_pairs; p0 += kDepthPairs) {
       const int pairs = total_pairs - p0 < kDepthPairs ? total_pairs - p0 : kDepthPairs;
       // Full pairs are one 32-bit copy each; the odd last value and missing columns are padded.
@@ -137,6 +141,58 @@ void matmulBf16DotProducts(const MatmulArgs& a, const uint16_t* x_bf16, int x_st
         microKernelRows<kRows>(rows, x_bf16 + static_cast<size_t>(m0) * x_stride + 2 * p0, x_stride,
                                panel, pairs, a.out + static_cast<size_t>(m0) * a.n + n0, a.n,
                                p0 == 0, bias, cols);
+      }
+    }
+  }
+}
+
+size_t packedBf16Bytes(int n, int k) {
+  const size_t panels = (static_cast<size_t>(n) + kCols - 1) / kCols;
+  const size_t pairs = (static_cast<size_t>(k) + 1) / 2;
+  return panels * pairs * kCols * sizeof(uint32_t);
+}
+
+void packBf16Panels(const uint16_t* w, int n, int k, uint32_t* out, int panel_begin,
+                    int panel_end) {
+  const int pairs = (k + 1) / 2;
+  for (int panel = panel_begin; panel < panel_end; ++panel) {
+    uint32_t* dst = out + static_cast<size_t>(panel) * pairs * kCols;
+    for (int j = 0; j < kCols; ++j) {
+      const int col = panel * kCols + j;
+      const uint16_t* row = w + static_cast<size_t>(col) * k;
+      for (int p = 0; p < pairs; ++p) {
+        uint32_t pair = 0;
+        if (col < n) {
+          const uint32_t lo = row[2 * p];
+          const uint32_t hi = 2 * p + 1 < k ? row[2 * p + 1] : 0;
+          pair = lo | (hi << 16);
+        }
+        dst[static_cast<size_t>(p) * kCols + j] = pair;
+      }
+    }
+  }
+}
+
+void matmulBf16Packed(const MatmulArgs& a, const uint16_t* x_bf16, int x_stride, int panel_begin,
+                      int panel_end) {
+  alignas(64) float bias[kCols];
+  const auto* packed = static_cast<const uint32_t*>(a.w);
+  const int total_pairs = (a.k + 1) / 2;
+  for (int panel_index = panel_begin; panel_index < panel_end; ++panel_index) {
+    const int n0 = panel_index * kCols;
+    const int cols = a.n - n0 < kCols ? a.n - n0 : kCols;
+    loadBias(a, n0, cols, bias);
+    const uint32_t* panel_base = packed + static_cast<size_t>(panel_index) * total_pairs * kCols;
+    for (int p0 = 0; p0 < total_pairs; p0 += kDepthPairs) {
+      const int pairs = total_pairs - p0 < kDepthPairs ? total_pairs - p0 : kDepthPairs;
+      const uint32_t* panel = panel_base + static_cast<size_t>(p0) * kCols;
+      float* out = a.out + n0;
+      const uint16_t* x = x_bf16 + 2 * p0;
+      for (int m0 = 0; m0 < a.m; m0 += kRows) {
+        const int rows = a.m - m0 < kRows ? a.m - m0 : kRows;
+        microKernelRows<kRows>(rows, x + static_cast<size_t>(m0) * x_stride, x_stride, panel,
+                               pairs, out + static_cast<size_t>(m0) * a.n, a.n, p0 == 0, bias,
+                               cols);
       }
     }
   }

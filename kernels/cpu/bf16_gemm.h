@@ -4,6 +4,7 @@
 // BF16 model; the products and sums are F32.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/cpu/cpu_kernels.h"
@@ -23,5 +24,20 @@ void convertRowsToBf16(const float* x, int m, int k, uint16_t* out, int stride);
 // REQUIRES: cpuHasAvx512Bf16().
 void matmulBf16DotProducts(const MatmulArgs& args, const uint16_t* x_bf16, int x_stride,
                            int n_begin, int n_end);
+
+// Packed BF16 weights: the [n, k] matrix as ceil(n / 32) column panels, each [ceil(k / 2), 32]
+// BF16 pairs (the two k-neighbours of one column in one 32-bit word, as vdpbf16ps reads them),
+// zero-padded past n and k. The GEMM then streams each panel front to back with no packing per
+// call, so the same kernel serves decode (m = 1) and prefill, and every output row is computed
+// the same way whatever m is (results do not depend on the batch).
+constexpr int kBf16PanelColumns = 32;
+[[nodiscard]] size_t packedBf16Bytes(int n, int k);
+// Packs panels [panel_begin, panel_end) of w [n, k] BF16 into out (packedBf16Bytes(n, k) bytes).
+void packBf16Panels(const uint16_t* w, int n, int k, uint32_t* out, int panel_begin, int panel_end);
+
+// Output columns of panels [panel_begin, panel_end) of out = x_bf16 * w^T + bias, with args.w
+// packed by packBf16Panels; x_bf16 as for matmulBf16DotProducts. REQUIRES: cpuHasAvx512Bf16().
+void matmulBf16Packed(const MatmulArgs& args, const uint16_t* x_bf16, int x_stride,
+                      int panel_begin, int panel_end);
 
 }  // namespace manifold::kernels::cpu

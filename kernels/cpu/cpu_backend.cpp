@@ -298,9 +298,39 @@ bool CpuBackend::useGemm(DType w_dtype, int m) const {
   return min_rows > 0 && m >= min_rows;
 }
 
+size_t CpuBackend::packedMatmulWeightBytes(DType dtype, int n, int k) const {
+  return dtype == DType::kBF16 && use_bf16_dot_ ? packedBf16Bytes(n, k) : 0;
+}
+
+WeightView CpuBackend::packMatmulWeight(WeightView w, int n, int k, void* dst) {
+  assert(w.dtype == DType::kBF16 && w.layout == WeightLayout::kRowMajor && use_bf16_dot_);
+  const int panels = (n + kBf16PanelColumns - 1) / kBf16PanelColumns;
+  pool_->parallelFor(panels, 1, [&](int64_t begin, int64_t end) {
+    packBf16Panels(static_cast<const uint16_t*>(w.data), n, k, static_cast<uint32_t*>(dst),
+                   static_cast<int>(begin), static_cast<int>(end));
+  });
+  return WeightView{dst, DType::kBF16, WeightLayout::kPacked};
+}
+
 void CpuBackend::matmul(const float* x, int m, int k, WeightView w, int n, WeightView bias,
                         float* out) {
   assert(out != x);
+  if (w.layout == WeightLayout::kPacked) {
+    // Packed BF16 (use_bf16_dot_): one kernel for every m, threads split the column panels.
+    assert(w.dtype == DType::kBF16 && use_bf16_dot_);
+    const MatmulArgs args{x, m, k, w.data, w.dtype, n, bias.data, bias.dtype, out, nullptr, 0,
+                          true};
+    const int stride = (k + 1) / 2 * 2;
+    bf16_x_.resize(static_cast<size_t>(m) * stride);
+    convertRowsToBf16(x, m, k, bf16_x_.data(), stride);
+    const int64_t panels = (n + kBf16PanelColumns - 1) / kBf16PanelColumns;
+    pool_->parallelFor(panels, rowsPerChunk(int64_t{m} * k * kBf16PanelColumns / 2),
+                       [&](int64_t begin, int64_t end) {
+                         matmulBf16Packed(args, bf16_x_.data(), stride, static_cast<int>(begin),
+                                          static_cast<int>(end));
+                       });
+    return;
+  }
   if (matmulWithBlas(x, m, k, w, n, bias, out)) return;
   const bool gemm = useGemm(w.dtype, m);
   MatmulArgs args{x, m, k, w.data, w.dtype, n, bias.data, bias.dtype, out, nullptr, 0, gemm};

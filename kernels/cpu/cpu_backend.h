@@ -92,6 +92,9 @@ class CpuBackend final : public Backend {
   void siluAndMul(const float* gate_up, int num_tokens, int intermediate, float* out) override;
   void matmul(const float* x, int m, int k, WeightView w, int n, WeightView bias,
               float* out) override;
+  // BF16 weights are packed (bf16_gemm.h) when this backend uses BF16 dot products.
+  [[nodiscard]] size_t packedMatmulWeightBytes(DType dtype, int n, int k) const override;
+  WeightView packMatmulWeight(WeightView w, int n, int k, void* dst) override;
   void add(const float* x, int64_t n, float* out) override;
   void argmax(const float* x, int rows, int cols, int32_t* out) override;
   void softmax(const float* x, int rows, int cols, float* out) override;
@@ -112,9 +115,8 @@ class CpuBackend final : public Backend {
   bool use_bf16_dot_;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<float> packed_x_;  // [m, k rounded up] activations in BF16 pair order
-  std::vector<float> blas_scratch_;
-  std::vector<uint16_t> bf16_x_;  // [m, k rounded up to even] activations rounded to BF16  // [n,
-                                  // k] widened 16-bit weight for the OpenBLAS route
+  std::vector<float> blas_scratch_;  // [n, k] widened 16-bit weight for the OpenBLAS route
+  std::vector<uint16_t> bf16_x_;     // [m, k rounded up to even] activations rounded to BF16
 };
 
 }  // namespace manifold::kernels::cpu

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <tuple>
 #include <vector>
 
@@ -28,18 +29,37 @@ struct MatmulShape {
 // terms, so the bound scales with sum |x w| (about sqrt(k) roundings of that size, k <= 1536).
 constexpr double kRelativeToMagnitude = 2e-6;
 
+// The weight as the backend's matmul reads it: row-major, or packed by packMatmulWeight into
+// `storage` when `packed` (and the backend packs this dtype).
+WeightView weightFor(CpuBackend& backend, const TypedTensor& w, int n, int k, bool packed,
+                     DeviceBuffer& storage) {
+  const size_t bytes = packed ? backend.packedMatmulWeightBytes(w.dtype, n, k) : 0;
+  if (bytes == 0) return w.view();
+  Result<DeviceBuffer> buffer = backend.allocate(bytes);
+  EXPECT_TRUE(buffer.isOk());
+  storage = std::move(buffer).value();
+  // The packed form must not depend on what the buffer held before.
+  std::memset(storage.data(), 0xA5, bytes);
+  const WeightView view = backend.packMatmulWeight(w.view(), n, k, storage.data());
+  EXPECT_EQ(view.layout, WeightLayout::kPacked);
+  return view;
+}
+
 void checkMatmul(CpuBackend& backend, const MatmulShape& s, DType w_dtype, DType bias_dtype,
-                 bool with_bias, uint32_t seed) {
+                 bool with_bias, uint32_t seed, bool packed = false) {
   const std::vector<float> x = randomFloats(static_cast<size_t>(s.m) * s.k, seed);
-  // The BF16 dot-product path computes with activations rounded to BF16: so does the reference.
+  const TypedTensor w = makeTyped(randomFloats(static_cast<size_t>(s.n) * s.k, seed + 1), w_dtype);
+  DeviceBuffer storage;
+  const WeightView w_view = weightFor(backend, w, s.n, s.k, packed, storage);
+  // The BF16 dot-product paths compute with activations rounded to BF16: so does the reference.
   std::vector<double> x_ref(x.begin(), x.end());
-  if (w_dtype == DType::kBF16 && backend.roundsActivationsToBf16(s.m)) {
+  if (w_dtype == DType::kBF16 &&
+      (w_view.layout == WeightLayout::kPacked || backend.roundsActivationsToBf16(s.m))) {
     for (size_t i = 0; i < x.size(); ++i) x_ref[i] = bf16ToF32(f32ToBf16(x[i]));
   }
-  const TypedTensor w = makeTyped(randomFloats(static_cast<size_t>(s.n) * s.k, seed + 1), w_dtype);
   const TypedTensor bias = makeTyped(randomFloats(s.n, seed + 2), bias_dtype);
   std::vector<float> out(static_cast<size_t>(s.m) * s.n, NAN);
-  backend.matmul(x.data(), s.m, s.k, w.view(), s.n, with_bias ? bias.view() : WeightView{},
+  backend.matmul(x.data(), s.m, s.k, w_view, s.n, with_bias ? bias.view() : WeightView{},
                  out.data());
   for (int i = 0; i < s.m; ++i) {
     for (int j = 0; j < s.n; ++j) {
@@ -111,6 +131,54 @@ TEST_P(Matmul, DotProductFormServesLargeBatchesToo) {
 TEST_P(Matmul, RunsSingleThreaded) {
   CpuBackend backend({.num_threads = 1, .simd_level = GetParam()});
   checkMatmul(backend, {2, 576, 200}, DType::kBF16, DType::kF32, true, 300);
+}
+
+// Packed BF16 weights (CPUs with AVX-512 BF16): every m from decode to prefill tiles, k across
+// several depth blocks and odd, n across partial panels, bias of each dtype.
+TEST(MatmulPackedBf16, MatchesReferenceAtEveryM) {
+  CpuBackend backend({.num_threads = 2});
+  if (backend.packedMatmulWeightBytes(DType::kBF16, 32, 64) == 0) {
+    GTEST_SKIP() << "this CPU has no AVX-512 BF16: BF16 weights stay row-major";
+  }
+  EXPECT_EQ(backend.packedMatmulWeightBytes(DType::kF32, 32, 64), 0u);
+  const std::vector<MatmulShape> shapes = {{1, 64, 172},  {1, 577, 1536}, {2, 37, 11},
+                                           {12, 600, 70}, {13, 301, 45},  {25, 576, 33},
+                                           {64, 33, 17},  {130, 64, 96}};
+  uint32_t seed = 500;
+  for (const MatmulShape& shape : shapes) {
+    checkMatmul(backend, shape, DType::kBF16, DType::kF32, false, seed++, true);
+  }
+  for (DType bias_dtype : {DType::kF32, DType::kBF16, DType::kF16}) {
+    checkMatmul(backend, {3, 260, 40}, DType::kBF16, bias_dtype, true, seed++, true);
+  }
+}
+
+// One kernel for every m and a fixed summation order per output: a row's result is the same bits
+// alone (decode) as inside any batch, so BF16 output does not depend on what else is scheduled.
+TEST(MatmulPackedBf16, RowsAreBitwiseIndependentOfTheBatch) {
+  CpuBackend backend({.num_threads = 2});
+  if (backend.packedMatmulWeightBytes(DType::kBF16, 32, 64) == 0) {
+    GTEST_SKIP() << "this CPU has no AVX-512 BF16: BF16 weights stay row-major";
+  }
+  const int m = 37, k = 300, n = 70;
+  const std::vector<float> x = randomFloats(static_cast<size_t>(m) * k, 600);
+  const TypedTensor w = makeTyped(randomFloats(static_cast<size_t>(n) * k, 601), DType::kBF16);
+  const TypedTensor bias = makeTyped(randomFloats(n, 602), DType::kF32);
+  DeviceBuffer storage;
+  const WeightView w_view = weightFor(backend, w, n, k, true, storage);
+  std::vector<float> batch(static_cast<size_t>(m) * n);
+  backend.matmul(x.data(), m, k, w_view, n, bias.view(), batch.data());
+  for (int rows : {1, 5, 12, 13}) {
+    for (int first = 0; first + rows <= m; first += rows) {
+      std::vector<float> part(static_cast<size_t>(rows) * n);
+      backend.matmul(x.data() + static_cast<size_t>(first) * k, rows, k, w_view, n, bias.view(),
+                     part.data());
+      for (size_t i = 0; i < part.size(); ++i) {
+        ASSERT_EQ(part[i], batch[static_cast<size_t>(first) * n + i])
+            << "rows " << first << ".." << first + rows << ", element " << i;
+      }
+    }
+  }
 }
 
 TEST(MatmulBlas, OpenBlasRouteForLargeF32BatchesMatchesReference) {
