@@ -19,7 +19,7 @@ Status EngineConfig::validate() const {
   if (num_threads < 1) {
     return invalidArgument("threads must be >= 1, got " + std::to_string(num_threads));
   }
-  if (kv_cache_dtype != DType::kF32 && kv_cache_dtype != DType::kBF16) {
+  if (kv_cache_dtype && *kv_cache_dtype != DType::kF32 && *kv_cache_dtype != DType::kBF16) {
     return invalidArgument("kv_cache_dtype must be f32 or bf16");
   }
   return Status::ok();

@@ -26,8 +26,9 @@ struct EngineConfig {
   int num_threads = 1;
   // Convert the weights at load (e.g. kBF16 -> kF32); nullopt keeps the file's dtype.
   std::optional<DType> weight_dtype;
-  // Element type of the KV cache: kF32 or kBF16.
-  DType kv_cache_dtype = DType::kF32;
+  // Element type of the KV cache: kF32 or kBF16; nullopt ("auto"): BF16 for 16-bit weights,
+  // else F32.
+  std::optional<DType> kv_cache_dtype;
   // Notified of steps and finished requests; may be null; must outlive the engine.
   EngineObserver* observer = nullptr;
 

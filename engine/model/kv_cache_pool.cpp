@@ -20,9 +20,9 @@ Status KvCacheOptions::validate() const {
   if (num_blocks == 0 && !(space_gib > 0.0)) {
     return invalidArgument("kv_cache_space must be positive, got " + std::to_string(space_gib));
   }
-  if (dtype != DType::kF32 && dtype != DType::kBF16) {
+  if (dtype && *dtype != DType::kF32 && *dtype != DType::kBF16) {
     return invalidArgument("kv_cache_dtype must be F32 or BF16, got " +
-                           std::string(dtypeName(dtype)));
+                           std::string(dtypeName(*dtype)));
   }
   return Status::ok();
 }
@@ -36,7 +36,8 @@ Result<std::unique_ptr<KvCachePool>> KvCachePool::create(kernels::Backend& backe
                                                          const ModelConfig& config,
                                                          const KvCacheOptions& options) {
   RETURN_IF_ERROR(options.validate());
-  const size_t block_bytes = bytesPerBlock(config, options.block_size, options.dtype);
+  const DType dtype = options.dtype.value_or(DType::kF32);
+  const size_t block_bytes = bytesPerBlock(config, options.block_size, dtype);
   int64_t num_blocks = options.num_blocks;
   if (num_blocks == 0) {
     num_blocks = static_cast<int64_t>(options.space_gib * (1ull << 30) / block_bytes);
@@ -54,7 +55,7 @@ Result<std::unique_ptr<KvCachePool>> KvCachePool::create(kernels::Backend& backe
   pool->shape_.block_size = options.block_size;
   pool->shape_.num_kv_heads = static_cast<int>(config.num_key_value_heads);
   pool->shape_.head_dim = static_cast<int>(config.head_dim);
-  pool->shape_.dtype = options.dtype;
+  pool->shape_.dtype = dtype;
   const size_t layer_bytes = pool->shape_.bytesPerLayer();
   for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
     Layer layer;

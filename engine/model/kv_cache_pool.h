@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/dtype.h"
@@ -21,7 +22,9 @@ struct KvCacheOptions {
   int block_size = 16;        // tokens per block
   int64_t num_blocks = 0;     // > 0: exactly this many blocks; 0: as many as space_gib holds
   double space_gib = 1.0;     // memory for all layers' K and V (vLLM's VLLM_CPU_KVCACHE_SPACE)
-  DType dtype = DType::kF32;  // kF32 or kBF16
+  // kF32 or kBF16; nullopt ("auto", as vLLM's --kv-cache-dtype auto): the weights' dtype,
+  // BF16 for 16-bit weights and F32 otherwise (resolved by ModelRunner; the pool alone takes F32).
+  std::optional<DType> dtype;
 
   [[nodiscard]] Status validate() const;
 };

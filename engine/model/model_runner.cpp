@@ -88,8 +88,14 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::create(
   kernels::Backend& b = *runner->backend_;
   ASSIGN_OR_RETURN(runner->model_,
                    LlamaModel::load(b, c, *runner->weights_, options.weight_dtype,
-                                    options.max_num_tokens, runner->max_model_len_));
-  ASSIGN_OR_RETURN(runner->kv_, KvCachePool::create(b, c, options.kv_cache));
+                                    options.max_num_tokens, runner->max_model_len_,
+                                    options.mmap_weights));
+  KvCacheOptions& kv_options = runner->options_.kv_cache;
+  if (!kv_options.dtype) {
+    const DType w = runner->model_->weightDType();
+    kv_options.dtype = w == DType::kBF16 || w == DType::kF16 ? DType::kBF16 : DType::kF32;
+  }
+  ASSIGN_OR_RETURN(runner->kv_, KvCachePool::create(b, c, kv_options));
   kernels::AttentionPlanLimits limits;
   limits.max_num_seqs = options.max_num_seqs;
   limits.max_num_tokens = options.max_num_tokens;
@@ -110,9 +116,9 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::create(
       std::string(architectureName(c.architecture)) + " from " + model_dir.string() + ": " +
       std::to_string(c.num_hidden_layers) + " layers, " + params + " params, weights " +
       std::string(dtypeName(m.weightDType())) + " " + megabytes(m.weightBytes()) + " (" +
-      megabytes(m.copiedBytes()) + " copied, rest mmapped), KV cache " +
+      megabytes(m.copiedBytes()) + " in backend memory), KV cache " +
       std::to_string(runner->kv_->numBlocks()) + " blocks x " + std::to_string(block_size) +
-      " tokens " + std::string(dtypeName(options.kv_cache.dtype)) + " " +
+      " tokens " + std::string(dtypeName(*kv_options.dtype)) + " " +
       megabytes(runner->kv_->totalBytes()) + ", max_model_len " +
       std::to_string(runner->max_model_len_) + ", backend " + std::string(b.name()) + " " +
       std::to_string(options.num_threads) + " thread(s)";

@@ -36,7 +36,7 @@ struct BenchThroughputArgs {
   double kv_cache_space_gib = 4.0;
   int num_kv_blocks = 0;
   bool no_prefix_caching = false;
-  std::string kv_cache_dtype = "f32";
+  std::string kv_cache_dtype = "auto";
   std::string dtype = "auto";
   uint64_t seed = 0;
   bool json = false;
@@ -75,7 +75,8 @@ int run(const BenchThroughputArgs& args) {
   config.cache.kv_cache_space_gib = args.kv_cache_space_gib;
   config.cache.num_blocks = args.num_kv_blocks;
   config.cache.enable_prefix_caching = !args.no_prefix_caching;
-  config.kv_cache_dtype = args.kv_cache_dtype == "bf16" ? DType::kBF16 : DType::kF32;
+  if (args.kv_cache_dtype == "f32") config.kv_cache_dtype = DType::kF32;
+  if (args.kv_cache_dtype == "bf16") config.kv_cache_dtype = DType::kBF16;
   if (args.dtype == "f32") config.weight_dtype = DType::kF32;
   if (args.dtype == "bf16") config.weight_dtype = DType::kBF16;
   config.scheduler.max_num_seqs = args.max_num_seqs;
@@ -166,8 +167,9 @@ void addBenchThroughputCommand(CLI::App& app) {
   cmd->add_option("--dtype", args->dtype,
                   "Weights: auto (as stored), f32 or bf16 (converted at load)")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
-  cmd->add_option("--kv-cache-dtype", args->kv_cache_dtype, "f32 or bf16")
-      ->check(CLI::IsMember({"f32", "bf16"}));
+  cmd->add_option("--kv-cache-dtype", args->kv_cache_dtype,
+                  "auto (bf16 for 16-bit weights, else f32), f32 or bf16")
+      ->check(CLI::IsMember({"auto", "f32", "bf16"}));
   cmd->add_flag("--no-prefix-caching", args->no_prefix_caching, "Disable prefix caching");
   cmd->add_option("--seed", args->seed, "Seed of the random prompts and sampling");
   cmd->add_flag("--json", args->json, "Print one JSON object");

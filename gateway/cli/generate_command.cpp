@@ -39,7 +39,7 @@ struct GenerateArgs {
   std::optional<uint64_t> seed;
   int threads = 1;
   std::string dtype = "auto";
-  std::string kv_cache_dtype = "f32";
+  std::string kv_cache_dtype = "auto";
   bool ignore_eos = false;
   bool json = false;
   bool verbose = false;
@@ -106,7 +106,7 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
   ModelRunnerOptions options;
   options.num_threads = args.threads;
   options.weight_dtype = weight_dtype;
-  options.kv_cache.dtype = kv_dtype.value_or(DType::kF32);
+  options.kv_cache.dtype = kv_dtype;
   const int block_size = options.kv_cache.block_size;
   const int total_len = prompt_len + max_new;
   options.kv_cache.num_blocks = (total_len + block_size - 1) / block_size;
@@ -214,7 +214,8 @@ void addGenerateCommand(CLI::App& app) {
   cmd->add_option("--threads", args->threads, "CPU threads")->capture_default_str();
   cmd->add_option("--dtype", args->dtype, "Weight dtype: auto (the file's), f32, bf16, f16")
       ->capture_default_str();
-  cmd->add_option("--kv-cache-dtype", args->kv_cache_dtype, "KV cache dtype: f32 or bf16")
+  cmd->add_option("--kv-cache-dtype", args->kv_cache_dtype,
+                  "KV cache dtype: auto (bf16 for 16-bit weights, else f32), f32 or bf16")
       ->capture_default_str();
   cmd->add_flag("--ignore-eos", args->ignore_eos, "Keep generating past EOS (benchmarks)");
   cmd->add_flag("--json", args->json,

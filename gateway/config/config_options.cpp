@@ -234,6 +234,11 @@ std::vector<ConfigOption> buildOptions() {
                         "contexts."));
   o.push_back(member<E>("block_size", "--block-size", "MANIFOLD_BLOCK_SIZE", &E::block_size,
                         "Tokens per KV cache block."));
+  o.push_back(member<E>("dtype", "--dtype", "MANIFOLD_DTYPE", &E::dtype,
+                        "Weights: `auto` (as stored), `f32` or `bf16` (converted at load)."));
+  o.push_back(member<E>("kv_cache_dtype", "--kv-cache-dtype", "MANIFOLD_KV_CACHE_DTYPE",
+                        &E::kv_cache_dtype,
+                        "KV cache: `auto` (bf16 for 16-bit weights, else f32), `f32` or `bf16`."));
   o.push_back(member<E>("chat_template", "--chat-template", "MANIFOLD_CHAT_TEMPLATE",
                         &E::chat_template,
                         "A Jinja chat template file used instead of the model's.", true));

@@ -1,6 +1,7 @@
 #include "gateway/config/server_config.h"
 
 #include <filesystem>
+#include <utility>
 #include <map>
 #include <set>
 
@@ -44,6 +45,12 @@ Status validateEngine(const EngineSpec& e, const std::string& where) {
       (e.block_size & (e.block_size - 1)) != 0) {
     return fieldError(where + ".block_size", "must be a power of two up to " +
                                                  std::to_string(CacheConfig::kMaxBlockSize));
+  }
+  for (const auto& [field, value] : {std::pair<const char*, const std::string&>{"dtype", e.dtype},
+                                     {"kv_cache_dtype", e.kv_cache_dtype}}) {
+    if (value != "auto" && value != "f32" && value != "bf16") {
+      return fieldError(where + "." + field, "must be auto, f32 or bf16, got `" + value + "`");
+    }
   }
   if (e.max_waiting_requests < 0) {
     return fieldError(where + ".max_waiting_requests", "must not be negative");

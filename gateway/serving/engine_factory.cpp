@@ -1,6 +1,7 @@
 #include "gateway/serving/engine_factory.h"
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "common/file_util.h"
@@ -24,6 +25,13 @@ Result<std::unique_ptr<EngineClient>> makeEngine(const EngineSpec& spec, int num
   config.num_threads = std::max(1, num_threads);
   config.observer = observer;
   config.cache.block_size = spec.block_size;
+  auto dtypeOf = [](const std::string& name) -> std::optional<DType> {
+    if (name == "f32") return DType::kF32;
+    if (name == "bf16") return DType::kBF16;
+    return std::nullopt;  // auto
+  };
+  config.weight_dtype = dtypeOf(spec.dtype);
+  config.kv_cache_dtype = dtypeOf(spec.kv_cache_dtype);
   config.cache.enable_prefix_caching = spec.enable_prefix_caching;
   if (spec.kv_cache_space > 0) {
     config.cache.kv_cache_space_gib = spec.kv_cache_space;

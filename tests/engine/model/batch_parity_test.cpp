@@ -27,6 +27,8 @@ std::unique_ptr<ModelRunner> makeRunner(const std::string& model, int block_size
   // F32 products even for BF16 weights: BF16 dot products round the activations of 16+ row
   // batches only, which would make the numbers depend on the batch by design.
   options.cpu_bf16_dot_products = false;
+  // And an F32 KV cache ("auto" would store BF16 for tiny-gqa4's BF16 weights).
+  options.kv_cache.dtype = DType::kF32;
   Result<std::unique_ptr<ModelRunner>> runner = ModelRunner::create(modelDir(model), options);
   EXPECT_TRUE(runner.isOk()) << runner.status().toString();
   return runner.isOk() ? std::move(runner).value() : nullptr;
