@@ -2,7 +2,8 @@
 // `vllm bench throughput` with its random dataset: N prompts of random token ids, I tokens in and
 // exactly O tokens out each (ignore_eos), all submitted at once; reports requests/s, output
 // tokens/s and total (prompt + output) tokens/s over the wall time from submission to the last
-// result.
+// result. It also reports the decode phase alone, as llama-batched-bench's S_TG does: tokens
+// sampled in steps that ran no prompt tokens over those steps' wall time.
 //
 //   manifold bench throughput --model /tmp/smollm2-bf16 --num-prompts 64 --input-len 128 \
 //       --output-len 128 --max-num-seqs 64 --threads 2 [--json]
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -20,6 +22,7 @@
 
 #include "engine/core/local_engine.h"
 #include "engine/core/offline_generate.h"
+#include "engine/engine_observer.h"
 #include "gateway/cli/commands.h"
 
 namespace manifold::cli {
@@ -49,6 +52,44 @@ double processCpuSeconds() {
   const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec * 1e-6; };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
+
+// Times the engine's steps: a step lasts from the end of the previous one (or the start) to its
+// own onStep. Pure-decode steps (no prompt tokens) give the decode-phase rate.
+class StepClock final : public EngineObserver {
+ public:
+  void start() {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_ = std::chrono::steady_clock::now();
+  }
+  void onStep(const StepStats& stats) override {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stats.num_prompt_tokens == 0) {
+      decode_s_ += std::chrono::duration<double>(now - last_).count();
+      decode_tokens_ += stats.num_generation_tokens;
+      ++decode_steps_;
+    }
+    last_ = now;
+  }
+  void onRequestFinished(const FinishedRequestStats&) override {}
+
+  struct Decode {
+    double seconds = 0;
+    int64_t tokens = 0;
+    int64_t steps = 0;
+  };
+  Decode decode() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {decode_s_, decode_tokens_, decode_steps_};
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::chrono::steady_clock::time_point last_;
+  double decode_s_ = 0;
+  int64_t decode_tokens_ = 0;
+  int64_t decode_steps_ = 0;
+};
 
 // The same request any run with these arguments makes: reproducible prompts and seeds.
 std::vector<EngineRequest> makeRequests(const BenchThroughputArgs& args, int vocab_size) {
@@ -82,6 +123,8 @@ int run(const BenchThroughputArgs& args) {
   config.scheduler.max_num_seqs = args.max_num_seqs;
   config.scheduler.max_num_batched_tokens = args.max_num_batched_tokens;
   config.max_model_len = 0;
+  StepClock clock;
+  config.observer = &clock;
   Result<std::unique_ptr<LocalEngine>> engine = LocalEngine::create(config);
   if (!engine.isOk()) {
     std::cerr << "manifold bench throughput: " << engine.status().toString() << "\n";
@@ -94,6 +137,7 @@ int run(const BenchThroughputArgs& args) {
   }
   std::vector<EngineRequest> requests = makeRequests(args, (*engine)->info().vocab_size);
   const auto start = std::chrono::steady_clock::now();
+  clock.start();
   const double cpu_start_s = processCpuSeconds();
   const std::vector<GenerationResult> results = generate(**engine, std::move(requests));
   const double elapsed_s =
@@ -116,11 +160,15 @@ int run(const BenchThroughputArgs& args) {
   const double requests_per_s = static_cast<double>(results.size()) / elapsed_s;
   const double output_per_s = static_cast<double>(output_tokens) / elapsed_s;
   const double total_per_s = static_cast<double>(prompt_tokens + output_tokens) / elapsed_s;
+  const StepClock::Decode decode = clock.decode();
+  const double decode_per_s = decode.seconds > 0 ? decode.tokens / decode.seconds : 0.0;
   if (args.json) {
     nlohmann::json out;
     out["requests_per_s"] = requests_per_s;
     out["output_tokens_per_s"] = output_per_s;
     out["total_tokens_per_s"] = total_per_s;
+    out["decode_tokens_per_s"] = decode_per_s;
+    out["decode_steps"] = decode.steps;
     out["elapsed_s"] = elapsed_s;
     out["cpu_s"] = cpu_s;
     out["num_requests"] = results.size();
@@ -140,6 +188,8 @@ int run(const BenchThroughputArgs& args) {
         results.size(), static_cast<long long>(prompt_tokens),
         static_cast<long long>(output_tokens), elapsed_s, cpu_s,
         static_cast<long long>(stats.num_preemptions));
+    std::printf("Decode phase (steps with no prompt tokens): %.2f output tokens/s over %lld steps\n",
+                decode_per_s, static_cast<long long>(decode.steps));
   }
   return 0;
 }
