@@ -149,7 +149,10 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       text = plan_.prompts[prompt_index].text + text;
       choice.echoed = true;
     }
-    if (text.empty() && delta.logprobs.empty()) return;
+    // As vLLM: a chunk per step that produced tokens, even when they add no text yet (a partial
+    // UTF-8 character, a held-back stop-string prefix, ids past the tokenizer's vocabulary), so
+    // clients see every token arrive.
+    if (text.empty() && delta.logprobs.empty() && delta.token_ids.empty()) return;
     json entry = {{"index", choice_index}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
     std::vector<int32_t> context = contextOf(choice_index);
     if (plan_.header.kind == ApiKind::kChat) {

@@ -72,13 +72,24 @@ void StreamAccumulator::onEvent(std::string_view data, double timestamp_s) {
   }
   if (auto choices = chunk.find("choices");
       choices != chunk.end() && choices->is_array() && !choices->empty()) {
-    const std::string text = chunkText(endpoint_, choices->front());
-    // A chunk counts when it carries text. A stream whose tokens all decoded to no text (ids
-    // past a tokenizer's vocabulary) still succeeded: its finish chunk is then its first token,
-    // as vLLM's client times any chunk. A chat role-only chunk counts never.
-    const auto finish = choices->front().find("finish_reason");
-    const bool finishes = finish != choices->front().end() && !finish->is_null();
-    if (!text.empty() || (finishes && token_chunks_ == 0)) {
+    const nlohmann::json& choice = choices->front();
+    const std::string text = chunkText(endpoint_, choice);
+    // A chunk counts as a token when it carries text, or when it is a token chunk whose text is
+    // empty (vLLM's server streams those for tokens that add no text yet, and vLLM's client times
+    // them). A chat role chunk counts only if it carries text; a finish chunk without text only
+    // when nothing came before it (a stream whose tokens all decoded to no text still succeeded).
+    const auto finish = choice.find("finish_reason");
+    const bool finishes = finish != choice.end() && !finish->is_null();
+    bool empty_token_chunk = false;
+    if (!finishes && choice.is_object()) {
+      if (endpoint_ == Endpoint::kCompletions) {
+        empty_token_chunk = choice.contains("text") && choice["text"].is_string();
+      } else if (auto delta = choice.find("delta"); delta != choice.end() && delta->is_object()) {
+        empty_token_chunk = !delta->contains("role") && delta->contains("content") &&
+                            (*delta)["content"].is_string();
+      }
+    }
+    if (!text.empty() || empty_token_chunk || (finishes && token_chunks_ == 0)) {
       if (token_chunks_ == 0) {
         result_.ttft_s = timestamp_s - result_.start_s;
       } else {

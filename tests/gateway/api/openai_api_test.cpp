@@ -218,6 +218,26 @@ TEST_F(OpenAiApiTest, CompletionStreamConcatenatesToTheText) {
   EXPECT_EQ(result.sseData().back(), "[DONE]");
 }
 
+// As vLLM: a token whose text is held back (with the two-character stop string "bx" the last
+// character waits for the next token) still gets its chunk, with empty text, so a client sees
+// every token arrive.
+TEST_F(OpenAiApiTest, CompletionStreamSendsAChunkForATokenWhoseTextIsHeldBack) {
+  auto result = client().post("/v1/completions",
+                              completionBody({{"stream", true}, {"stop", json::array({"bx"})}}));
+  ASSERT_EQ(result.status, 200);
+  std::vector<std::string> texts;
+  for (const json& e : chunks(result)) {
+    if (!e["choices"].empty()) texts.push_back(e["choices"][0]["text"].get<std::string>());
+  }
+  ASSERT_GE(texts.size(), 5u);
+  EXPECT_EQ(texts[0], "");  // 'a', held back
+  EXPECT_EQ(texts[1], "a");
+  EXPECT_EQ(texts[2], "b");
+  std::string text;
+  for (const std::string& t : texts) text += t;
+  EXPECT_EQ(text, letters(0, 5));
+}
+
 TEST_F(OpenAiApiTest, ChatLogprobsListEachTokenWithBytesAndAlternatives) {
   auto result =
       client().post("/v1/chat/completions", chatBody({{"logprobs", true}, {"top_logprobs", 3}}));

@@ -72,6 +72,31 @@ TEST(StreamAccumulator, ChatRoleOnlyChunkDoesNotCountAsFirstToken) {
   EXPECT_EQ(r.generated_text, "Hi you");
 }
 
+// vLLM's server streams a chunk for a token that adds no text yet (partial UTF-8, ids past the
+// tokenizer), and vLLM's client times it: so do we. Role and finish chunks stay excluded.
+TEST(StreamAccumulator, EmptyTextTokenChunksCountAsTokens) {
+  StreamAccumulator completion(Endpoint::kCompletions, 1.0, 4);
+  completion.onEvent(R"({"choices":[{"text":""}]})", 1.1);
+  completion.onEvent(R"({"choices":[{"text":"a"}]})", 1.3);
+  completion.onEvent(R"({"choices":[{"text":"","finish_reason":"length"}]})", 1.4);
+  const RequestResult r1 = completion.finish("");
+  ASSERT_TRUE(r1.success) << r1.error;
+  EXPECT_NEAR(r1.ttft_s, 0.1, 1e-12);
+  ASSERT_EQ(r1.itl_s.size(), 1u);
+  EXPECT_NEAR(r1.itl_s[0], 0.2, 1e-12);
+  EXPECT_EQ(r1.output_tokens, 2);
+
+  StreamAccumulator chat(Endpoint::kChatCompletions, 0.0, 3);
+  chat.onEvent(R"({"choices":[{"delta":{"role":"assistant","content":""}}]})", 0.01);
+  chat.onEvent(R"({"choices":[{"delta":{"content":""}}]})", 0.2);
+  chat.onEvent(R"({"choices":[{"delta":{"content":"Hi"}}]})", 0.3);
+  const RequestResult r2 = chat.finish("");
+  ASSERT_TRUE(r2.success) << r2.error;
+  EXPECT_DOUBLE_EQ(r2.ttft_s, 0.2);
+  EXPECT_EQ(r2.output_tokens, 2);
+  EXPECT_EQ(r2.generated_text, "Hi");
+}
+
 TEST(StreamAccumulator, FailsOnErrorEventsTransportErrorsAndEmptyStreams) {
   StreamAccumulator with_error(Endpoint::kCompletions, 0.0, 1);
   with_error.onEvent(R"({"choices":[{"text":"a"}]})", 0.1);
