@@ -29,86 +29,166 @@ float dot(const float* a, const T* b, int n) {
   return Vec::reduceAdd(Vec::add(acc0, acc1));
 }
 
-// scores[j] = q . k[j] for count keys k [count, dim]; four keys share one reduction.
-template <class Vec, typename KV>
+// Query rows scored and accumulated together: each K and V vector is loaded (and widened from
+// BF16) once for all of them. Bounded by the register file: R accumulator sets plus the shared
+// K/V vectors (32 vector registers with AVX-512, 16 with AVX2).
+template <class Vec>
+constexpr int kRowsPerPass = Vec::kWidth >= 16 ? 4 : 2;
+
+// Vectors of one output row held in registers while R rows accumulate, with the NV shared V
+// vectors and a broadcast: R * NV + NV + 1 registers.
+template <class Vec, int R>
+constexpr int kAccumulateVectors = [] {
+  constexpr int registers = Vec::kWidth >= 16 ? 32 : 16;
+  const int nv = (registers - 1) / (R + 1);
+  return nv > 8 ? 8 : (nv < 1 ? 1 : nv);
+}();
+
+// scores[r * kMaxBlockSize + j] = q_r . k[j] for R query rows q [R, dim] and count keys
+// k [count, dim]; four keys share one reduction per row.
+template <class Vec, typename KV, int R>
 void blockScores(const float* q, const KV* k, int count, int dim, float* scores) {
   using V = typename Vec::V;
   constexpr int kW = Vec::kWidth;
   int j = 0;
   for (; j + 4 <= count; j += 4) {
     const KV* k0 = k + static_cast<size_t>(j) * dim;
-    V acc[4] = {Vec::zero(), Vec::zero(), Vec::zero(), Vec::zero()};
+    V acc[R][4];
+    for (int r = 0; r < R; ++r) {
+      for (int u = 0; u < 4; ++u) acc[r][u] = Vec::zero();
+    }
     for (int d = 0; d < dim; d += kW) {
       const int left = dim - d;
-      const V qv = Vec::loadTail(q + d, left);
-      for (int u = 0; u < 4; ++u) {
-        acc[u] = Vec::fmadd(qv, Vec::loadTail(k0 + static_cast<size_t>(u) * dim + d, left), acc[u]);
+      V kv[4];
+      for (int u = 0; u < 4; ++u) kv[u] = Vec::loadTail(k0 + static_cast<size_t>(u) * dim + d, left);
+      for (int r = 0; r < R; ++r) {
+        const V qv = Vec::loadTail(q + r * dim + d, left);
+        for (int u = 0; u < 4; ++u) acc[r][u] = Vec::fmadd(qv, kv[u], acc[r][u]);
       }
     }
-    Vec::reduceAdd4(acc[0], acc[1], acc[2], acc[3], scores + j);
+    for (int r = 0; r < R; ++r) {
+      Vec::reduceAdd4(acc[r][0], acc[r][1], acc[r][2], acc[r][3], scores + r * kMaxBlockSize + j);
+    }
   }
-  for (; j < count; ++j) scores[j] = dot<Vec>(q, k + static_cast<size_t>(j) * dim, dim);
+  for (; j < count; ++j) {
+    for (int r = 0; r < R; ++r) {
+      scores[r * kMaxBlockSize + j] = dot<Vec>(q + r * dim, k + static_cast<size_t>(j) * dim, dim);
+    }
+  }
 }
 
-// One chunk of NV vectors of out (the last one holding `last` values): out = out * alpha +
-// sum_j p[j] * v[j], accumulated in registers across all keys.
-template <class Vec, typename KV, int NV>
-void accumulateChunk(float* out, float alpha, const float* p, const KV* v, int count, int dim,
-                     int last) {
+// One chunk of NV vectors of R output rows (row stride dim; the last vector holding `last`
+// values): out_r = out_r * alpha[r] + sum_j p[r * kMaxBlockSize + j] * v[j], accumulated in
+// registers across all keys.
+template <class Vec, typename KV, int R, int NV>
+void accumulateChunk(float* out, int dim, const float* alpha, const float* p, const KV* v,
+                     int count, int last) {
   using V = typename Vec::V;
   constexpr int kW = Vec::kWidth;
-  const V valpha = Vec::set1(alpha);
-  V acc[NV];
-  for (int u = 0; u < NV - 1; ++u) acc[u] = Vec::mul(valpha, Vec::load(out + u * kW));
-  acc[NV - 1] = Vec::mul(valpha, Vec::loadTail(out + (NV - 1) * kW, last));
-  for (int j = 0; j < count; ++j) {
-    const V pv = Vec::set1(p[j]);
-    const KV* row = v + static_cast<size_t>(j) * dim;
-    for (int u = 0; u < NV - 1; ++u) acc[u] = Vec::fmadd(pv, Vec::load(row + u * kW), acc[u]);
-    acc[NV - 1] = Vec::fmadd(pv, Vec::loadTail(row + (NV - 1) * kW, last), acc[NV - 1]);
+  V acc[R][NV];
+  for (int r = 0; r < R; ++r) {
+    const V valpha = Vec::set1(alpha[r]);
+    const float* o = out + r * dim;
+    for (int u = 0; u < NV - 1; ++u) acc[r][u] = Vec::mul(valpha, Vec::load(o + u * kW));
+    acc[r][NV - 1] = Vec::mul(valpha, Vec::loadTail(o + (NV - 1) * kW, last));
   }
-  for (int u = 0; u < NV - 1; ++u) Vec::store(out + u * kW, acc[u]);
-  Vec::storeTail(out + (NV - 1) * kW, acc[NV - 1], last);
+  for (int j = 0; j < count; ++j) {
+    const KV* row = v + static_cast<size_t>(j) * dim;
+    V vv[NV];
+    for (int u = 0; u < NV - 1; ++u) vv[u] = Vec::load(row + u * kW);
+    vv[NV - 1] = Vec::loadTail(row + (NV - 1) * kW, last);
+    for (int r = 0; r < R; ++r) {
+      const V pv = Vec::set1(p[r * kMaxBlockSize + j]);
+      for (int u = 0; u < NV; ++u) acc[r][u] = Vec::fmadd(pv, vv[u], acc[r][u]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float* o = out + r * dim;
+    for (int u = 0; u < NV - 1; ++u) Vec::store(o + u * kW, acc[r][u]);
+    Vec::storeTail(o + (NV - 1) * kW, acc[r][NV - 1], last);
+  }
 }
 
-// out = out * alpha + sum_j p[j] * v[j] over count values v [count, dim], in chunks of up to
-// eight vectors of out held in registers.
-template <class Vec, typename KV>
-void blockAccumulate(float* out, float alpha, const float* p, const KV* v, int count, int dim) {
+// out_r = out_r * alpha[r] + sum_j p_r[j] * v[j] for R rows over count values v [count, dim], in
+// chunks of as many vectors of out as the registers hold.
+template <class Vec, typename KV, int R>
+void blockAccumulate(float* out, int dim, const float* alpha, const float* p, const KV* v,
+                     int count) {
   constexpr int kW = Vec::kWidth;
-  constexpr int kMaxRegs = 8;
+  constexpr int kMaxRegs = kAccumulateVectors<Vec, R>;
   for (int d0 = 0; d0 < dim; d0 += kMaxRegs * kW) {
     const int nv = minOf(kMaxRegs, (dim - d0 + kW - 1) / kW);
     const int last = dim - d0 - (nv - 1) * kW;
     float* o = out + d0;
     const KV* vd = v + d0;
     switch (nv) {
-      case 1:
-        accumulateChunk<Vec, KV, 1>(o, alpha, p, vd, count, dim, last);
-        break;
-      case 2:
-        accumulateChunk<Vec, KV, 2>(o, alpha, p, vd, count, dim, last);
-        break;
-      case 3:
-        accumulateChunk<Vec, KV, 3>(o, alpha, p, vd, count, dim, last);
-        break;
-      case 4:
-        accumulateChunk<Vec, KV, 4>(o, alpha, p, vd, count, dim, last);
-        break;
-      case 5:
-        accumulateChunk<Vec, KV, 5>(o, alpha, p, vd, count, dim, last);
-        break;
-      case 6:
-        accumulateChunk<Vec, KV, 6>(o, alpha, p, vd, count, dim, last);
-        break;
-      case 7:
-        accumulateChunk<Vec, KV, 7>(o, alpha, p, vd, count, dim, last);
-        break;
+#define MANIFOLD_ACCUMULATE_CASE(N)                                             \
+  case N:                                                                       \
+    if constexpr (N <= kMaxRegs) {                                              \
+      accumulateChunk<Vec, KV, R, N>(o, dim, alpha, p, vd, count, last);        \
+    }                                                                           \
+    break;
+      MANIFOLD_ACCUMULATE_CASE(1)
+      MANIFOLD_ACCUMULATE_CASE(2)
+      MANIFOLD_ACCUMULATE_CASE(3)
+      MANIFOLD_ACCUMULATE_CASE(4)
+      MANIFOLD_ACCUMULATE_CASE(5)
+      MANIFOLD_ACCUMULATE_CASE(6)
+      MANIFOLD_ACCUMULATE_CASE(7)
+      MANIFOLD_ACCUMULATE_CASE(8)
+#undef MANIFOLD_ACCUMULATE_CASE
       default:
-        accumulateChunk<Vec, KV, 8>(o, alpha, p, vd, count, dim, last);
         break;
     }
   }
+}
+
+// Folds keys [lo, hi) of one KV block (kb, vb: [bs, dim] from position `base`) into R query rows
+// starting at row r0 of the work item: row r sees keys [row_lo[r], row_hi[r]) of them (causal and
+// window limits; may be empty). Scores over the union of the rows' ranges; keys outside a row's
+// own range get probability 0.
+template <class Vec, typename KV, int R>
+void foldBlock(const float* qbuf, float* acc, float* row_max, float* row_sum, const int* row_lo,
+               const int* row_hi, int dim, const KV* kb, const KV* vb, int base, float* scores) {
+  using V = typename Vec::V;
+  constexpr int kW = Vec::kWidth;
+  int lo = 1 << 30, hi = -1;
+  for (int r = 0; r < R; ++r) {
+    if (row_lo[r] >= row_hi[r]) continue;
+    lo = minOf(lo, row_lo[r]);
+    hi = maxOf(hi, row_hi[r]);
+  }
+  if (lo >= hi) return;
+  const int count = hi - lo;
+  blockScores<Vec, KV, R>(qbuf, kb + static_cast<size_t>(lo - base) * dim, count, dim, scores);
+  float alpha[R];
+  for (int r = 0; r < R; ++r) {
+    float* s = scores + r * kMaxBlockSize;
+    const int a = row_lo[r] - lo, b = row_hi[r] - lo;  // the row's own keys, within [0, count)
+    if (a >= b) {
+      alpha[r] = 1.0f;
+      for (int j = 0; j < count; ++j) s[j] = 0.0f;
+      continue;
+    }
+    float block_max = s[a];
+    for (int j = a + 1; j < b; ++j) block_max = maxOf(block_max, s[j]);
+    const float new_max = maxOf(row_max[r], block_max);
+    alpha[r] = Vec::expScalar(row_max[r] - new_max);
+    const V vmax = Vec::set1(new_max);
+    V vsum = Vec::zero();
+    for (int j = a; j < b; j += kW) {
+      const int left = b - j;
+      const V p = Vec::keepFirst(Vec::exp(Vec::sub(Vec::loadTail(s + j, left), vmax)), left);
+      Vec::storeTail(s + j, p, left);
+      vsum = Vec::add(vsum, p);
+    }
+    for (int j = 0; j < a; ++j) s[j] = 0.0f;
+    for (int j = b; j < count; ++j) s[j] = 0.0f;
+    row_sum[r] = row_sum[r] * alpha[r] + Vec::reduceAdd(vsum);
+    row_max[r] = new_max;
+  }
+  blockAccumulate<Vec, KV, R>(acc, dim, alpha, scores, vb + static_cast<size_t>(lo - base) * dim,
+                              count);
 }
 
 // Flash-style attention for one work item: the query rows (tokens x heads of one GQA group) are
@@ -128,7 +208,7 @@ void attention(const AttentionArgs& a, const AttentionWork& work) {
 
   alignas(64) float qbuf[kMaxAttentionRows * kMaxHeadDim];  // [rows, dim], pre-scaled
   alignas(64) float acc[kMaxAttentionRows * kMaxHeadDim];   // [rows, dim]
-  alignas(64) float scores[kMaxBlockSize];
+  alignas(64) float scores[kRowsPerPass<Vec> * kMaxBlockSize];  // [rows of a pass, keys]
   float row_max[kMaxAttentionRows];
   float row_sum[kMaxAttentionRows];
   int row_pos[kMaxAttentionRows];
@@ -162,31 +242,39 @@ void attention(const AttentionArgs& a, const AttentionWork& work) {
     const KV* vb = v_cache + tile;  // [bs, dim]
     const int j0 = maxOf(lo, b * bs);
     const int j1 = minOf(hi, (b + 1) * bs);
+    int row_lo[kMaxAttentionRows];
+    int row_hi[kMaxAttentionRows];
     for (int r = 0; r < rows; ++r) {
-      int rlo = j0;
-      const int rhi = minOf(j1, row_pos[r] + 1);
-      if (a.sliding_window > 0) rlo = maxOf(rlo, row_pos[r] - a.sliding_window + 1);
-      if (rlo >= rhi) continue;
-      const int count = rhi - rlo;
-      const KV* kr = kb + static_cast<size_t>(rlo - b * bs) * dim;
-      blockScores<Vec>(qbuf + r * dim, kr, count, dim, scores);
-      float block_max = scores[0];
-      for (int j = 1; j < count; ++j) block_max = maxOf(block_max, scores[j]);
-      const float new_max = maxOf(row_max[r], block_max);
-      const float alpha = Vec::expScalar(row_max[r] - new_max);
-      const V vmax = Vec::set1(new_max);
-      V vsum = Vec::zero();
-      for (int j = 0; j < count; j += kW) {
-        const int left = count - j;
-        const V p = Vec::keepFirst(Vec::exp(Vec::sub(Vec::loadTail(scores + j, left), vmax)), left);
-        Vec::storeTail(scores + j, p, left);
-        vsum = Vec::add(vsum, p);
-      }
-      row_sum[r] = row_sum[r] * alpha + Vec::reduceAdd(vsum);
-      row_max[r] = new_max;
-      float* out = acc + r * dim;
-      const KV* vr = vb + static_cast<size_t>(rlo - b * bs) * dim;
-      blockAccumulate<Vec>(out, alpha, scores, vr, count, dim);
+      row_lo[r] = j0;
+      row_hi[r] = minOf(j1, row_pos[r] + 1);
+      if (a.sliding_window > 0) row_lo[r] = maxOf(row_lo[r], row_pos[r] - a.sliding_window + 1);
+    }
+    constexpr int kPass = kRowsPerPass<Vec>;
+    int r0 = 0;
+    for (; r0 + kPass <= rows; r0 += kPass) {
+      foldBlock<Vec, KV, kPass>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
+                                row_lo + r0, row_hi + r0, dim, kb, vb, b * bs, scores);
+    }
+    // The last rows: 1 .. kPass - 1 of them.
+    switch (rows - r0) {
+      case 3:
+        if constexpr (kPass > 3) {
+          foldBlock<Vec, KV, 3>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
+                                row_lo + r0, row_hi + r0, dim, kb, vb, b * bs, scores);
+        }
+        break;
+      case 2:
+        if constexpr (kPass > 2) {
+          foldBlock<Vec, KV, 2>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
+                                row_lo + r0, row_hi + r0, dim, kb, vb, b * bs, scores);
+        }
+        break;
+      case 1:
+        foldBlock<Vec, KV, 1>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
+                              row_lo + r0, row_hi + r0, dim, kb, vb, b * bs, scores);
+        break;
+      default:
+        break;
     }
   }
 
