@@ -117,6 +117,64 @@ void matmulArgs(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_Matmul)->Apply(matmulArgs)->MinTime(0.3);
 
+// BF16 weights packed at load (CpuBackend::packMatmulWeight, CPUs with AVX-512 BF16): one
+// vdpbf16ps GEMM for every m. Args: m, k, n, threads.
+void BM_MatmulPackedBf16(benchmark::State& state) {
+  const int m = static_cast<int>(state.range(0));
+  const int k = static_cast<int>(state.range(1));
+  const int n = static_cast<int>(state.range(2));
+  CpuBackendOptions options;
+  options.num_threads = static_cast<int>(state.range(3));
+  CpuBackend backend(options);
+  const size_t bytes = backend.packedMatmulWeightBytes(DType::kBF16, n, k);
+  if (bytes == 0) {
+    state.SkipWithError("no AVX-512 BF16: BF16 weights are not packed on this CPU");
+    return;
+  }
+  const WeightSet weights(DType::kBF16, n, k);
+  std::vector<DeviceBuffer> packed;
+  std::vector<WeightView> views;
+  for (int c = 0; c < weights.copies; ++c) {
+    packed.push_back(std::move(backend.allocate(bytes)).value());
+    views.push_back(
+        backend.packMatmulWeight({weights.copy(c), DType::kBF16}, n, k, packed.back().data()));
+  }
+  const std::vector<float> x = randomFloats(size_t(m) * k, 2);
+  std::vector<float> out(size_t(m) * n);
+  int64_t i = 0;
+  for (auto _ : state) {
+    backend.matmul(x.data(), m, k, views[i++ % views.size()], n, {}, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  setCounters(state, m, k, n, DType::kBF16);
+}
+BENCHMARK(BM_MatmulPackedBf16)
+    ->ArgNames({"m", "k", "n", "threads"})
+    ->ArgsProduct({{1, 8, 64, 512}, {576}, {3072}, {1, 2}})
+    ->ArgsProduct({{1, 8, 64, 512}, {1536}, {576}, {1, 2}})
+    ->ArgsProduct({{1}, {576}, {49152}, {1, 2}})
+    ->MinTime(0.3);
+
+// The DRAM read ceiling through the pool: argmax over 512 MiB of floats (one compare per value),
+// the bound for decode, which reads every weight once per token.
+void BM_StreamReadCeiling(benchmark::State& state) {
+  CpuBackendOptions options;
+  options.num_threads = static_cast<int>(state.range(0));
+  CpuBackend backend(options);
+  constexpr int kCols = 1 << 16;
+  const int rows = static_cast<int>((size_t{512} << 20) / sizeof(float) / kCols);
+  DeviceBuffer data = std::move(backend.allocate(size_t(rows) * kCols * sizeof(float))).value();
+  std::fill_n(data.as<float>(), size_t(rows) * kCols, 1.0f);
+  std::vector<int32_t> out(rows);
+  for (auto _ : state) {
+    backend.argmax(data.as<float>(), rows, kCols, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["read_GBps"] = benchmark::Counter(
+      double(state.iterations()) * rows * kCols * sizeof(float) / 1e9, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_StreamReadCeiling)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->MinTime(1);
+
 // Decode attention: `batch` sequences of `context` tokens each, one new token each, smollm2
 // heads (9 query, 3 kv, head_dim 64), block size 16. Args: context, batch, threads.
 void BM_PagedAttentionDecode(benchmark::State& state) {
