@@ -2,6 +2,7 @@
 
 #include "kernels/cpu/bf16_gemm.h"
 #include "kernels/cpu/cpu_attention_plan.h"
+#include "kernels/cpu/f32_gemm.h"
 
 #include <cblas.h>
 #include <sys/mman.h>
@@ -62,6 +63,7 @@ CpuBackend::CpuBackend(const CpuBackendOptions& options)
   simd_level_ = options.simd_level ? std::min(*options.simd_level, best) : best;
   use_bf16_dot_ =
       options.bf16_dot_products && simd_level_ == SimdLevel::kAvx512 && cpuHasAvx512Bf16();
+  pack_weights_ = options.pack_weights;
   switch (simd_level_) {
     case SimdLevel::kScalar:
       kernels_ = &scalarKernels();
@@ -299,22 +301,43 @@ bool CpuBackend::useGemm(DType w_dtype, int m) const {
 }
 
 size_t CpuBackend::packedMatmulWeightBytes(DType dtype, int n, int k) const {
-  return dtype == DType::kBF16 && use_bf16_dot_ ? packedBf16Bytes(n, k) : 0;
+  if (!pack_weights_) return 0;
+  if (dtype == DType::kBF16 && use_bf16_dot_) return packedBf16Bytes(n, k);
+  if (dtype == DType::kF32 && simd_level_ == SimdLevel::kAvx512) return packedF32Bytes(n, k);
+  return 0;
 }
 
 WeightView CpuBackend::packMatmulWeight(WeightView w, int n, int k, void* dst) {
-  assert(w.dtype == DType::kBF16 && w.layout == WeightLayout::kRowMajor && use_bf16_dot_);
-  const int panels = (n + kBf16PanelColumns - 1) / kBf16PanelColumns;
+  assert(w.layout == WeightLayout::kRowMajor && packedMatmulWeightBytes(w.dtype, n, k) > 0);
+  const bool bf16 = w.dtype == DType::kBF16;
+  const int columns = bf16 ? kBf16PanelColumns : kF32PanelColumns;
+  const int panels = (n + columns - 1) / columns;
   pool_->parallelFor(panels, 1, [&](int64_t begin, int64_t end) {
-    packBf16Panels(static_cast<const uint16_t*>(w.data), n, k, static_cast<uint32_t*>(dst),
-                   static_cast<int>(begin), static_cast<int>(end));
+    if (bf16) {
+      packBf16Panels(static_cast<const uint16_t*>(w.data), n, k, static_cast<uint32_t*>(dst),
+                     static_cast<int>(begin), static_cast<int>(end));
+    } else {
+      packF32Panels(static_cast<const float*>(w.data), n, k, static_cast<float*>(dst),
+                    static_cast<int>(begin), static_cast<int>(end));
+    }
   });
-  return WeightView{dst, DType::kBF16, WeightLayout::kPacked};
+  return WeightView{dst, w.dtype, WeightLayout::kPacked};
 }
 
 void CpuBackend::matmul(const float* x, int m, int k, WeightView w, int n, WeightView bias,
                         float* out) {
   assert(out != x);
+  if (w.layout == WeightLayout::kPacked && w.dtype == DType::kF32) {
+    // Packed F32 (AVX-512): one kernel for every m, threads split the column panels.
+    const MatmulArgs args{x, m, k, w.data, w.dtype, n, bias.data, bias.dtype, out, nullptr, 0,
+                          true};
+    const int64_t panels = (n + kF32PanelColumns - 1) / kF32PanelColumns;
+    pool_->parallelFor(panels, rowsPerChunk(int64_t{m} * k * kF32PanelColumns),
+                       [&](int64_t begin, int64_t end) {
+                         matmulF32Packed(args, static_cast<int>(begin), static_cast<int>(end));
+                       });
+    return;
+  }
   if (w.layout == WeightLayout::kPacked) {
     // Packed BF16 (use_bf16_dot_): one kernel for every m, threads split the column panels.
     assert(w.dtype == DType::kBF16 && use_bf16_dot_);

@@ -40,6 +40,9 @@ struct CpuBackendOptions {
   // (m >= 16 by default), with the activations rounded to BF16 (as a PyTorch BF16 model
   // computes). false: F32 products everywhere.
   bool bf16_dot_products = true;
+  // Pack matmul weights at load where there is a packed kernel: F32 on AVX-512 (f32_gemm.h) and
+  // BF16 with bf16_dot_products (bf16_gemm.h). false: every weight stays row-major.
+  bool pack_weights = true;
   // How long idle workers poll for the next op before sleeping.
   int spin_us = 100;
 };
@@ -92,7 +95,8 @@ class CpuBackend final : public Backend {
   void siluAndMul(const float* gate_up, int num_tokens, int intermediate, float* out) override;
   void matmul(const float* x, int m, int k, WeightView w, int n, WeightView bias,
               float* out) override;
-  // BF16 weights are packed (bf16_gemm.h) when this backend uses BF16 dot products.
+  // F32 weights are packed on AVX-512 (f32_gemm.h), BF16 weights when this backend uses BF16
+  // dot products (bf16_gemm.h); nothing is packed unless options.pack_weights.
   [[nodiscard]] size_t packedMatmulWeightBytes(DType dtype, int n, int k) const override;
   WeightView packMatmulWeight(WeightView w, int n, int k, void* dst) override;
   void add(const float* x, int64_t n, float* out) override;
@@ -113,6 +117,7 @@ class CpuBackend final : public Backend {
   int blas_min_rows_;
   int gemm_min_rows_;
   bool use_bf16_dot_;
+  bool pack_weights_;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<float> packed_x_;  // [m, k rounded up] activations in BF16 pair order
   std::vector<float> blas_scratch_;  // [n, k] widened 16-bit weight for the OpenBLAS route

@@ -140,7 +140,7 @@ TEST(MatmulPackedBf16, MatchesReferenceAtEveryM) {
   if (backend.packedMatmulWeightBytes(DType::kBF16, 32, 64) == 0) {
     GTEST_SKIP() << "this CPU has no AVX-512 BF16: BF16 weights stay row-major";
   }
-  EXPECT_EQ(backend.packedMatmulWeightBytes(DType::kF32, 32, 64), 0u);
+  EXPECT_EQ(backend.packedMatmulWeightBytes(DType::kF16, 32, 64), 0u);  // F16 stays row-major
   const std::vector<MatmulShape> shapes = {{1, 64, 172},  {1, 577, 1536}, {2, 37, 11},
                                            {12, 600, 70}, {13, 301, 45},  {25, 576, 33},
                                            {64, 33, 17},  {130, 64, 96}};
@@ -179,6 +179,59 @@ TEST(MatmulPackedBf16, RowsAreBitwiseIndependentOfTheBatch) {
       }
     }
   }
+}
+
+// Packed F32 weights (AVX-512): the same shapes, against the F32 accumulation bound.
+TEST(MatmulPackedF32, MatchesReferenceAtEveryM) {
+  CpuBackend backend({.num_threads = 2});
+  if (backend.packedMatmulWeightBytes(DType::kF32, 32, 64) == 0) {
+    GTEST_SKIP() << "this CPU has no AVX-512: F32 weights stay row-major";
+  }
+  const std::vector<MatmulShape> shapes = {{1, 64, 172},  {1, 577, 1536}, {2, 37, 11},
+                                           {12, 600, 70}, {13, 301, 45},  {25, 576, 33},
+                                           {64, 33, 17},  {130, 64, 96}};
+  uint32_t seed = 700;
+  for (const MatmulShape& shape : shapes) {
+    checkMatmul(backend, shape, DType::kF32, DType::kF32, false, seed++, true);
+  }
+  for (DType bias_dtype : {DType::kF32, DType::kBF16, DType::kF16}) {
+    checkMatmul(backend, {3, 260, 40}, DType::kF32, bias_dtype, true, seed++, true);
+  }
+}
+
+TEST(MatmulPackedF32, RowsAreBitwiseIndependentOfTheBatch) {
+  CpuBackend backend({.num_threads = 2});
+  if (backend.packedMatmulWeightBytes(DType::kF32, 32, 64) == 0) {
+    GTEST_SKIP() << "this CPU has no AVX-512: F32 weights stay row-major";
+  }
+  const int m = 37, k = 300, n = 70;
+  const std::vector<float> x = randomFloats(static_cast<size_t>(m) * k, 800);
+  const TypedTensor w = makeTyped(randomFloats(static_cast<size_t>(n) * k, 801), DType::kF32);
+  const TypedTensor bias = makeTyped(randomFloats(n, 802), DType::kF32);
+  DeviceBuffer storage;
+  const WeightView w_view = weightFor(backend, w, n, k, true, storage);
+  std::vector<float> batch(static_cast<size_t>(m) * n);
+  backend.matmul(x.data(), m, k, w_view, n, bias.view(), batch.data());
+  for (int rows : {1, 5, 12, 13}) {
+    for (int first = 0; first + rows <= m; first += rows) {
+      std::vector<float> part(static_cast<size_t>(rows) * n);
+      backend.matmul(x.data() + static_cast<size_t>(first) * k, rows, k, w_view, n, bias.view(),
+                     part.data());
+      for (size_t i = 0; i < part.size(); ++i) {
+        ASSERT_EQ(part[i], batch[static_cast<size_t>(first) * n + i])
+            << "rows " << first << ".." << first + rows << ", element " << i;
+      }
+    }
+  }
+}
+
+TEST(MatmulPacked, NothingIsPackedWhenPackingIsOff) {
+  CpuBackendOptions options;
+  options.pack_weights = false;
+  CpuBackend backend(options);
+  EXPECT_EQ(backend.packedMatmulWeightBytes(DType::kF32, 32, 64), 0u);
+  EXPECT_EQ(backend.packedMatmulWeightBytes(DType::kBF16, 32, 64), 0u);
+  EXPECT_EQ(backend.packedMatmulWeightBytes(DType::kF16, 32, 64), 0u);
 }
 
 TEST(MatmulBlas, OpenBlasRouteForLargeF32BatchesMatchesReference) {
