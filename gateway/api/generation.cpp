@@ -268,6 +268,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     if (!plan_.options.stream) {
       if (!error_.isOk()) {
         record_->status.store(httpStatusFor(error_.code()));
+        freeSlot();
         exchange_->respond(errorResponse(error_));
         return release();
       }
@@ -277,6 +278,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       HttpResponse response;
       response.body = dumpJson(body);
       record_->status.store(200);
+      freeSlot();
       exchange_->respond(std::move(response));
       return release();
     }
@@ -288,6 +290,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       chunk["usage"] = usageJson(promptTokens(), completionTokens());
       exchange_->write(sseEvent(chunk));
     }
+    freeSlot();
     exchange_->write(kSseDone);
     exchange_->endStream();
     record_->status.store(200);
@@ -297,6 +300,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   void fail(const Status& status) {
     done_ = true;
     record_->status.store(httpStatusFor(status.code()));
+    freeSlot();
     exchange_->respond(errorResponse(status));
     release();
   }
@@ -315,9 +319,15 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     }
   }
 
-  void release() {
+  // Gives back the replica leases and the admission slot. Done before the last bytes go out: a
+  // client that has its answer may send the next request at once and must find the slot free.
+  void freeSlot() {
     leases_.clear();
     ticket_.release();
+  }
+
+  void release() {
+    freeSlot();
     auto keep = std::move(self_);  // may destroy this job when the scope ends
   }
 
