@@ -6,35 +6,14 @@
 
 #include <cstddef>
 
+#include "kernels/cpu/panel_gemm_impl.h"
+
 namespace manifold::kernels::cpu {
 namespace {
 
-constexpr int kRows = 12;         // micro-kernel rows: 24 accumulators + 2 panel + 1 broadcast
-constexpr int kCols = 32;         // micro-kernel columns: two vectors of 16
+constexpr int kCols = kPanelColumns;
+static_assert(kCols == kBf16PanelColumns);
 constexpr int kDepthPairs = 128;  // k pairs per panel: 128 * 32 * 4 bytes = 16 KiB, L1-resident
-
-__mmask16 tailMask(int n) {
-  if (n <= 0) return 0;
-  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u);
-}
-
-float bf16BitsToFloat(uint16_t bits) {
-  return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(bits) << 16)));
-}
-
-float biasValue(const MatmulArgs& a, int index) {
-  if (a.bias == nullptr) return 0.0f;
-  switch (a.bias_dtype) {
-    case DType::kF32:
-      return static_cast<const float*>(a.bias)[index];
-    case DType::kBF16:
-      return bf16BitsToFloat(static_cast<const uint16_t*>(a.bias)[index]);
-    case DType::kF16:
-      return _mm_cvtss_f32(
-          _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<const uint16_t*>(a.bias)[index])));
-  }
-  return 0.0f;
-}
 
 // c[MR, 32] (+)= x[MR, 2 * pairs] * panel, panel [pairs, 32 columns, 2] BF16.
 template <int MR>
@@ -42,19 +21,7 @@ void microKernel(const uint16_t* x, int x_stride, const uint32_t* panel, int pai
                  int ldo, bool first, const float* bias, int cols) {
   __m512 c0[MR];
   __m512 c1[MR];
-  if (first) {
-    const __m512 b0 = _mm512_loadu_ps(bias);
-    const __m512 b1 = _mm512_loadu_ps(bias + 16);
-    for (int i = 0; i < MR; ++i) {
-      c0[i] = b0;
-      c1[i] = b1;
-    }
-  } else {
-    for (int i = 0; i < MR; ++i) {
-      c0[i] = _mm512_maskz_loadu_ps(tailMask(cols), out + static_cast<size_t>(i) * ldo);
-      c1[i] = _mm512_maskz_loadu_ps(tailMask(cols - 16), out + static_cast<size_t>(i) * ldo + 16);
-    }
-  }
+  loadTile<MR>(c0, c1, out, ldo, first, bias, cols);
   const uint32_t* x32 = reinterpret_cast<const uint32_t*>(x);
   const int x32_stride = x_stride / 2;
   for (int p = 0; p < pairs; ++p) {
@@ -67,26 +34,18 @@ void microKernel(const uint16_t* x, int x_stride, const uint32_t* panel, int pai
       c1[i] = _mm512_dpbf16_ps(c1[i], xv, p1);
     }
   }
-  for (int i = 0; i < MR; ++i) {
-    _mm512_mask_storeu_ps(out + static_cast<size_t>(i) * ldo, tailMask(cols), c0[i]);
-    _mm512_mask_storeu_ps(out + static_cast<size_t>(i) * ldo + 16, tailMask(cols - 16), c1[i]);
-  }
+  storeTile<MR>(c0, c1, out, ldo, cols);
 }
 
-template <int MaxRows>
-void microKernelRows(int rows, const uint16_t* x, int x_stride, const uint32_t* panel, int pairs,
-                     float* out, int ldo, bool first, const float* bias, int cols) {
-  if constexpr (MaxRows >= 1) {
-    if (rows == MaxRows) {
-      microKernel<MaxRows>(x, x_stride, panel, pairs, out, ldo, first, bias, cols);
-    } else {
-      microKernelRows<MaxRows - 1>(rows, x, x_stride, panel, pairs, out, ldo, first, bias, cols);
-    }
-  }
-}
-
-void loadBias(const MatmulArgs& a, int n0, int cols, float* bias) {
-  for (int j = 0; j < kCols; ++j) bias[j] = j < cols ? biasValue(a, n0 + j) : 0.0f;
+// One depth block of a panel against every row tile of x_bf16 (rows [0, m), row stride
+// x_stride, already offset to the block's first pair).
+void panelBlock(const MatmulArgs& a, const uint16_t* x, int x_stride, const uint32_t* panel,
+                int pairs, float* out, bool first, const float* bias, int cols) {
+  forEachRowTiles(a.m, [&](auto tile, int m0) {
+    microKernel<decltype(tile)::value>(x + static_cast<size_t>(m0) * x_stride, x_stride, panel,
+                                       pairs, out + static_cast<size_t>(m0) * a.n, a.n, first,
+                                       bias, cols);
+  });
 }
 
 }  // namespace
@@ -136,12 +95,7 @@ void matmulBf16DotProducts(const MatmulArgs& a, const uint16_t* x_bf16, int x_st
         }
         for (int p = full_pairs; p < pairs; ++p) panel[p * kCols + j] = row[2 * p];
       }
-      for (int m0 = 0; m0 < a.m; m0 += kRows) {
-        const int rows = a.m - m0 < kRows ? a.m - m0 : kRows;
-        microKernelRows<kRows>(rows, x_bf16 + static_cast<size_t>(m0) * x_stride + 2 * p0, x_stride,
-                               panel, pairs, a.out + static_cast<size_t>(m0) * a.n + n0, a.n,
-                               p0 == 0, bias, cols);
-      }
+      panelBlock(a, x_bf16 + 2 * p0, x_stride, panel, pairs, a.out + n0, p0 == 0, bias, cols);
     }
   }
 }
@@ -185,15 +139,8 @@ void matmulBf16Packed(const MatmulArgs& a, const uint16_t* x_bf16, int x_stride,
     const uint32_t* panel_base = packed + static_cast<size_t>(panel_index) * total_pairs * kCols;
     for (int p0 = 0; p0 < total_pairs; p0 += kDepthPairs) {
       const int pairs = total_pairs - p0 < kDepthPairs ? total_pairs - p0 : kDepthPairs;
-      const uint32_t* panel = panel_base + static_cast<size_t>(p0) * kCols;
-      float* out = a.out + n0;
-      const uint16_t* x = x_bf16 + 2 * p0;
-      for (int m0 = 0; m0 < a.m; m0 += kRows) {
-        const int rows = a.m - m0 < kRows ? a.m - m0 : kRows;
-        microKernelRows<kRows>(rows, x + static_cast<size_t>(m0) * x_stride, x_stride, panel,
-                               pairs, out + static_cast<size_t>(m0) * a.n, a.n, p0 == 0, bias,
-                               cols);
-      }
+      panelBlock(a, x_bf16 + 2 * p0, x_stride, panel_base + static_cast<size_t>(p0) * kCols, pairs,
+                 a.out + n0, p0 == 0, bias, cols);
     }
   }
 }

@@ -6,32 +6,14 @@
 
 #include <cstddef>
 
+#include "kernels/cpu/panel_gemm_impl.h"
+
 namespace manifold::kernels::cpu {
 namespace {
 
-constexpr int kRows = 12;    // micro-kernel rows: 24 accumulators + 2 panel + 1 broadcast
-constexpr int kCols = kF32PanelColumns;  // two vectors of 16
+constexpr int kCols = kPanelColumns;
+static_assert(kCols == kF32PanelColumns);
 constexpr int kDepth = 128;  // k per depth block: 128 * 32 * 4 bytes = 16 KiB of panel, L1
-
-__mmask16 tailMask(int n) {
-  if (n <= 0) return 0;
-  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u);
-}
-
-float biasValue(const MatmulArgs& a, int index) {
-  if (a.bias == nullptr) return 0.0f;
-  switch (a.bias_dtype) {
-    case DType::kF32:
-      return static_cast<const float*>(a.bias)[index];
-    case DType::kBF16:
-      return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(
-          static_cast<int>(static_cast<const uint16_t*>(a.bias)[index]) << 16)));
-    case DType::kF16:
-      return _mm_cvtss_f32(
-          _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<const uint16_t*>(a.bias)[index])));
-  }
-  return 0.0f;
-}
 
 // c[MR, 32] (+)= x[MR, depth] * panel, panel [depth, 32].
 template <int MR>
@@ -39,19 +21,7 @@ void microKernel(const float* x, int x_stride, const float* panel, int depth, fl
                  bool first, const float* bias, int cols) {
   __m512 c0[MR];
   __m512 c1[MR];
-  if (first) {
-    const __m512 b0 = _mm512_loadu_ps(bias);
-    const __m512 b1 = _mm512_loadu_ps(bias + 16);
-    for (int i = 0; i < MR; ++i) {
-      c0[i] = b0;
-      c1[i] = b1;
-    }
-  } else {
-    for (int i = 0; i < MR; ++i) {
-      c0[i] = _mm512_maskz_loadu_ps(tailMask(cols), out + static_cast<size_t>(i) * ldo);
-      c1[i] = _mm512_maskz_loadu_ps(tailMask(cols - 16), out + static_cast<size_t>(i) * ldo + 16);
-    }
-  }
+  loadTile<MR>(c0, c1, out, ldo, first, bias, cols);
   for (int p = 0; p < depth; ++p) {
     const __m512 p0 = _mm512_loadu_ps(panel + p * kCols);
     const __m512 p1 = _mm512_loadu_ps(panel + p * kCols + 16);
@@ -61,22 +31,7 @@ void microKernel(const float* x, int x_stride, const float* panel, int depth, fl
       c1[i] = _mm512_fmadd_ps(xv, p1, c1[i]);
     }
   }
-  for (int i = 0; i < MR; ++i) {
-    _mm512_mask_storeu_ps(out + static_cast<size_t>(i) * ldo, tailMask(cols), c0[i]);
-    _mm512_mask_storeu_ps(out + static_cast<size_t>(i) * ldo + 16, tailMask(cols - 16), c1[i]);
-  }
-}
-
-template <int MaxRows>
-void microKernelRows(int rows, const float* x, int x_stride, const float* panel, int depth,
-                     float* out, int ldo, bool first, const float* bias, int cols) {
-  if constexpr (MaxRows >= 1) {
-    if (rows == MaxRows) {
-      microKernel<MaxRows>(x, x_stride, panel, depth, out, ldo, first, bias, cols);
-    } else {
-      microKernelRows<MaxRows - 1>(rows, x, x_stride, panel, depth, out, ldo, first, bias, cols);
-    }
-  }
+  storeTile<MR>(c0, c1, out, ldo, cols);
 }
 
 }  // namespace
@@ -103,17 +58,16 @@ void matmulF32Packed(const MatmulArgs& a, int panel_begin, int panel_end) {
   for (int panel_index = panel_begin; panel_index < panel_end; ++panel_index) {
     const int n0 = panel_index * kCols;
     const int cols = a.n - n0 < kCols ? a.n - n0 : kCols;
-    for (int j = 0; j < kCols; ++j) bias[j] = j < cols ? biasValue(a, n0 + j) : 0.0f;
+    loadBias(a, n0, cols, bias);
     const float* panel_base = packed + static_cast<size_t>(panel_index) * a.k * kCols;
     for (int p0 = 0; p0 < a.k; p0 += kDepth) {
       const int depth = a.k - p0 < kDepth ? a.k - p0 : kDepth;
       const float* panel = panel_base + static_cast<size_t>(p0) * kCols;
-      for (int m0 = 0; m0 < a.m; m0 += kRows) {
-        const int rows = a.m - m0 < kRows ? a.m - m0 : kRows;
-        microKernelRows<kRows>(rows, a.x + static_cast<size_t>(m0) * a.k + p0, a.k, panel, depth,
-                               a.out + static_cast<size_t>(m0) * a.n + n0, a.n, p0 == 0, bias,
-                               cols);
-      }
+      forEachRowTiles(a.m, [&](auto tile, int m0) {
+        microKernel<decltype(tile)::value>(a.x + static_cast<size_t>(m0) * a.k + p0, a.k, panel,
+                                           depth, a.out + static_cast<size_t>(m0) * a.n + n0, a.n,
+                                           p0 == 0, bias, cols);
+      });
     }
   }
 }
