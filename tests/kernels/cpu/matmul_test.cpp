@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -133,39 +134,30 @@ TEST_P(Matmul, RunsSingleThreaded) {
   checkMatmul(backend, {2, 576, 200}, DType::kBF16, DType::kF32, true, 300);
 }
 
-// Packed BF16 weights (CPUs with AVX-512 BF16): every m from decode to prefill tiles, k across
-// several depth blocks and odd, n across partial panels, bias of each dtype.
-TEST(MatmulPackedBf16, MatchesReferenceAtEveryM) {
-  CpuBackend backend({.num_threads = 2});
-  if (backend.packedMatmulWeightBytes(DType::kBF16, 32, 64) == 0) {
-    GTEST_SKIP() << "this CPU has no AVX-512 BF16: BF16 weights stay row-major";
-  }
-  EXPECT_EQ(backend.packedMatmulWeightBytes(DType::kF16, 32, 64), 0u);  // F16 stays row-major
+// Packed weights: every m from decode to prefill tiles, k across several depth blocks and odd,
+// n across partial panels, bias of each dtype.
+void checkPackedAtEveryM(CpuBackend& backend, DType dtype, uint32_t seed) {
   const std::vector<MatmulShape> shapes = {{1, 64, 172},  {1, 577, 1536}, {2, 37, 11},
                                            {12, 600, 70}, {13, 301, 45},  {25, 576, 33},
                                            {64, 33, 17},  {130, 64, 96}};
-  uint32_t seed = 500;
   for (const MatmulShape& shape : shapes) {
-    checkMatmul(backend, shape, DType::kBF16, DType::kF32, false, seed++, true);
+    checkMatmul(backend, shape, dtype, DType::kF32, false, seed++, true);
   }
   for (DType bias_dtype : {DType::kF32, DType::kBF16, DType::kF16}) {
-    checkMatmul(backend, {3, 260, 40}, DType::kBF16, bias_dtype, true, seed++, true);
+    checkMatmul(backend, {3, 260, 40}, dtype, bias_dtype, true, seed++, true);
   }
 }
 
 // One kernel for every m and a fixed summation order per output: a row's result is the same bits
-// alone (decode) as inside any batch, so BF16 output does not depend on what else is scheduled.
-TEST(MatmulPackedBf16, RowsAreBitwiseIndependentOfTheBatch) {
-  CpuBackend backend({.num_threads = 2});
-  if (backend.packedMatmulWeightBytes(DType::kBF16, 32, 64) == 0) {
-    GTEST_SKIP() << "this CPU has no AVX-512 BF16: BF16 weights stay row-major";
-  }
+// alone (decode) as inside any batch, so the output does not depend on what else is scheduled.
+void checkRowsIndependentOfTheBatch(CpuBackend& backend, DType dtype, uint32_t seed) {
   const int m = 37, k = 300, n = 70;
-  const std::vector<float> x = randomFloats(static_cast<size_t>(m) * k, 600);
-  const TypedTensor w = makeTyped(randomFloats(static_cast<size_t>(n) * k, 601), DType::kBF16);
-  const TypedTensor bias = makeTyped(randomFloats(n, 602), DType::kF32);
+  const std::vector<float> x = randomFloats(static_cast<size_t>(m) * k, seed);
+  const TypedTensor w = makeTyped(randomFloats(static_cast<size_t>(n) * k, seed + 1), dtype);
+  const TypedTensor bias = makeTyped(randomFloats(n, seed + 2), DType::kF32);
   DeviceBuffer storage;
   const WeightView w_view = weightFor(backend, w, n, k, true, storage);
+  ASSERT_EQ(w_view.layout, WeightLayout::kPacked);
   std::vector<float> batch(static_cast<size_t>(m) * n);
   backend.matmul(x.data(), m, k, w_view, n, bias.view(), batch.data());
   for (int rows : {1, 5, 12, 13}) {
@@ -181,51 +173,32 @@ TEST(MatmulPackedBf16, RowsAreBitwiseIndependentOfTheBatch) {
   }
 }
 
-// Packed F32 weights (AVX-512): the same shapes, against the F32 accumulation bound.
-TEST(MatmulPackedF32, MatchesReferenceAtEveryM) {
-  CpuBackend backend({.num_threads = 2});
-  if (backend.packedMatmulWeightBytes(DType::kF32, 32, 64) == 0) {
-    GTEST_SKIP() << "this CPU has no AVX-512: F32 weights stay row-major";
-  }
-  const std::vector<MatmulShape> shapes = {{1, 64, 172},  {1, 577, 1536}, {2, 37, 11},
-                                           {12, 600, 70}, {13, 301, 45},  {25, 576, 33},
-                                           {64, 33, 17},  {130, 64, 96}};
-  uint32_t seed = 700;
-  for (const MatmulShape& shape : shapes) {
-    checkMatmul(backend, shape, DType::kF32, DType::kF32, false, seed++, true);
-  }
-  for (DType bias_dtype : {DType::kF32, DType::kBF16, DType::kF16}) {
-    checkMatmul(backend, {3, 260, 40}, DType::kF32, bias_dtype, true, seed++, true);
-  }
-}
-
-TEST(MatmulPackedF32, RowsAreBitwiseIndependentOfTheBatch) {
-  CpuBackend backend({.num_threads = 2});
-  if (backend.packedMatmulWeightBytes(DType::kF32, 32, 64) == 0) {
-    GTEST_SKIP() << "this CPU has no AVX-512: F32 weights stay row-major";
-  }
-  const int m = 37, k = 300, n = 70;
-  const std::vector<float> x = randomFloats(static_cast<size_t>(m) * k, 800);
-  const TypedTensor w = makeTyped(randomFloats(static_cast<size_t>(n) * k, 801), DType::kF32);
-  const TypedTensor bias = makeTyped(randomFloats(n, 802), DType::kF32);
-  DeviceBuffer storage;
-  const WeightView w_view = weightFor(backend, w, n, k, true, storage);
-  std::vector<float> batch(static_cast<size_t>(m) * n);
-  backend.matmul(x.data(), m, k, w_view, n, bias.view(), batch.data());
-  for (int rows : {1, 5, 12, 13}) {
-    for (int first = 0; first + rows <= m; first += rows) {
-      std::vector<float> part(static_cast<size_t>(rows) * n);
-      backend.matmul(x.data() + static_cast<size_t>(first) * k, rows, k, w_view, n, bias.view(),
-                     part.data());
-      for (size_t i = 0; i < part.size(); ++i) {
-        ASSERT_EQ(part[i], batch[static_cast<size_t>(first) * n + i])
-            << "rows " << first << ".." << first + rows << ", element " << i;
-      }
+// BF16 weights are packed on CPUs with AVX-512 BF16 (vdpbf16ps panels), F32 on AVX-512.
+class MatmulPacked : public ::testing::TestWithParam<DType> {
+ protected:
+  void SetUp() override {
+    if (backend_.packedMatmulWeightBytes(GetParam(), 32, 64) == 0) {
+      GTEST_SKIP() << dtypeName(GetParam()) << " weights stay row-major on this CPU";
     }
   }
+  CpuBackend backend_{{.num_threads = 2}};
+};
+
+TEST_P(MatmulPacked, MatchesReferenceAtEveryM) {
+  checkPackedAtEveryM(backend_, GetParam(), GetParam() == DType::kBF16 ? 500 : 700);
+  EXPECT_EQ(backend_.packedMatmulWeightBytes(DType::kF16, 32, 64), 0u);  // F16 stays row-major
 }
 
-TEST(MatmulPacked, NothingIsPackedWhenPackingIsOff) {
+TEST_P(MatmulPacked, RowsAreBitwiseIndependentOfTheBatch) {
+  checkRowsIndependentOfTheBatch(backend_, GetParam(), GetParam() == DType::kBF16 ? 600 : 800);
+}
+
+INSTANTIATE_TEST_SUITE_P(F32AndBf16, MatmulPacked, ::testing::Values(DType::kF32, DType::kBF16),
+                         [](const ::testing::TestParamInfo<DType>& info) {
+                           return std::string(dtypeName(info.param));
+                         });
+
+TEST(MatmulPackingOff, NothingIsPacked) {
   CpuBackendOptions options;
   options.pack_weights = false;
   CpuBackend backend(options);
