@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/core/local_engine.h"
@@ -64,6 +65,7 @@ class StepClock final : public EngineObserver {
   void onStep(const StepStats& stats) override {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard<std::mutex> lock(mu_);
+    total_tokens_ += stats.num_generation_tokens;
     if (stats.num_prompt_tokens == 0) {
       decode_s_ += std::chrono::duration<double>(now - last_).count();
       decode_tokens_ += stats.num_generation_tokens;
@@ -78,9 +80,19 @@ class StepClock final : public EngineObserver {
     int64_t tokens = 0;
     int64_t steps = 0;
   };
-  Decode decode() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return {decode_s_, decode_tokens_, decode_steps_};
+  // The engine reports a step after publishing its outputs, so the last step may arrive just
+  // after the caller has every result: waits (up to a second) until `tokens` were reported.
+  Decode decode(int64_t tokens) const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (total_tokens_ >= tokens || std::chrono::steady_clock::now() > deadline) {
+          return {decode_s_, decode_tokens_, decode_steps_};
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
 
  private:
@@ -89,6 +101,7 @@ class StepClock final : public EngineObserver {
   double decode_s_ = 0;
   int64_t decode_tokens_ = 0;
   int64_t decode_steps_ = 0;
+  int64_t total_tokens_ = 0;
 };
 
 // The same request any run with these arguments makes: reproducible prompts and seeds.
@@ -160,7 +173,7 @@ int run(const BenchThroughputArgs& args) {
   const double requests_per_s = static_cast<double>(results.size()) / elapsed_s;
   const double output_per_s = static_cast<double>(output_tokens) / elapsed_s;
   const double total_per_s = static_cast<double>(prompt_tokens + output_tokens) / elapsed_s;
-  const StepClock::Decode decode = clock.decode();
+  const StepClock::Decode decode = clock.decode(output_tokens);
   const double decode_per_s = decode.seconds > 0 ? decode.tokens / decode.seconds : 0.0;
   if (args.json) {
     nlohmann::json out;
