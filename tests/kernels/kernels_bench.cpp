@@ -117,27 +117,28 @@ void matmulArgs(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_Matmul)->Apply(matmulArgs)->MinTime(0.3);
 
-// BF16 weights packed at load (CpuBackend::packMatmulWeight, CPUs with AVX-512 BF16): one
-// vdpbf16ps GEMM for every m. Args: m, k, n, threads.
-void BM_MatmulPackedBf16(benchmark::State& state) {
+// Weights packed at load (CpuBackend::packMatmulWeight): BF16 in vdpbf16ps panels (CPUs with
+// AVX-512 BF16), F32 in FMA panels (AVX-512); one GEMM for every m.
+// Args: m, k, n, threads, dtype (0 F32, 2 BF16).
+void BM_MatmulPacked(benchmark::State& state) {
   const int m = static_cast<int>(state.range(0));
   const int k = static_cast<int>(state.range(1));
   const int n = static_cast<int>(state.range(2));
+  const DType dtype = static_cast<DType>(state.range(4));
   CpuBackendOptions options;
   options.num_threads = static_cast<int>(state.range(3));
   CpuBackend backend(options);
-  const size_t bytes = backend.packedMatmulWeightBytes(DType::kBF16, n, k);
+  const size_t bytes = backend.packedMatmulWeightBytes(dtype, n, k);
   if (bytes == 0) {
-    state.SkipWithError("no AVX-512 BF16: BF16 weights are not packed on this CPU");
+    state.SkipWithError("this CPU does not pack weights of this dtype");
     return;
   }
-  const WeightSet weights(DType::kBF16, n, k);
+  const WeightSet weights(dtype, n, k);
   std::vector<DeviceBuffer> packed;
   std::vector<WeightView> views;
   for (int c = 0; c < weights.copies; ++c) {
     packed.push_back(std::move(backend.allocate(bytes)).value());
-    views.push_back(
-        backend.packMatmulWeight({weights.copy(c), DType::kBF16}, n, k, packed.back().data()));
+    views.push_back(backend.packMatmulWeight({weights.copy(c), dtype}, n, k, packed.back().data()));
   }
   const std::vector<float> x = randomFloats(size_t(m) * k, 2);
   std::vector<float> out(size_t(m) * n);
@@ -146,13 +147,13 @@ void BM_MatmulPackedBf16(benchmark::State& state) {
     backend.matmul(x.data(), m, k, views[i++ % views.size()], n, {}, out.data());
     benchmark::DoNotOptimize(out.data());
   }
-  setCounters(state, m, k, n, DType::kBF16);
+  setCounters(state, m, k, n, dtype);
 }
-BENCHMARK(BM_MatmulPackedBf16)
-    ->ArgNames({"m", "k", "n", "threads"})
-    ->ArgsProduct({{1, 8, 64, 512}, {576}, {3072}, {1, 2}})
-    ->ArgsProduct({{1, 8, 64, 512}, {1536}, {576}, {1, 2}})
-    ->ArgsProduct({{1}, {576}, {49152}, {1, 2}})
+BENCHMARK(BM_MatmulPacked)
+    ->ArgNames({"m", "k", "n", "threads", "dtype"})
+    ->ArgsProduct({{1, 8, 64, 512}, {576}, {3072}, {1, 2}, {0, 2}})
+    ->ArgsProduct({{1, 8, 64, 512}, {1536}, {576}, {1, 2}, {0, 2}})
+    ->ArgsProduct({{1}, {576}, {49152}, {1, 2}, {0, 2}})
     ->MinTime(0.3);
 
 // The DRAM read ceiling through the pool: argmax over 512 MiB of floats (one compare per value),
