@@ -119,6 +119,8 @@ Result<BenchServeResult> runBenchServe(const BenchServeConfig& config, std::ostr
   SchedulerOptions options;
   options.endpoint = endpoint;
   options.host_header = base.host + ":" + base.port;
+  options.tls = base.tls;
+  options.tls_host = base.host;
   options.target = base.path_prefix + config.endpoint;
   options.endpoint_kind = endpoint_kind;
   options.model = result.model;

@@ -1,11 +1,16 @@
 #include "gateway/bench/http_client.h"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <limits>
 #include <memory>
+#include <type_traits>
+
+#include "gateway/http/tls_client.h"
 
 namespace manifold::bench {
 namespace {
@@ -14,13 +19,31 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+namespace ssl = asio::ssl;
+using TlsStream = ssl::stream<tcp::socket>;
 
-class HttpCall : public std::enable_shared_from_this<HttpCall> {
+// One verifying client context for every https call of the process (contexts are thread-safe
+// to share once set up).
+ssl::context& tlsContext() {
+  static ssl::context* context = [] {
+    auto* tls = new ssl::context(ssl::context::tls_client);
+    gateway::configureTlsClient(*tls);
+    return tls;
+  }();
+  return *context;
+}
+
+// Stream is tcp::socket (http) or TlsStream (https).
+template <class Stream>
+class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
   HttpCall(asio::io_context& io, tcp::endpoint endpoint, const HttpRequestSpec& spec,
            HttpCallbacks callbacks)
-      : socket_(io),
+      : socket_(makeStream(io)),
         timer_(io),
+        tls_host_(spec.tls_host),
         endpoint_(endpoint),
         timeout_(spec.timeout),
         callbacks_(std::move(callbacks)) {
@@ -42,24 +65,55 @@ class HttpCall : public std::enable_shared_from_this<HttpCall> {
 
   void start() {
     timer_.expires_after(timeout_);
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (ec || self->finished_) return;
       self->timed_out_ = true;
       beast::error_code ignored;
-      self->socket_.close(ignored);
+      self->lowest().close(ignored);
     });
-    socket_.async_connect(endpoint_, [self = shared_from_this()](beast::error_code ec) {
+    lowest().async_connect(endpoint_, [self = this->shared_from_this()](beast::error_code ec) {
       if (ec) return self->finish("connect: " + ec.message());
-      http::async_write(self->socket_, self->request_,
-                        [self](beast::error_code ec, size_t) { self->onWrite(ec); });
+      if constexpr (kTls) {
+        if (!gateway::verifyTlsHostName(self->socket_.native_handle(), self->tls_host_)) {
+          return self->finish("TLS: bad host name " + self->tls_host_);
+        }
+        self->socket_.async_handshake(ssl::stream_base::client, [self](beast::error_code ec) {
+          if (ec) return self->finish("TLS handshake: " + ec.message());
+          self->write();
+        });
+      } else {
+        self->write();
+      }
     });
   }
 
  private:
+  static Stream makeStream(asio::io_context& io) {
+    if constexpr (kTls) {
+      return Stream(io, tlsContext());
+    } else {
+      return Stream(io);
+    }
+  }
+  tcp::socket& lowest() {
+    if constexpr (kTls) {
+      return socket_.next_layer();
+    } else {
+      return socket_;
+    }
+  }
+
+  void write() {
+    http::async_write(socket_, request_, [self = this->shared_from_this()](beast::error_code ec,
+                                                                           size_t) {
+      self->onWrite(ec);
+    });
+  }
+
   void onWrite(beast::error_code ec) {
     if (ec) return finish("write: " + ec.message());
     http::async_read_header(socket_, buffer_, parser_,
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                            [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               if (ec) return self->finish("read header: " + ec.message());
                               self->status_ = self->parser_.get().result_int();
                               self->readSome();
@@ -72,7 +126,7 @@ class HttpCall : public std::enable_shared_from_this<HttpCall> {
     parser_.get().body().size = sizeof(body_buffer_);
     http::async_read_some(
         socket_, buffer_, parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
   }
 
   void onRead(beast::error_code ec) {
@@ -81,7 +135,12 @@ class HttpCall : public std::enable_shared_from_this<HttpCall> {
       callbacks_.on_body(std::string_view(body_buffer_, produced));
     }
     if (ec == http::error::need_buffer) ec = {};
-    if (ec == http::error::end_of_stream || ec == asio::error::eof) return finish("");
+    // A TLS peer that closes without close_notify after a connection-delimited body: the body
+    // is complete all the same (as curl and aiohttp treat it).
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == ssl::error::stream_truncated) {
+      return finish("");
+    }
     if (ec) return finish("read body: " + ec.message());
     readSome();
   }
@@ -91,13 +150,14 @@ class HttpCall : public std::enable_shared_from_this<HttpCall> {
     finished_ = true;
     timer_.cancel();
     beast::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    lowest().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close(ignored);
     callbacks_.on_done(status_, timed_out_ ? "timeout" : error);
   }
 
-  tcp::socket socket_;
+  Stream socket_;
   asio::steady_timer timer_;
+  std::string tls_host_;
   tcp::endpoint endpoint_;
   std::chrono::milliseconds timeout_;
   HttpCallbacks callbacks_;
@@ -114,14 +174,17 @@ class HttpCall : public std::enable_shared_from_this<HttpCall> {
 
 Result<BaseUrl> parseBaseUrl(std::string_view url) {
   constexpr std::string_view kHttp = "http://";
-  if (url.substr(0, 8) == "https://") {
-    return unimplemented("https is not supported by manifold bench serve; use http://");
-  }
-  if (url.substr(0, kHttp.size()) != kHttp) {
-    return invalidArgument("base URL must start with http://: " + std::string(url));
-  }
-  url.remove_prefix(kHttp.size());
+  constexpr std::string_view kHttps = "https://";
   BaseUrl base;
+  if (url.substr(0, kHttps.size()) == kHttps) {
+    base.tls = true;
+    base.port = "443";
+    url.remove_prefix(kHttps.size());
+  } else if (url.substr(0, kHttp.size()) == kHttp) {
+    url.remove_prefix(kHttp.size());
+  } else {
+    return invalidArgument("base URL must start with http:// or https://: " + std::string(url));
+  }
   const size_t slash = url.find('/');
   std::string_view authority = url.substr(0, slash);
   if (slash != std::string_view::npos) {
@@ -143,14 +206,19 @@ Result<BaseUrl> parseBaseUrl(std::string_view url) {
   }
   if (base.host.empty() || base.port.empty() ||
       base.port.find_first_not_of("0123456789") != std::string::npos) {
-    return invalidArgument("bad host or port in base URL: http://" + std::string(url));
+    return invalidArgument("bad host or port in base URL: " + std::string(base.tls ? kHttps : kHttp) +
+                           std::string(url));
   }
   return base;
 }
 
 void startHttpCall(asio::io_context& io, const tcp::endpoint& endpoint, HttpRequestSpec spec,
                    HttpCallbacks callbacks) {
-  std::make_shared<HttpCall>(io, endpoint, spec, std::move(callbacks))->start();
+  if (spec.tls) {
+    std::make_shared<HttpCall<TlsStream>>(io, endpoint, spec, std::move(callbacks))->start();
+  } else {
+    std::make_shared<HttpCall<tcp::socket>>(io, endpoint, spec, std::move(callbacks))->start();
+  }
 }
 
 Result<tcp::endpoint> resolveEndpoint(const BaseUrl& base) {
@@ -170,6 +238,8 @@ Result<HttpResponse> httpCall(const BaseUrl& base, HttpRequestSpec spec) {
   HttpResponse response;
   std::string error;
   if (spec.host_header.empty()) spec.host_header = base.host + ":" + base.port;
+  spec.tls = base.tls;
+  spec.tls_host = base.host;
   startHttpCall(io, endpoint, std::move(spec),
                 {.on_body = [&](std::string_view bytes) { response.body.append(bytes); },
                  .on_done =
@@ -178,7 +248,10 @@ Result<HttpResponse> httpCall(const BaseUrl& base, HttpRequestSpec spec) {
                        error = e;
                      }});
   io.run();
-  if (!error.empty()) return unavailable("http://" + base.host + ":" + base.port + ": " + error);
+  if (!error.empty()) {
+    return unavailable((base.tls ? "https://" : "http://") + base.host + ":" + base.port + ": " +
+                       error);
+  }
   return response;
 }
 

@@ -1,7 +1,8 @@
 // A small HTTP/1.1 client on Beast for the benchmark: many concurrent requests on one
 // io_context, the response body delivered piece by piece as it arrives (for SSE streams, with
 // chunked or connection-delimited bodies), plus a blocking call for setup requests (/tokenize,
-// /v1/models). One connection per request; plain http only (no TLS).
+// /v1/models). One connection per request; http, or https verified against the system's trust
+// store (SSL_CERT_FILE / SSL_CERT_DIR apply) and the URL's host name.
 //
 // Thread safety: a call's callbacks run on the io_context's thread(s); run the io_context on one
 // thread (as the benchmark does) and the callbacks need no locking.
@@ -18,11 +19,12 @@
 
 namespace manifold::bench {
 
-// "http://host[:port][/prefix]"; the prefix is prepended to every request path.
+// "http[s]://host[:port][/prefix]"; the prefix is prepended to every request path.
 struct BaseUrl {
   std::string host;
-  std::string port = "80";
+  std::string port = "80";  // 443 for https
   std::string path_prefix;  // "" or "/prefix" without a trailing slash
+  bool tls = false;         // https
 };
 [[nodiscard]] Result<BaseUrl> parseBaseUrl(std::string_view url);
 
@@ -32,6 +34,8 @@ struct HttpRequestSpec {
   std::string body;             // JSON; empty for GET
   std::string api_key;          // sent as "Authorization: Bearer <key>" when not empty
   std::string host_header;
+  bool tls = false;      // https: verify the peer and tls_host against its certificate
+  std::string tls_host;  // the URL's host (SNI and the certificate name check)
   std::chrono::milliseconds timeout = std::chrono::hours(6);  // whole exchange (vLLM: 6 h)
 };
 

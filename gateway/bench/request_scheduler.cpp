@@ -82,6 +82,8 @@ class Scheduler {
         buildRequestBody(options_.endpoint_kind, options_.model, sample, options_.ignore_eos);
     spec.api_key = options_.api_key;
     spec.host_header = options_.host_header;
+    spec.tls = options_.tls;
+    spec.tls_host = options_.tls_host;
     spec.timeout = options_.request_timeout;
     HttpCallbacks callbacks;
     callbacks.on_body = [this, state](std::string_view bytes) {

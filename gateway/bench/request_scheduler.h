@@ -26,6 +26,8 @@ namespace manifold::bench {
 struct SchedulerOptions {
   boost::asio::ip::tcp::endpoint endpoint;
   std::string host_header;
+  bool tls = false;      // https (HttpRequestSpec::tls)
+  std::string tls_host;  // the URL's host, checked against the server's certificate
   std::string target;  // request path, e.g. "/v1/completions"
   Endpoint endpoint_kind = Endpoint::kCompletions;
   std::string model;

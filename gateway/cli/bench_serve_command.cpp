@@ -39,7 +39,7 @@ void addBenchServeCommand(CLI::App& app) {
   auto sharegpt_output_len = std::make_shared<int>(0);
   CLI::App* cmd = benchGroup(app).add_subcommand(
       "serve", "Load-test an OpenAI-compatible server (like `vllm bench serve`)");
-  cmd->add_option("--base-url", config->base_url, "Server root URL (http only)")
+  cmd->add_option("--base-url", config->base_url, "Server root URL, http:// or https://")
       ->capture_default_str();
   cmd->add_option("--endpoint", config->endpoint, "/v1/completions or /v1/chat/completions")
       ->capture_default_str();

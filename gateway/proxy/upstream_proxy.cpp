@@ -10,10 +10,10 @@
 #include <thread>
 
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 
 #include "gateway/api/api_error.h"
+#include "gateway/http/tls_client.h"
 
 namespace manifold::gateway {
 
@@ -74,18 +74,6 @@ std::string joinPath(const std::string& prefix, const std::string& target) {
   return prefix + target;
 }
 
-// Sends the upstream's name (SNI) and makes the handshake check the certificate against it: a
-// DNS name against its DNS names, an IP address against its IP addresses.
-bool verifyHostName(SSL* ssl, std::string host) {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  beast::error_code ec;
-  net::ip::make_address(host, ec);
-  if (!ec) return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host.c_str()) == 1;
-  return SSL_set_tlsext_host_name(ssl, host.c_str()) == 1 && SSL_set1_host(ssl, host.c_str()) == 1;
-}
-
 // Both stream kinds behind one interface for the call below.
 template <class Stream>
 class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
@@ -134,7 +122,7 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
           if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
             self->send();
           } else {
-            if (!verifyHostName(self->stream_.native_handle(), self->url_.host)) {
+            if (!verifyTlsHostName(self->stream_.native_handle(), self->url_.host)) {
               return self->fail("cannot set up TLS for",
                                 net::error::make_error_code(net::error::invalid_argument));
             }
@@ -291,8 +279,7 @@ struct UpstreamProxy::Impl {
 };
 
 UpstreamProxy::UpstreamProxy() : impl_(std::make_unique<Impl>()) {
-  impl_->tls.set_default_verify_paths();
-  impl_->tls.set_verify_mode(ssl::verify_peer);
+  configureTlsClient(impl_->tls);
   impl_->work.emplace(net::make_work_guard(impl_->ioc));
   impl_->thread = std::thread([impl = impl_.get()] { impl->ioc.run(); });
 }

@@ -141,7 +141,14 @@ TEST(ParseBaseUrl, SplitsHostPortAndPathPrefix) {
   ASSERT_TRUE(v6.isOk());
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->port, "9000");
-  EXPECT_EQ(parseBaseUrl("https://x").status().code(), StatusCode::kUnimplemented);
+  EXPECT_FALSE(v6->tls);
+  auto https = parseBaseUrl("https://api.example.com/v1");
+  ASSERT_TRUE(https.isOk());
+  EXPECT_TRUE(https->tls);
+  EXPECT_EQ(https->host, "api.example.com");
+  EXPECT_EQ(https->port, "443");
+  EXPECT_EQ(https->path_prefix, "/v1");
+  EXPECT_FALSE(parseBaseUrl("ftp://x").isOk());
   EXPECT_FALSE(parseBaseUrl("localhost:8000").isOk());
   EXPECT_FALSE(parseBaseUrl("http://host:port").isOk());
 }

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "gateway/bench/http_client.h"
 #include "tests/gateway/testing/http_client.h"
 #include "tests/gateway/testing/test_gateway.h"
 
@@ -122,6 +123,41 @@ TEST_F(TlsTest, TheUpstreamProxyChecksTheUpstreamsNameAgainstItsCertificate) {
   auto wrong = HttpClient(front.port()).post("/v1/completions", request);
   EXPECT_EQ(wrong.status, 502) << wrong.body;
   EXPECT_NE(wrong.body.find("TLS handshake"), std::string::npos) << wrong.body;
+}
+
+// `manifold bench serve`'s client over https: verified against the certificate (trusted through
+// SSL_CERT_FILE, read when its TLS context is first made), streaming included, and refused when
+// the URL's host is not the certificate's name.
+TEST_F(TlsTest, TheBenchClientSpeaksVerifiedHttps) {
+  ASSERT_EQ(::setenv("SSL_CERT_FILE", (dir_ / "cert.pem").c_str(), 1), 0);
+  const std::string port = std::to_string(gateway_->port());
+  auto base = bench::parseBaseUrl("https://127.0.0.1:" + port);
+  ASSERT_TRUE(base.isOk()) << base.status().toString();
+  bench::HttpRequestSpec models;
+  models.method = "GET";
+  models.target = "/v1/models";
+  auto listed = bench::httpCall(*base, models);
+  ::unsetenv("SSL_CERT_FILE");
+  ASSERT_TRUE(listed.isOk()) << listed.status().toString();
+  EXPECT_EQ(listed->status, 200);
+  EXPECT_EQ(json::parse(listed->body)["data"][0]["id"], "fake");
+
+  bench::HttpRequestSpec stream;
+  stream.target = "/v1/completions";
+  stream.body = json{{"model", "fake"}, {"prompt", "Hi"}, {"max_tokens", 3}, {"temperature", 0},
+                     {"stream", true}}
+                    .dump();
+  auto streamed = bench::httpCall(*base, stream);
+  ASSERT_TRUE(streamed.isOk()) << streamed.status().toString();
+  EXPECT_EQ(streamed->status, 200);
+  EXPECT_NE(streamed->body.find("data: [DONE]"), std::string::npos) << streamed->body;
+
+  auto other_name = bench::parseBaseUrl("https://localhost:" + port);
+  ASSERT_TRUE(other_name.isOk());
+  auto refused = bench::httpCall(*other_name, models);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_NE(refused.status().message().find("TLS handshake"), std::string::npos)
+      << refused.status().toString();
 }
 
 TEST_F(TlsTest, PlainHttpOnTheTlsPortGetsNoAnswer) {
