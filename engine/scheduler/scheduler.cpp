@@ -107,11 +107,17 @@ SchedulerOutput Scheduler::schedule() {
   return output;
 }
 
+int Scheduler::cappedNewTokens(int num_new) const {
+  const int threshold = config_.long_prefill_token_threshold;
+  if (config_.enable_chunked_prefill && threshold > 0 && num_new > threshold) return threshold;
+  return num_new;
+}
+
 void Scheduler::scheduleRunning(SchedulerOutput& output, int& budget) {
   size_t i = 0;
   while (i < running_.size() && budget > 0) {
     SequenceState* seq = running_[i];
-    const int num_new = std::min(seq->numTokens() - seq->num_computed_tokens, budget);
+    const int num_new = std::min(cappedNewTokens(seq->numTokens() - seq->num_computed_tokens), budget);
     assert(num_new > 0);
     bool allocated = false;
     bool rejected = false;
@@ -158,7 +164,7 @@ void Scheduler::scheduleWaiting(SchedulerOutput& output, int& budget) {
     const int num_computed = hit.num_tokens;
     int num_new = seq->numTokens() - num_computed;
     if (!config_.enable_chunked_prefill && num_new > budget) break;
-    num_new = std::min(num_new, budget);
+    num_new = std::min(cappedNewTokens(num_new), budget);
     if (!kv_cache_.allocateSlots(seq->seq_id, num_computed, num_new, &hit, output.blocks_to_copy)) {
       // With nothing running, every block is free or evictable: it can never be admitted.
       if (running_.empty()) {

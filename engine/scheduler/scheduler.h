@@ -88,6 +88,8 @@ class Scheduler {
   void preempt(SequenceState* seq, SchedulerOutput& output);
   // Ends the request of a sequence that cannot fit in the whole cache (see rejected_request_ids).
   void reject(SequenceState* seq, SchedulerOutput& output);
+  // num_new cut to long_prefill_token_threshold (with chunked prefill).
+  [[nodiscard]] int cappedNewTokens(int num_new) const;
   void scheduleRunning(SchedulerOutput& output, int& budget);
   void scheduleWaiting(SchedulerOutput& output, int& budget);
   ScheduledSequence& addScheduled(SchedulerOutput& output, SequenceState& seq, int num_new);

@@ -32,6 +32,10 @@ Status SchedulerConfig::validate() const {
   if (max_model_len <= 0) {
     return invalidArgument("max_model_len must be > 0, got " + std::to_string(max_model_len));
   }
+  if (long_prefill_token_threshold < 0) {
+    return invalidArgument("long_prefill_token_threshold must be >= 0, got " +
+                           std::to_string(long_prefill_token_threshold));
+  }
   if (!enable_chunked_prefill && max_num_batched_tokens < max_model_len) {
     return invalidArgument("without chunked prefill, max_num_batched_tokens (" +
                            std::to_string(max_num_batched_tokens) + ") must be >= max_model_len (" +

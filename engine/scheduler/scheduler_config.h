@@ -27,6 +27,10 @@ struct SchedulerConfig {
   // Split long prompts across steps so that decodes keep running; off: a prompt is prefilled in
   // one step, and max_num_batched_tokens must cover max_model_len.
   bool enable_chunked_prefill = true;
+  // With chunked prefill, > 0: a sequence gets at most this many prompt tokens per step (vLLM's
+  // --long-prefill-token-threshold), so several long prompts share a step's budget and none
+  // takes it whole. 0: up to the whole budget.
+  int long_prefill_token_threshold = 0;
   // The runner performs SchedulerOutput::blocks_to_copy, so the n samples of a request share
   // the prompt's partial last block copy-on-write. Off: each extra sample recomputes that
   // block's tokens (at most block_size - 1) instead.

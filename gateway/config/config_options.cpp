@@ -224,6 +224,19 @@ std::vector<ConfigOption> buildOptions() {
   o.push_back(member<E>("max_num_batched_tokens", "--max-num-batched-tokens",
                         "MANIFOLD_MAX_NUM_BATCHED_TOKENS", &E::max_num_batched_tokens,
                         "Most tokens in one engine step (chunked prefill budget)."));
+  o.push_back(member<E>("enable_chunked_prefill", "--enable-chunked-prefill",
+                        "MANIFOLD_ENABLE_CHUNKED_PREFILL", &E::enable_chunked_prefill,
+                        "Split long prompts across steps so decodes keep running "
+                        "(`--no-enable-chunked-prefill`: a prompt is prefilled in one step, and "
+                        "max_num_batched_tokens must cover max_model_len)."));
+  o.push_back(member<E>("long_prefill_token_threshold", "--long-prefill-token-threshold",
+                        "MANIFOLD_LONG_PREFILL_TOKEN_THRESHOLD", &E::long_prefill_token_threshold,
+                        "With chunked prefill, at most this many prompt tokens per sequence per "
+                        "step, so long prompts share steps; 0: up to the whole budget."));
+  o.push_back(member<E>("scheduling_policy", "--scheduling-policy", "MANIFOLD_SCHEDULING_POLICY",
+                        &E::scheduling_policy,
+                        "`fcfs`, or `priority`: requests' `priority` field, lower first, ties by "
+                        "arrival."));
   o.push_back(member<E>("enable_prefix_caching", "--enable-prefix-caching",
                         "MANIFOLD_ENABLE_PREFIX_CACHING", &E::enable_prefix_caching,
                         "Reuse KV blocks of shared prompt prefixes (`--no-enable-prefix-caching` "

@@ -1,11 +1,12 @@
 #include "gateway/config/server_config.h"
 
 #include <filesystem>
-#include <utility>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "engine/kv_cache/cache_config.h"
+#include "engine/scheduler/scheduler_config.h"
 #include "routing/replica_policy.h"
 
 namespace manifold::gateway {
@@ -39,6 +40,13 @@ Status validateEngine(const EngineSpec& e, const std::string& where) {
   if (e.max_num_seqs <= 0) return fieldError(where + ".max_num_seqs", "must be positive");
   if (e.max_num_batched_tokens <= 0) {
     return fieldError(where + ".max_num_batched_tokens", "must be positive");
+  }
+  if (e.long_prefill_token_threshold < 0) {
+    return fieldError(where + ".long_prefill_token_threshold", "must not be negative");
+  }
+  if (!parseSchedulingPolicy(e.scheduling_policy).isOk()) {
+    return fieldError(where + ".scheduling_policy",
+                      "must be fcfs or priority, got `" + e.scheduling_policy + "`");
   }
   if (e.kv_cache_space < 0) return fieldError(where + ".kv_cache_space", "must not be negative");
   if (e.block_size <= 0 || e.block_size > CacheConfig::kMaxBlockSize ||

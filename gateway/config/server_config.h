@@ -35,6 +35,9 @@ struct EngineSpec {
   int max_model_len = 0;              // context length; 0: from the model's config.json
   int max_num_seqs = 16;              // sequences in one batch
   int max_num_batched_tokens = 2048;  // tokens in one step (chunked prefill budget)
+  bool enable_chunked_prefill = true;  // split long prompts across steps
+  int long_prefill_token_threshold = 0;  // > 0: prompt tokens per sequence per step, at most
+  std::string scheduling_policy = "fcfs";  // fcfs | priority (requests' `priority`, lower first)
   bool enable_prefix_caching = true;  // reuse KV blocks of shared prompt prefixes
   double kv_cache_space = 0.0;        // GiB of KV cache; 0: sized for max_num_seqs full contexts
   int block_size = 16;                // tokens per KV block

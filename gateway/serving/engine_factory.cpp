@@ -6,19 +6,15 @@
 
 #include "common/file_util.h"
 #include "engine/core/engine_config.h"
+#include "engine/scheduler/scheduler_config.h"
 #include "engine/core/local_engine.h"
 #include "engine/loader/model_config.h"
 #include "gateway/serving/tokenizer_codec.h"
 
 namespace manifold::gateway {
 
-Result<std::unique_ptr<EngineClient>> makeEngine(const EngineSpec& spec, int num_threads,
-                                                 EngineObserver* observer) {
-  ASSIGN_OR_RETURN(DeviceSpec device, parseDevice(spec.device));
-  if (device.kind != DeviceSpec::Kind::kCpu) {
-    return unimplemented("device `" + spec.device +
-                         "`: the local engine runs on the CPU only in this build");
-  }
+Result<EngineConfig> engineConfigFor(const EngineSpec& spec, int num_threads,
+                                     EngineObserver* observer) {
   EngineConfig config;
   config.model_dir = spec.model;
   config.max_model_len = spec.max_model_len;
@@ -47,8 +43,22 @@ Result<std::unique_ptr<EngineClient>> makeEngine(const EngineSpec& spec, int num
   }
   config.scheduler.max_num_seqs = spec.max_num_seqs;
   config.scheduler.max_num_batched_tokens = spec.max_num_batched_tokens;
+  config.scheduler.enable_chunked_prefill = spec.enable_chunked_prefill;
+  config.scheduler.long_prefill_token_threshold = spec.long_prefill_token_threshold;
+  ASSIGN_OR_RETURN(config.scheduler.policy, parseSchedulingPolicy(spec.scheduling_policy));
   Status valid = config.validate();
   if (!valid.isOk()) return valid.withContext("engine for `" + spec.model + "`");
+  return config;
+}
+
+Result<std::unique_ptr<EngineClient>> makeEngine(const EngineSpec& spec, int num_threads,
+                                                 EngineObserver* observer) {
+  ASSIGN_OR_RETURN(DeviceSpec device, parseDevice(spec.device));
+  if (device.kind != DeviceSpec::Kind::kCpu) {
+    return unimplemented("device `" + spec.device +
+                         "`: the local engine runs on the CPU only in this build");
+  }
+  ASSIGN_OR_RETURN(EngineConfig config, engineConfigFor(spec, num_threads, observer));
   auto engine = LocalEngine::create(config);
   if (!engine.isOk()) return engine.status().withContext("loading `" + spec.model + "`");
   return std::unique_ptr<EngineClient>(std::move(engine).value());

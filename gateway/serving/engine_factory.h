@@ -5,12 +5,18 @@
 #include <memory>
 
 #include "common/status.h"
+#include "engine/core/engine_config.h"
 #include "engine/engine_client.h"
 #include "engine/engine_observer.h"
 #include "gateway/config/server_config.h"
 #include "routing/prompt_codec.h"
 
 namespace manifold::gateway {
+
+// The EngineConfig makeEngine loads `spec` with (validated; errors name the model directory).
+// Reads the model's config.json only to size the KV cache when kv_cache_space is 0.
+[[nodiscard]] Result<EngineConfig> engineConfigFor(const EngineSpec& spec, int num_threads,
+                                                   EngineObserver* observer);
 
 // Loads the model of `spec` with `num_threads` CPU threads. `observer` (may be null) sees the
 // engine's steps and must outlive it. Errors name the model directory.

@@ -72,6 +72,36 @@ TEST(Scheduler, ChunksALongPromptAcrossSteps) {
       (std::map<int, std::vector<int32_t>>{{0, referenceTokens(prompt(100), 1, 3, true, 256)[0]}}));
 }
 
+// vLLM's long_prefill_token_threshold: each prompt gets at most 24 tokens a step, so two long
+// prompts advance side by side within one 64-token budget, and the output is unchanged.
+TEST(Scheduler, LongPrefillThresholdCapsEachPromptsChunk) {
+  SchedulerConfig c = config(8, 64, 256);
+  c.long_prefill_token_threshold = 24;
+  SchedulerHarness h(c, 64, 16, false);
+  h.add(makeRequest("a", prompt(60), 3));
+  h.add(makeRequest("b", prompt(50, 2), 3));
+  const int expected_a[] = {24, 24, 12};
+  const int expected_b[] = {24, 24, 2};
+  for (int i = 0; i < 3; ++i) {
+    const SchedulerOutput out = h.step();
+    const ScheduledSequence* a = findScheduled(out, "a");
+    const ScheduledSequence* b = findScheduled(out, "b");
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(a->num_scheduled_tokens, expected_a[i]) << "step " << i;
+    EXPECT_EQ(b->num_scheduled_tokens, expected_b[i]) << "step " << i;
+  }
+  h.runToCompletion();
+  EXPECT_EQ(h.tokens()["a"][0], referenceTokens(prompt(60), 1, 3, true, 256)[0]);
+  EXPECT_EQ(h.tokens()["b"][0], referenceTokens(prompt(50, 2), 1, 3, true, 256)[0]);
+}
+
+TEST(SchedulerConfig, RejectsANegativeLongPrefillThreshold) {
+  SchedulerConfig c = config(8, 64, 256);
+  c.long_prefill_token_threshold = -1;
+  EXPECT_FALSE(c.validate().isOk());
+}
+
 TEST(Scheduler, RunsDecodesBeforeNewPrefills) {
   SchedulerHarness h(config(8, 40, 256), 64, 16, false);
   h.add(makeRequest("decoding", prompt(10), 10));

@@ -91,6 +91,27 @@ TEST(ConfigOptions, ErrorsNameTheKeyPath) {
   EXPECT_EQ(bad_key.status().message(), "api_keys[0].key: must be a string");
 }
 
+TEST(ConfigOptions, SchedulerAndDtypeSettingsAreChecked) {
+  ServerConfig config;
+  EngineSpec e;
+  e.model = kModelDir;
+  e.served_model_name = {"m"};
+  config.engines = {e};
+  config.engines[0].scheduling_policy = "lifo";
+  EXPECT_EQ(config.validate().message(),
+            "engines[0].scheduling_policy: must be fcfs or priority, got `lifo`");
+  config.engines[0].scheduling_policy = "priority";
+  config.engines[0].long_prefill_token_threshold = -5;
+  EXPECT_EQ(config.validate().message(),
+            "engines[0].long_prefill_token_threshold: must not be negative");
+  config.engines[0].long_prefill_token_threshold = 64;
+  config.engines[0].kv_cache_dtype = "fp8";
+  EXPECT_EQ(config.validate().message(),
+            "engines[0].kv_cache_dtype: must be auto, f32 or bf16, got `fp8`");
+  config.engines[0].kv_cache_dtype = "bf16";
+  EXPECT_TRUE(config.validate().isOk());
+}
+
 TEST(ConfigOptions, ValidationCatchesNameClashesAndMissingModels) {
   ServerConfig config;
   EXPECT_EQ(config.validate().message(),

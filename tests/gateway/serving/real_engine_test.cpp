@@ -21,6 +21,38 @@ using namespace std::chrono_literals;
 
 const std::string kModelDir = MANIFOLD_SOURCE_DIR "/models/stories260K";
 
+// What serve's settings become in the engine's configuration.
+TEST(EngineFactory, EngineConfigCarriesTheSchedulerCacheAndDtypeSettings) {
+  EngineSpec spec;
+  spec.model = kModelDir;
+  spec.max_model_len = 256;
+  spec.max_num_seqs = 3;
+  spec.max_num_batched_tokens = 300;
+  spec.enable_chunked_prefill = false;
+  spec.long_prefill_token_threshold = 40;
+  spec.scheduling_policy = "priority";
+  spec.dtype = "bf16";
+  spec.kv_cache_dtype = "f32";
+  auto config = engineConfigFor(spec, 2, nullptr);
+  ASSERT_TRUE(config.isOk()) << config.status().toString();
+  EXPECT_EQ(config->scheduler.policy, SchedulingPolicy::kPriority);
+  EXPECT_FALSE(config->scheduler.enable_chunked_prefill);
+  EXPECT_EQ(config->scheduler.long_prefill_token_threshold, 40);
+  EXPECT_EQ(config->scheduler.max_num_batched_tokens, 300);
+  EXPECT_EQ(config->weight_dtype, DType::kBF16);
+  EXPECT_EQ(config->kv_cache_dtype, DType::kF32);
+  EXPECT_EQ(config->cache.num_blocks, 3 * (256 / 16 + 1));
+  spec.dtype = "auto";
+  spec.kv_cache_dtype = "auto";
+  config = engineConfigFor(spec, 2, nullptr);
+  ASSERT_TRUE(config.isOk());
+  EXPECT_FALSE(config->weight_dtype.has_value());
+  EXPECT_FALSE(config->kv_cache_dtype.has_value());
+  // Without chunked prefill a step must hold a whole context.
+  spec.max_num_batched_tokens = 128;
+  EXPECT_FALSE(engineConfigFor(spec, 2, nullptr).isOk());
+}
+
 class RealEngineTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
