@@ -93,20 +93,6 @@ TEST(LocalEngine, ServesConcurrentSubmittersFromManyThreads) {
   EXPECT_EQ(stats.num_running + stats.num_waiting, 0);
 }
 
-TEST(LocalEngine, RejectsDuplicateIdsWhileTheFirstIsLive) {
-  std::unique_ptr<LocalEngine> engine = fakeEngine(48, 8);
-  auto first = engine->submit(greedy("same", {1, 2, 3}, 100));
-  ASSERT_TRUE(first.isOk());
-  EXPECT_EQ(engine->submit(greedy("same", {1, 2, 3}, 100)).status().code(),
-            StatusCode::kInvalidArgument);
-  engine->abort("same");
-  const GenerationResult result = collectStream(**first, "same", 1);
-  EXPECT_EQ(result.sequences[0].finish_reason, FinishReason::kAbort);
-  const EngineStats stats = statsWhenIdle(*engine);
-  EXPECT_EQ(stats.num_running + stats.num_waiting, 0);
-  EXPECT_EQ(stats.kv_cache_usage, 0.0);
-}
-
 // Holds the engine loop inside its first step until opened, so that a test decides how far the
 // requests get.
 class StepGate final : public EngineObserver {
@@ -134,6 +120,36 @@ class StepGate final : public EngineObserver {
   bool in_step_ = false;  // GUARDED_BY(mu_)
   bool open_ = false;     // GUARDED_BY(mu_)
 };
+
+// The loop is held inside the first request's first step, so the request is certainly live
+// when its id comes again (a 100-token fake request can otherwise finish before the second
+// submit on a fast machine).
+TEST(LocalEngine, RejectsDuplicateIdsWhileTheFirstIsLive) {
+  StepGate gate;  // outlives the engine
+  EngineCoreConfig config;
+  config.scheduler.max_num_seqs = 8;
+  config.scheduler.max_num_batched_tokens = 64;
+  config.scheduler.max_model_len = 128;
+  config.observer = &gate;
+  EngineInfo info;
+  info.max_model_len = 128;
+  Result<std::unique_ptr<LocalEngine>> created =
+      LocalEngine::create(config, std::make_unique<FakeExecutor>(48, 4, 128, true), nullptr, info);
+  ASSERT_TRUE(created.isOk());
+  std::unique_ptr<LocalEngine> engine = std::move(created).value();
+  auto first = engine->submit(greedy("same", {1, 2, 3}, 100));
+  ASSERT_TRUE(first.isOk());
+  gate.waitUntilInStep();
+  EXPECT_EQ(engine->submit(greedy("same", {1, 2, 3}, 100)).status().code(),
+            StatusCode::kInvalidArgument);
+  engine->abort("same");
+  gate.open();
+  const GenerationResult result = collectStream(**first, "same", 1);
+  EXPECT_EQ(result.sequences[0].finish_reason, FinishReason::kAbort);
+  const EngineStats stats = statsWhenIdle(*engine);
+  EXPECT_EQ(stats.num_running + stats.num_waiting, 0);
+  EXPECT_EQ(stats.kv_cache_usage, 0.0);
+}
 
 TEST(LocalEngine, ShutdownAbortsEveryUnfinishedStream) {
   StepGate gate;  // outlives the engine
