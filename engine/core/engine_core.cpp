@@ -107,6 +107,11 @@ Status EngineCore::validate(const EngineRequest& request) const {
     }
   }
   RETURN_IF_ERROR(request.params.validate(vocab));
+  // As vLLM: a priority the scheduler would ignore is an error, not a silent no-op.
+  if (request.priority != 0 && config_.scheduler.policy != SchedulingPolicy::kPriority) {
+    return invalidArgument("priority " + std::to_string(request.priority) +
+                           " needs the priority scheduling policy (--scheduling-policy priority)");
+  }
   if (request.params.n > config_.scheduler.max_num_seqs) {
     return invalidArgument("n must be <= max_num_seqs (" +
                            std::to_string(config_.scheduler.max_num_seqs) + "), got " +

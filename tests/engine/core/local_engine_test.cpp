@@ -93,6 +93,32 @@ TEST(LocalEngine, ServesConcurrentSubmittersFromManyThreads) {
   EXPECT_EQ(stats.num_running + stats.num_waiting, 0);
 }
 
+// As vLLM: a request priority is an error unless the engine schedules by priority.
+TEST(LocalEngine, PriorityNeedsThePriorityPolicy) {
+  std::unique_ptr<LocalEngine> fcfs = fakeEngine(48, 8);
+  EngineRequest urgent = greedy("urgent", {1, 2, 3}, 2);
+  urgent.priority = -1;
+  auto refused = fcfs->submit(urgent);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("--scheduling-policy priority"), std::string::npos);
+  EXPECT_TRUE(fcfs->submit(greedy("plain", {1, 2, 3}, 2)).isOk());
+
+  EngineCoreConfig config;
+  config.scheduler.max_num_batched_tokens = 64;
+  config.scheduler.max_model_len = 128;
+  config.scheduler.policy = SchedulingPolicy::kPriority;
+  EngineInfo info;
+  info.max_model_len = 128;
+  auto by_priority =
+      LocalEngine::create(config, std::make_unique<FakeExecutor>(48, 4, 128, true), nullptr, info);
+  ASSERT_TRUE(by_priority.isOk());
+  auto accepted = (*by_priority)->submit(urgent);
+  ASSERT_TRUE(accepted.isOk()) << accepted.status().toString();
+  EXPECT_EQ(collectStream(**accepted, "urgent", 1).sequences[0].token_ids,
+            fakeReference({1, 2, 3}, 2));
+}
+
 // Holds the engine loop inside its first step until opened, so that a test decides how far the
 // requests get.
 class StepGate final : public EngineObserver {
