@@ -93,14 +93,14 @@ Result<kernels::DeviceBuffer> LlamaModel::copyToBackend(const std::vector<Tensor
 }
 
 Result<kernels::WeightView> LlamaModel::place(const std::vector<TensorView>& parts, DType dtype,
-                                              bool count) {
+                                              bool count, bool gather_only) {
   size_t numel = 0;
   for (const TensorView& part : parts) numel += static_cast<size_t>(part.numel());
   if (count) {
     num_parameters_ += static_cast<int64_t>(numel);
     weight_bytes_ += numel * dtypeSize(dtype);
   }
-  if (mmap_weights_ && parts.size() == 1 && parts[0].dtype == dtype &&
+  if ((mmap_weights_ || gather_only) && parts.size() == 1 && parts[0].dtype == dtype &&
       backend_.hostAddressable()) {
     return kernels::WeightView{parts[0].data, dtype};  // in place, from the mmap
   }
@@ -150,7 +150,13 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
     return weights.get(name, shape);
   };
 
-  ASSIGN_OR_RETURN(embed_, place({embed}, matrix));
+  // The embedding table is only gathered from (a few rows a step) unless it doubles as a
+  // row-major LM head: then it stays in the file mapping, saving a copy of the vocabulary.
+  const bool head_packed =
+      backend_.packedMatmulWeightBytes(matrix, static_cast<int>(c.vocab_size),
+                                       static_cast<int>(H)) > 0;
+  ASSIGN_OR_RETURN(embed_, place({embed}, matrix, /*count=*/true,
+                                 /*gather_only=*/!c.tie_word_embeddings || head_packed));
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     LlamaLayerWeights layer;
     auto name = [&](std::string_view suffix) { return layerTensorName(l, suffix); };
@@ -194,8 +200,7 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
   if (c.tie_word_embeddings) {
     // The embedding gathers rows of the row-major table; the LM head reads it packed, if the
     // backend packs, from a second copy (not counted again).
-    if (backend_.packedMatmulWeightBytes(matrix, static_cast<int>(c.vocab_size),
-                                         static_cast<int>(H)) > 0) {
+    if (head_packed) {
       ASSIGN_OR_RETURN(lm_head_, placeMatrix({embed}, matrix, c.vocab_size, H, false));
     } else {
       lm_head_ = embed_;

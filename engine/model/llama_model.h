@@ -84,8 +84,9 @@ class LlamaModel {
 
   // Makes one tensor (or several stacked along rows) available on the backend in `dtype`, in
   // place when mmap_weights_ allows. count: add it to the parameter and weight-byte totals.
+  // gather_only: only a few rows are read per step (the embedding), so in place is fine anyway.
   Result<kernels::WeightView> place(const std::vector<TensorView>& parts, DType dtype,
-                                    bool count = true);
+                                    bool count = true, bool gather_only = false);
   // As place for a matmul weight [n, k] (parts stacked along n), packed when the backend packs.
   Result<kernels::WeightView> placeMatrix(const std::vector<TensorView>& parts, DType dtype,
                                           int64_t n, int64_t k, bool count = true);
