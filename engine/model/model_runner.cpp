@@ -60,6 +60,7 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::create(const std::filesystem::
   cpu.num_threads = options.num_threads;
   cpu.blas_min_rows = options.cpu_blas_min_rows;
   cpu.bf16_dot_products = options.cpu_bf16_dot_products;
+  cpu.pack_weights = options.cpu_pack_weights;
   return create(model_dir, options, std::make_unique<kernels::cpu::CpuBackend>(cpu));
 }
 

@@ -38,6 +38,8 @@ struct ModelRunnerOptions {
   // rounded to BF16 (as a PyTorch BF16 model computes; about twice the prefill speed on CPUs
   // with AVX-512 BF16). false: F32 products, so results do not depend on the batch size.
   bool cpu_bf16_dot_products = true;
+  // CPU backend: pack F32 / BF16 matmul weights at load (CpuBackendOptions::pack_weights).
+  bool cpu_pack_weights = true;
 
   [[nodiscard]] Status validate() const;
 };

@@ -118,7 +118,7 @@ Result<BenchServeResult> runBenchServe(const BenchServeConfig& config, std::ostr
 
   SchedulerOptions options;
   options.endpoint = endpoint;
-  options.host_header = base.host + ":" + base.port;
+  options.host_header = hostHeader(base);
   options.tls = base.tls;
   options.tls_host = base.host;
   options.target = base.path_prefix + config.endpoint;

@@ -135,11 +135,13 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
       callbacks_.on_body(std::string_view(body_buffer_, produced));
     }
     if (ec == http::error::need_buffer) ec = {};
-    // A TLS peer that closes without close_notify after a connection-delimited body: the body
-    // is complete all the same (as curl and aiohttp treat it).
-    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-        ec == ssl::error::stream_truncated) {
-      return finish("");
+    if (ec == http::error::end_of_stream || ec == asio::error::eof) return finish("");
+    // A TLS peer that closes without close_notify: fine after a connection-delimited body (as
+    // curl and aiohttp treat it), a cut stream otherwise (as plain eof is, inside Beast).
+    if (ec == ssl::error::stream_truncated) {
+      beast::error_code eof_ec;
+      parser_.put_eof(eof_ec);
+      return finish(eof_ec ? "read body: " + eof_ec.message() : "");
     }
     if (ec) return finish("read body: " + ec.message());
     readSome();
@@ -212,6 +214,11 @@ Result<BaseUrl> parseBaseUrl(std::string_view url) {
   return base;
 }
 
+std::string hostHeader(const BaseUrl& base) {
+  const bool v6 = base.host.find(':') != std::string::npos;
+  return (v6 ? "[" + base.host + "]" : base.host) + ":" + base.port;
+}
+
 void startHttpCall(asio::io_context& io, const tcp::endpoint& endpoint, HttpRequestSpec spec,
                    HttpCallbacks callbacks) {
   if (spec.tls) {
@@ -237,7 +244,7 @@ Result<HttpResponse> httpCall(const BaseUrl& base, HttpRequestSpec spec) {
   asio::io_context io;
   HttpResponse response;
   std::string error;
-  if (spec.host_header.empty()) spec.host_header = base.host + ":" + base.port;
+  if (spec.host_header.empty()) spec.host_header = hostHeader(base);
   spec.tls = base.tls;
   spec.tls_host = base.host;
   startHttpCall(io, endpoint, std::move(spec),

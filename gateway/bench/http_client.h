@@ -27,6 +27,8 @@ struct BaseUrl {
   bool tls = false;         // https
 };
 [[nodiscard]] Result<BaseUrl> parseBaseUrl(std::string_view url);
+// The Host header for it: "host:port", an IPv6 address in brackets.
+[[nodiscard]] std::string hostHeader(const BaseUrl& base);
 
 struct HttpRequestSpec {
   std::string method = "POST";  // GET or POST

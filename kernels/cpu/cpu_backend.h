@@ -30,15 +30,15 @@ struct CpuBackendOptions {
   int num_threads = 1;
   // Forces a lower SIMD level (tests, benchmarks); clamped to what the CPU supports.
   std::optional<SimdLevel> simd_level;
-  // Use OpenBLAS sgemm for matmuls with at least this many rows (0: never); 16-bit weights are
-  // widened to F32 first.
+  // Use OpenBLAS sgemm for row-major matmuls with at least this many rows (0: never); 16-bit
+  // weights are widened to F32 first. Packed weights never take it.
   int blas_min_rows = 0;
   // m at and above which the SIMD paths use the blocked GEMM instead of the dot-product form;
   // 0: never; -1: chosen per SIMD level and weight dtype from measurements (docs/kernels.md).
   int gemm_min_rows = -1;
-  // On CPUs with AVX-512 BF16, BF16 weights take BF16 dot products where they take the GEMM
-  // (m >= 16 by default), with the activations rounded to BF16 (as a PyTorch BF16 model
-  // computes). false: F32 products everywhere.
+  // On CPUs with AVX-512 BF16, BF16 weights take BF16 dot products with the activations rounded
+  // to BF16 (as a PyTorch BF16 model computes): at every m when packed (pack_weights), else where
+  // they take the GEMM (m >= 16 by default). false: F32 products everywhere.
   bool bf16_dot_products = true;
   // Pack matmul weights at load where there is a packed kernel: F32 on AVX-512 (f32_gemm.h) and
   // BF16 with bf16_dot_products (bf16_gemm.h). false: every weight stays row-major.

@@ -142,6 +142,8 @@ TEST(ParseBaseUrl, SplitsHostPortAndPathPrefix) {
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->port, "9000");
   EXPECT_FALSE(v6->tls);
+  EXPECT_EQ(hostHeader(*v6), "[::1]:9000");
+  EXPECT_EQ(hostHeader(*url), "localhost:8000");
   auto https = parseBaseUrl("https://api.example.com/v1");
   ASSERT_TRUE(https.isOk());
   EXPECT_TRUE(https->tls);
