@@ -39,6 +39,7 @@ struct BenchThroughputArgs {
   int threads = 1;
   double kv_cache_space_gib = 4.0;
   int num_kv_blocks = 0;
+  int block_size = 16;
   bool no_prefix_caching = false;
   std::string kv_cache_dtype = "auto";
   std::string dtype = "auto";
@@ -128,6 +129,7 @@ int run(const BenchThroughputArgs& args) {
   config.num_threads = args.threads;
   config.cache.kv_cache_space_gib = args.kv_cache_space_gib;
   config.cache.num_blocks = args.num_kv_blocks;
+  config.cache.block_size = args.block_size;
   config.cache.enable_prefix_caching = !args.no_prefix_caching;
   if (args.kv_cache_dtype == "f32") config.kv_cache_dtype = DType::kF32;
   if (args.kv_cache_dtype == "bf16") config.kv_cache_dtype = DType::kBF16;
@@ -227,6 +229,8 @@ void addBenchThroughputCommand(CLI::App& app) {
   cmd->add_option("--threads", args->threads, "CPU threads")->check(CLI::PositiveNumber);
   cmd->add_option("--kv-cache-space", args->kv_cache_space_gib, "KV cache memory in GiB");
   cmd->add_option("--num-kv-blocks", args->num_kv_blocks, "KV blocks (overrides the space)");
+  cmd->add_option("--block-size", args->block_size, "Tokens per KV block")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--dtype", args->dtype,
                   "Weights: auto (as stored), f32 or bf16 (converted at load)")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
