@@ -80,9 +80,24 @@ void blockScores(const float* q, const KV* k, int count, int dim, float* scores)
 // One chunk of NV vectors of R output rows (row stride dim; the last vector holding `last`
 // values): out_r = out_r * alpha[r] + sum_j p[r * kMaxBlockSize + j] * v[j], accumulated in
 // registers across all keys.
+// Keys [lo, hi) of one KV block of a span: k and v point at key `lo`'s row of the block's tiles.
+template <typename KV>
+struct KvSegment {
+  const KV* k;
+  const KV* v;
+  int lo;
+  int hi;
+};
+
+// Most blocks folded into one online-softmax update, and most keys in such a span (the scores
+// buffer holds kMaxBlockSize per row): with 16-token blocks the per-update work (row maxima,
+// rescaling, the accumulators' loads and stores) is spread over 64 keys instead of 16.
+constexpr int kMaxSpanBlocks = 8;
+constexpr int kSpanKeys = 64;
+
 template <class Vec, typename KV, int R, int NV>
-void accumulateChunk(float* out, int dim, const float* alpha, const float* p, const KV* v,
-                     int count, int last) {
+void accumulateChunk(float* out, int dim, const float* alpha, const float* p,
+                     const KvSegment<KV>* segs, int num_segs, int d0, int last) {
   using V = typename Vec::V;
   constexpr int kW = Vec::kWidth;
   V acc[R][NV];
@@ -92,14 +107,18 @@ void accumulateChunk(float* out, int dim, const float* alpha, const float* p, co
     for (int u = 0; u < NV - 1; ++u) acc[r][u] = Vec::mul(valpha, Vec::load(o + u * kW));
     acc[r][NV - 1] = Vec::mul(valpha, Vec::loadTail(o + (NV - 1) * kW, last));
   }
-  for (int j = 0; j < count; ++j) {
-    const KV* row = v + static_cast<size_t>(j) * dim;
-    V vv[NV];
-    for (int u = 0; u < NV - 1; ++u) vv[u] = Vec::load(row + u * kW);
-    vv[NV - 1] = Vec::loadTail(row + (NV - 1) * kW, last);
-    for (int r = 0; r < R; ++r) {
-      const V pv = Vec::set1(p[r * kMaxBlockSize + j]);
-      for (int u = 0; u < NV; ++u) acc[r][u] = Vec::fmadd(pv, vv[u], acc[r][u]);
+  int j = 0;  // key index within the span's scores
+  for (int s = 0; s < num_segs; ++s) {
+    const int count = segs[s].hi - segs[s].lo;
+    for (int i = 0; i < count; ++i, ++j) {
+      const KV* row = segs[s].v + static_cast<size_t>(i) * dim + d0;
+      V vv[NV];
+      for (int u = 0; u < NV - 1; ++u) vv[u] = Vec::load(row + u * kW);
+      vv[NV - 1] = Vec::loadTail(row + (NV - 1) * kW, last);
+      for (int r = 0; r < R; ++r) {
+        const V pv = Vec::set1(p[r * kMaxBlockSize + j]);
+        for (int u = 0; u < NV; ++u) acc[r][u] = Vec::fmadd(pv, vv[u], acc[r][u]);
+      }
     }
   }
   for (int r = 0; r < R; ++r) {
@@ -109,24 +128,24 @@ void accumulateChunk(float* out, int dim, const float* alpha, const float* p, co
   }
 }
 
-// out_r = out_r * alpha[r] + sum_j p_r[j] * v[j] for R rows over count values v [count, dim], in
-// chunks of as many vectors of out as the registers hold.
+// out_r = out_r * alpha[r] + sum_j p_r[j] * v[j] for R rows over the values of the segments
+// (consecutive keys, p indexed across them), in chunks of as many vectors of out as the
+// registers hold.
 template <class Vec, typename KV, int R>
-void blockAccumulate(float* out, int dim, const float* alpha, const float* p, const KV* v,
-                     int count) {
+void blockAccumulate(float* out, int dim, const float* alpha, const float* p,
+                     const KvSegment<KV>* segs, int num_segs) {
   constexpr int kW = Vec::kWidth;
   constexpr int kMaxRegs = kAccumulateVectors<Vec, R>;
   for (int d0 = 0; d0 < dim; d0 += kMaxRegs * kW) {
     const int nv = minOf(kMaxRegs, (dim - d0 + kW - 1) / kW);
     const int last = dim - d0 - (nv - 1) * kW;
     float* o = out + d0;
-    const KV* vd = v + d0;
     switch (nv) {
-#define MANIFOLD_ACCUMULATE_CASE(N)                                             \
-  case N:                                                                       \
-    if constexpr (N <= kMaxRegs) {                                              \
-      accumulateChunk<Vec, KV, R, N>(o, dim, alpha, p, vd, count, last);        \
-    }                                                                           \
+#define MANIFOLD_ACCUMULATE_CASE(N)                                                 \
+  case N:                                                                           \
+    if constexpr (N <= kMaxRegs) {                                                  \
+      accumulateChunk<Vec, KV, R, N>(o, dim, alpha, p, segs, num_segs, d0, last);   \
+    }                                                                               \
     break;
       MANIFOLD_ACCUMULATE_CASE(1)
       MANIFOLD_ACCUMULATE_CASE(2)
@@ -143,13 +162,14 @@ void blockAccumulate(float* out, int dim, const float* alpha, const float* p, co
   }
 }
 
-// Folds keys [lo, hi) of one KV block (kb, vb: [bs, dim] from position `base`) into R query rows
-// starting at row r0 of the work item: row r sees keys [row_lo[r], row_hi[r]) of them (causal and
-// window limits; may be empty). Scores over the union of the rows' ranges; keys outside a row's
-// own range get probability 0.
+// Folds a span of consecutive keys (segs: one per KV block, in order, together at most
+// kMaxBlockSize keys) into R query rows: row r sees keys [row_lo[r], row_hi[r]) of them (causal
+// and window limits; may be empty). Scores over the union of the rows' ranges; keys outside a
+// row's own range get probability 0.
 template <class Vec, typename KV, int R>
-void foldBlock(const float* qbuf, float* acc, float* row_max, float* row_sum, const int* row_lo,
-               const int* row_hi, int dim, const KV* kb, const KV* vb, int base, float* scores) {
+void foldSpan(const float* qbuf, float* acc, float* row_max, float* row_sum, const int* row_lo,
+              const int* row_hi, int dim, const KvSegment<KV>* span, int span_segs,
+              float* scores) {
   using V = typename Vec::V;
   constexpr int kW = Vec::kWidth;
   int lo = 1 << 30, hi = -1;
@@ -160,7 +180,17 @@ void foldBlock(const float* qbuf, float* acc, float* row_max, float* row_sum, co
   }
   if (lo >= hi) return;
   const int count = hi - lo;
-  blockScores<Vec, KV, R>(qbuf, kb + static_cast<size_t>(lo - base) * dim, count, dim, scores);
+  // The span's segments cut to the union [lo, hi).
+  KvSegment<KV> segs[kMaxSpanBlocks];
+  int num_segs = 0;
+  for (int i = 0; i < span_segs; ++i) {
+    const int a = maxOf(lo, span[i].lo), b = minOf(hi, span[i].hi);
+    if (a >= b) continue;
+    const size_t skip = static_cast<size_t>(a - span[i].lo) * dim;
+    segs[num_segs] = {span[i].k + skip, span[i].v + skip, a, b};
+    blockScores<Vec, KV, R>(qbuf, segs[num_segs].k, b - a, dim, scores + (a - lo));
+    ++num_segs;
+  }
   float alpha[R];
   for (int r = 0; r < R; ++r) {
     float* s = scores + r * kMaxBlockSize;
@@ -187,8 +217,7 @@ void foldBlock(const float* qbuf, float* acc, float* row_max, float* row_sum, co
     row_sum[r] = row_sum[r] * alpha[r] + Vec::reduceAdd(vsum);
     row_max[r] = new_max;
   }
-  blockAccumulate<Vec, KV, R>(acc, dim, alpha, scores, vb + static_cast<size_t>(lo - base) * dim,
-                              count);
+  blockAccumulate<Vec, KV, R>(acc, dim, alpha, scores, segs, num_segs);
 }
 
 // Flash-style attention for one work item: the query rows (tokens x heads of one GQA group) are
@@ -236,42 +265,55 @@ void attention(const AttentionArgs& a, const AttentionWork& work) {
   const int32_t* table = a.block_tables + static_cast<size_t>(work.seq) * a.max_blocks_per_seq;
   const KV* k_cache = static_cast<const KV*>(a.k_cache);
   const KV* v_cache = static_cast<const KV*>(a.v_cache);
-  for (int b = lo / bs; b * bs < hi; ++b) {
-    const size_t tile = (static_cast<size_t>(table[b]) * a.num_kv_heads + work.kv_head) * bs * dim;
-    const KV* kb = k_cache + tile;  // [bs, dim]
-    const KV* vb = v_cache + tile;  // [bs, dim]
-    const int j0 = maxOf(lo, b * bs);
-    const int j1 = minOf(hi, (b + 1) * bs);
+  int b = lo / bs;
+  while (b * bs < hi) {
+    // A span: consecutive blocks up to kSpanKeys keys (at least one block).
+    KvSegment<KV> span[kMaxSpanBlocks];
+    int num_span = 0;
+    int span_keys = 0;
+    while (b * bs < hi && num_span < kMaxSpanBlocks) {
+      const int j0 = maxOf(lo, b * bs);
+      const int j1 = minOf(hi, (b + 1) * bs);
+      if (num_span > 0 && span_keys + (j1 - j0) > kSpanKeys) break;
+      const size_t tile =
+          (static_cast<size_t>(table[b]) * a.num_kv_heads + work.kv_head) * bs * dim;
+      const size_t first = static_cast<size_t>(j0 - b * bs) * dim;
+      span[num_span++] = {k_cache + tile + first, v_cache + tile + first, j0, j1};
+      span_keys += j1 - j0;
+      ++b;
+    }
+    const int span_lo = span[0].lo;
+    const int span_hi = span[num_span - 1].hi;
     int row_lo[kMaxAttentionRows];
     int row_hi[kMaxAttentionRows];
     for (int r = 0; r < rows; ++r) {
-      row_lo[r] = j0;
-      row_hi[r] = minOf(j1, row_pos[r] + 1);
+      row_lo[r] = span_lo;
+      row_hi[r] = minOf(span_hi, row_pos[r] + 1);
       if (a.sliding_window > 0) row_lo[r] = maxOf(row_lo[r], row_pos[r] - a.sliding_window + 1);
     }
     constexpr int kPass = kRowsPerPass<Vec>;
     int r0 = 0;
     for (; r0 + kPass <= rows; r0 += kPass) {
-      foldBlock<Vec, KV, kPass>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
-                                row_lo + r0, row_hi + r0, dim, kb, vb, b * bs, scores);
+      foldSpan<Vec, KV, kPass>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
+                               row_lo + r0, row_hi + r0, dim, span, num_span, scores);
     }
     // The last rows: 1 .. kPass - 1 of them.
     switch (rows - r0) {
       case 3:
         if constexpr (kPass > 3) {
-          foldBlock<Vec, KV, 3>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
-                                row_lo + r0, row_hi + r0, dim, kb, vb, b * bs, scores);
+          foldSpan<Vec, KV, 3>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
+                               row_lo + r0, row_hi + r0, dim, span, num_span, scores);
         }
         break;
       case 2:
         if constexpr (kPass > 2) {
-          foldBlock<Vec, KV, 2>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
-                                row_lo + r0, row_hi + r0, dim, kb, vb, b * bs, scores);
+          foldSpan<Vec, KV, 2>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
+                               row_lo + r0, row_hi + r0, dim, span, num_span, scores);
         }
         break;
       case 1:
-        foldBlock<Vec, KV, 1>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
-                              row_lo + r0, row_hi + r0, dim, kb, vb, b * bs, scores);
+        foldSpan<Vec, KV, 1>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
+                             row_lo + r0, row_hi + r0, dim, span, num_span, scores);
         break;
       default:
         break;
