@@ -20,9 +20,13 @@ using testing::FakeExecutor;
 using testing::fakeReference;
 using testing::kFakeVocab;
 
-std::unique_ptr<LocalEngine> fakeEngine(int num_blocks, int max_num_seqs) {
+std::unique_ptr<LocalEngine> fakeEngine(int num_blocks, int max_num_seqs,
+                                        EngineObserver* observer = nullptr,
+                                        SchedulingPolicy policy = SchedulingPolicy::kFcfs) {
   EngineCoreConfig config;
   config.scheduler.max_num_seqs = max_num_seqs;
+  config.scheduler.policy = policy;
+  config.observer = observer;
   config.scheduler.max_num_batched_tokens = 64;
   config.scheduler.max_model_len = 128;
   EngineInfo info;
@@ -104,16 +108,9 @@ TEST(LocalEngine, PriorityNeedsThePriorityPolicy) {
   EXPECT_NE(refused.status().message().find("--scheduling-policy priority"), std::string::npos);
   EXPECT_TRUE(fcfs->submit(greedy("plain", {1, 2, 3}, 2)).isOk());
 
-  EngineCoreConfig config;
-  config.scheduler.max_num_batched_tokens = 64;
-  config.scheduler.max_model_len = 128;
-  config.scheduler.policy = SchedulingPolicy::kPriority;
-  EngineInfo info;
-  info.max_model_len = 128;
-  auto by_priority =
-      LocalEngine::create(config, std::make_unique<FakeExecutor>(48, 4, 128, true), nullptr, info);
-  ASSERT_TRUE(by_priority.isOk());
-  auto accepted = (*by_priority)->submit(urgent);
+  std::unique_ptr<LocalEngine> by_priority =
+      fakeEngine(48, 8, nullptr, SchedulingPolicy::kPriority);
+  auto accepted = by_priority->submit(urgent);
   ASSERT_TRUE(accepted.isOk()) << accepted.status().toString();
   EXPECT_EQ(collectStream(**accepted, "urgent", 1).sequences[0].token_ids,
             fakeReference({1, 2, 3}, 2));
@@ -152,17 +149,7 @@ class StepGate final : public EngineObserver {
 // submit on a fast machine).
 TEST(LocalEngine, RejectsDuplicateIdsWhileTheFirstIsLive) {
   StepGate gate;  // outlives the engine
-  EngineCoreConfig config;
-  config.scheduler.max_num_seqs = 8;
-  config.scheduler.max_num_batched_tokens = 64;
-  config.scheduler.max_model_len = 128;
-  config.observer = &gate;
-  EngineInfo info;
-  info.max_model_len = 128;
-  Result<std::unique_ptr<LocalEngine>> created =
-      LocalEngine::create(config, std::make_unique<FakeExecutor>(48, 4, 128, true), nullptr, info);
-  ASSERT_TRUE(created.isOk());
-  std::unique_ptr<LocalEngine> engine = std::move(created).value();
+  std::unique_ptr<LocalEngine> engine = fakeEngine(48, 8, &gate);
   auto first = engine->submit(greedy("same", {1, 2, 3}, 100));
   ASSERT_TRUE(first.isOk());
   gate.waitUntilInStep();
@@ -179,17 +166,8 @@ TEST(LocalEngine, RejectsDuplicateIdsWhileTheFirstIsLive) {
 
 TEST(LocalEngine, ShutdownAbortsEveryUnfinishedStream) {
   StepGate gate;  // outlives the engine
-  EngineCoreConfig config;
-  config.scheduler.max_num_seqs = 2;
-  config.scheduler.max_num_batched_tokens = 64;
-  config.scheduler.max_model_len = 128;
-  config.observer = &gate;
-  EngineInfo info;
-  info.max_model_len = 128;
-  Result<std::unique_ptr<LocalEngine>> created =
-      LocalEngine::create(config, std::make_unique<FakeExecutor>(48, 4, 128, true), nullptr, info);
-  ASSERT_TRUE(created.isOk());
-  std::unique_ptr<LocalEngine> engine = std::move(created).value();
+  std::unique_ptr<LocalEngine> engine = fakeEngine(48, 2, &gate);
+  ASSERT_NE(engine, nullptr);
   std::vector<std::shared_ptr<RequestStream>> streams;
   for (int i = 0; i < 6; ++i) {
     auto stream = engine->submit(greedy("r" + std::to_string(i), {1, 2, 3}, 120));
