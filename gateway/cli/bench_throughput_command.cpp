@@ -40,6 +40,7 @@ struct BenchThroughputArgs {
   double kv_cache_space_gib = 4.0;
   int num_kv_blocks = 0;
   int block_size = 16;
+  int max_model_len = 0;
   bool no_prefix_caching = false;
   std::string kv_cache_dtype = "auto";
   std::string dtype = "auto";
@@ -137,7 +138,7 @@ int run(const BenchThroughputArgs& args) {
   if (args.dtype == "bf16") config.weight_dtype = DType::kBF16;
   config.scheduler.max_num_seqs = args.max_num_seqs;
   config.scheduler.max_num_batched_tokens = args.max_num_batched_tokens;
-  config.max_model_len = 0;
+  config.max_model_len = args.max_model_len;
   StepClock clock;
   config.observer = &clock;
   Result<std::unique_ptr<LocalEngine>> engine = LocalEngine::create(config);
@@ -231,6 +232,9 @@ void addBenchThroughputCommand(CLI::App& app) {
   cmd->add_option("--num-kv-blocks", args->num_kv_blocks, "KV blocks (overrides the space)");
   cmd->add_option("--block-size", args->block_size, "Tokens per KV block")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-model-len", args->max_model_len,
+                  "Context length the KV cache must hold; 0: the model's")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--dtype", args->dtype,
                   "Weights: auto (as stored), f32 or bf16 (converted at load)")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
