@@ -37,6 +37,9 @@ struct ServedModelOptions {
   // Requests admitted at once (running + waiting); <= 0: unlimited.
   int admission_capacity = 0;
   RoutingPolicy policy = RoutingPolicy::kLeastOutstanding;
+  // Chat answers to requests with tools are read for tool calls in this format ("hermes");
+  // empty: answers are plain text (vLLM's --enable-auto-tool-choice --tool-call-parser).
+  std::string tool_call_parser;
 };
 
 class ServedModel;

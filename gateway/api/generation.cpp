@@ -1,10 +1,12 @@
 #include "gateway/api/generation.h"
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <utility>
 
 #include "gateway/api/api_error.h"
+#include "gateway/api/tool_calls.h"
 
 namespace manifold::gateway {
 namespace {
@@ -19,7 +21,21 @@ struct ChoiceState {
   std::optional<FinishReason> finish_reason;
   json stop_reason = nullptr;  // vLLM extra: the stop string or token id that ended it
   bool echoed = false;         // streaming: the prompt was sent already
+  size_t content_sent = 0;     // streaming with tool calls: bytes of text sent as content
 };
+
+// OpenAI's tool_calls list for parsed calls; `with_index` for stream deltas.
+json toolCallsJson(const std::vector<ParsedToolCall>& calls, bool with_index) {
+  json out = json::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    json call = {{"id", newId("chatcmpl-tool-")},
+                 {"type", "function"},
+                 {"function", {{"name", calls[i].name}, {"arguments", calls[i].arguments}}}};
+    if (with_index) call["index"] = i;
+    out.push_back(std::move(call));
+  }
+  return out;
+}
 
 class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
  public:
@@ -152,6 +168,14 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     // As vLLM: a chunk per step that produced tokens, even when they add no text yet (a partial
     // UTF-8 character, a held-back stop-string prefix, ids past the tokenizer's vocabulary), so
     // clients see every token arrive.
+    if (!plan_.tool_call_parser.empty()) {
+      // Only text that cannot be part of a tool call goes out now; the rest waits for the end.
+      const std::string so_far = choice.text + delta.text;
+      const size_t safe = hermesContentPrefix(so_far);
+      text = safe > choice.content_sent ? so_far.substr(choice.content_sent, safe - choice.content_sent)
+                                        : std::string();
+      choice.content_sent = std::max(choice.content_sent, safe);
+    }
     if (text.empty() && delta.logprobs.empty() && delta.token_ids.empty()) return;
     json entry = {{"index", choice_index}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
     std::vector<int32_t> context = contextOf(choice_index);
@@ -181,10 +205,31 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   }
 
   void streamFinish(size_t choice_index) {
-    const ChoiceState& choice = choices_[choice_index];
+    ChoiceState& choice = choices_[choice_index];
+    const char* finish = finishReasonText(*choice.finish_reason);
+    if (!plan_.tool_call_parser.empty()) {
+      // The held-back end of the answer: its tool calls, or the rest of its content.
+      ParsedToolCalls parsed = parseHermesToolCalls(choice.text);
+      json delta;
+      if (!parsed.calls.empty()) {
+        delta = {{"tool_calls", toolCallsJson(parsed.calls, true)}};
+        finish = "tool_calls";
+      } else if (choice.content_sent < choice.text.size()) {
+        delta = {{"content", choice.text.substr(choice.content_sent)}};
+      }
+      choice.content_sent = choice.text.size();
+      if (!delta.is_null()) {
+        json chunk = envelope(plan_.header, true);
+        chunk["choices"].push_back({{"index", choice_index},
+                                    {"delta", std::move(delta)},
+                                    {"logprobs", nullptr},
+                                    {"finish_reason", nullptr}});
+        send(std::move(chunk));
+      }
+    }
     json entry = {{"index", choice_index},
                   {"logprobs", nullptr},
-                  {"finish_reason", finishReasonText(*choice.finish_reason)},
+                  {"finish_reason", finish},
                   {"stop_reason", choice.stop_reason}};
     if (plan_.header.kind == ApiKind::kChat) {
       entry["delta"] = json::object();
@@ -225,6 +270,14 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     if (plan_.header.kind == ApiKind::kChat) {
       entry["message"] = {
           {"role", "assistant"}, {"content", choice.text}, {"tool_calls", json::array()}};
+      if (!plan_.tool_call_parser.empty()) {
+        ParsedToolCalls parsed = parseHermesToolCalls(choice.text);
+        if (!parsed.calls.empty()) {
+          entry["message"]["content"] = parsed.content ? json(*parsed.content) : json(nullptr);
+          entry["message"]["tool_calls"] = toolCallsJson(parsed.calls, false);
+          entry["finish_reason"] = "tool_calls";
+        }
+      }
       if (plan_.chat_logprobs) {
         entry["logprobs"] = chatLogprobs(codec_, plan_.prompts[0].token_ids, choice.logprobs);
       }

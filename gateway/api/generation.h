@@ -29,6 +29,8 @@ struct GenerationPlan {
   std::vector<PreparedPrompt> prompts;
   bool echo = false;           // completions: prefix each choice with its prompt
   bool chat_logprobs = false;  // chat: logprobs were asked for
+  // Chat: read the answers for tool calls in this format (tool_calls.h); empty: plain text.
+  std::string tool_call_parser;
   // Told which replica ("replica-N") each engine request went to (metrics); may be empty.
   std::function<void(const std::string& engine)> on_routed;
 };

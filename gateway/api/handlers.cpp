@@ -147,6 +147,7 @@ void handleChatCompletions(RequestContext& ctx, const nlohmann::ordered_json& bo
   GenerationPlan plan;
   plan.header = {ApiKind::kChat, newResponseId(ApiKind::kChat), request.options.model, unixNow()};
   plan.chat_logprobs = request.logprobs;
+  if (request.wants_tool_calls) plan.tool_call_parser = model.options().tool_call_parser;
   plan.prompts.push_back(std::move(prompt));
   plan.options = std::move(request.options);
   admitAndStart(ctx, std::move(plan), model);

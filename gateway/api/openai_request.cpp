@@ -395,6 +395,11 @@ Result<ChatRequest> parseChatRequest(const json& body) {
   if (max_completion_tokens) r.options.params.max_tokens = *max_completion_tokens;
   ASSIGN_OR_RETURN(r.messages, parseMessages(f.get("messages")));
   ASSIGN_OR_RETURN(r.template_options, parseTemplateOptions(f));
+  if (const auto tools = r.template_options.find("tools");
+      tools != r.template_options.end() && !tools->empty()) {
+    const json* choice = f.get("tool_choice");
+    r.wants_tool_calls = choice == nullptr || *choice != "none";
+  }
   ASSIGN_OR_RETURN(std::optional<bool> logprobs, f.boolean("logprobs"));
   ASSIGN_OR_RETURN(std::optional<int> top_logprobs, f.int32("top_logprobs"));
   r.logprobs = logprobs.value_or(false);

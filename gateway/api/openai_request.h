@@ -43,6 +43,7 @@ struct ChatRequest {
   nlohmann::ordered_json template_options;  // add_generation_prompt, tools, ...
   bool logprobs = false;                    // params.logprobs holds top_logprobs when set
   bool add_special_tokens = false;
+  bool wants_tool_calls = false;  // tools given and tool_choice not "none"
 };
 
 struct TokenizeRequest {

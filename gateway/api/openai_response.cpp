@@ -42,15 +42,19 @@ std::string tokenTextInContext(const PromptCodec& codec, std::span<const int32_t
   return codec.tokenText(id);
 }
 
-std::string newResponseId(ApiKind kind) {
+std::string newId(std::string_view prefix) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   static const char* kHex = "0123456789abcdef";
-  std::string id = kind == ApiKind::kChat ? "chatcmpl-" : "cmpl-";
+  std::string id(prefix);
   for (int i = 0; i < 2; ++i) {
     uint64_t bits = rng();
     for (int j = 0; j < 16; ++j) id += kHex[(bits >> (4 * j)) & 0xf];
   }
   return id;
+}
+
+std::string newResponseId(ApiKind kind) {
+  return newId(kind == ApiKind::kChat ? "chatcmpl-" : "cmpl-");
 }
 
 int64_t unixNow() {

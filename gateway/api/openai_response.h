@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -27,6 +28,8 @@ struct ResponseHeader {
 
 // "cmpl-" / "chatcmpl-" followed by 32 random hex digits.
 [[nodiscard]] std::string newResponseId(ApiKind kind);
+// `prefix` followed by 32 random hex digits (response and tool-call ids).
+[[nodiscard]] std::string newId(std::string_view prefix);
 [[nodiscard]] int64_t unixNow();
 
 // {"id", "object", "created", "model", "choices": []}; object is text_completion,

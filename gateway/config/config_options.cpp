@@ -255,6 +255,14 @@ std::vector<ConfigOption> buildOptions() {
   o.push_back(member<E>("chat_template", "--chat-template", "MANIFOLD_CHAT_TEMPLATE",
                         &E::chat_template,
                         "A Jinja chat template file used instead of the model's.", true));
+  o.push_back(member<E>("enable_auto_tool_choice", "--enable-auto-tool-choice",
+                        "MANIFOLD_ENABLE_AUTO_TOOL_CHOICE", &E::enable_auto_tool_choice,
+                        "Read chat answers to requests with `tools` (tool_choice `auto`) for tool "
+                        "calls, returned as `tool_calls`; needs tool_call_parser."));
+  o.push_back(member<E>("tool_call_parser", "--tool-call-parser", "MANIFOLD_TOOL_CALL_PARSER",
+                        &E::tool_call_parser,
+                        "How the model writes tool calls: `hermes` (a JSON object with `name` and "
+                        "`arguments` inside `<tool_call>` tags; Hermes, Qwen2.5)."));
   o.push_back(member<E>("max_waiting_requests", "--max-waiting-requests",
                         "MANIFOLD_MAX_WAITING_REQUESTS", &E::max_waiting_requests,
                         "Requests that may wait beyond max_num_seqs per replica; more get 429 "

@@ -60,6 +60,13 @@ Status validateEngine(const EngineSpec& e, const std::string& where) {
       return fieldError(where + "." + field, "must be auto, f32 or bf16, got `" + value + "`");
     }
   }
+  if (!e.tool_call_parser.empty() && e.tool_call_parser != "hermes") {
+    return fieldError(where + ".tool_call_parser",
+                      "unknown format `" + e.tool_call_parser + "` (known: hermes)");
+  }
+  if (e.enable_auto_tool_choice && e.tool_call_parser.empty()) {
+    return fieldError(where + ".enable_auto_tool_choice", "needs tool_call_parser");
+  }
   if (e.max_waiting_requests < 0) {
     return fieldError(where + ".max_waiting_requests", "must not be negative");
   }

@@ -118,6 +118,7 @@ int runServer(const ServerConfig& config) {
     options.aliases.insert(options.aliases.end(), spec.aliases.begin(), spec.aliases.end());
     options.created = now;
     options.policy = policy;
+    if (spec.enable_auto_tool_choice) options.tool_call_parser = spec.tool_call_parser;
     options.admission_capacity =
         spec.max_waiting_requests == 0
             ? 0

@@ -52,6 +52,24 @@ std::vector<json> chunks(const HttpResult& result) {
   return out;
 }
 
+// What the "tools" model writes (FakeEngineOptions::script), in the Hermes tool-call format
+// (no spaces: the fake's byte tokens for them decode to nothing).
+constexpr const char* kToolAnswer =
+    "Checking.<tool_call>{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}"
+    "</tool_call>";
+
+json toolRequest(const json& extra) {
+  json body = {{"model", "tools"},
+               {"messages", json::array({{{"role", "user"}, {"content", "Weather in Paris?"}}})},
+               {"max_tokens", std::string(kToolAnswer).size()},
+               {"temperature", 0},
+               {"tools", json::array({{{"type", "function"},
+                                       {"function", {{"name", "get_weather"},
+                                                     {"parameters", {{"type", "object"}}}}}}})}};
+  for (auto& [k, v] : extra.items()) body[k] = v;
+  return body;
+}
+
 class OpenAiApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -61,8 +79,11 @@ class OpenAiApiTest : public ::testing::Test {
     TestModel slow{.id = "slow"};
     slow.engine.token_delay = 10ms;
     TestModel narrow{.id = "narrow", .admission_capacity = 1};
+    TestModel tools{.id = "tools", .tool_call_parser = "hermes"};
+    tools.engine.script = kToolAnswer;
     narrow.engine.start_held = true;
-    gateway_ = std::make_unique<TestGateway>(std::vector<TestModel>{fake, pair, slow, narrow});
+    gateway_ =
+        std::make_unique<TestGateway>(std::vector<TestModel>{fake, pair, slow, narrow, tools});
   }
   HttpClient client() { return HttpClient(gateway_->port()); }
 
@@ -82,7 +103,7 @@ TEST_F(OpenAiApiTest, ModelsListsEveryNameWithItsContextLength) {
     EXPECT_EQ(m["created"], 1700000000);
     EXPECT_EQ(m["max_model_len"], 256);
   }
-  EXPECT_EQ(ids, (std::vector<std::string>{"fake", "fake-alias", "pair", "slow", "narrow"}));
+  EXPECT_EQ(ids, (std::vector<std::string>{"fake", "fake-alias", "pair", "slow", "narrow", "tools"}));
   auto one = client().get("/v1/models/fake-alias");
   ASSERT_EQ(one.status, 200);
   EXPECT_EQ(one.json()["parent"], "fake");
@@ -236,6 +257,59 @@ TEST_F(OpenAiApiTest, CompletionStreamSendsAChunkForATokenWhoseTextIsHeldBack) {
   std::string text;
   for (const std::string& t : texts) text += t;
   EXPECT_EQ(text, letters(0, 5));
+}
+
+// --tool-call-parser hermes: the answer's call comes back as `tool_calls`, the text before it
+// as content, and finish_reason "tool_calls" (as vLLM answers).
+TEST_F(OpenAiApiTest, ChatAnswersToolCallsInOpenAisShape) {
+  auto result = client().post("/v1/chat/completions", toolRequest({}));
+  ASSERT_EQ(result.status, 200) << result.body;
+  const json choice = result.json()["choices"][0];
+  EXPECT_EQ(choice["finish_reason"], "tool_calls");
+  EXPECT_EQ(choice["message"]["content"], "Checking.");
+  ASSERT_EQ(choice["message"]["tool_calls"].size(), 1u);
+  const json call = choice["message"]["tool_calls"][0];
+  EXPECT_EQ(call["type"], "function");
+  EXPECT_EQ(call["id"].get<std::string>().rfind("chatcmpl-tool-", 0), 0u);
+  EXPECT_EQ(call["function"]["name"], "get_weather");
+  EXPECT_EQ(json::parse(call["function"]["arguments"].get<std::string>()),
+            json({{"city", "Paris"}}));
+
+  // No tools in the request, or tool_choice "none": the text as it is.
+  json plain = toolRequest({});
+  plain.erase("tools");
+  for (const json& body : {plain, toolRequest({{"tool_choice", "none"}})}) {
+    auto answer = client().post("/v1/chat/completions", body);
+    ASSERT_EQ(answer.status, 200) << answer.body;
+    EXPECT_EQ(answer.json()["choices"][0]["message"]["content"], std::string(kToolAnswer));
+    EXPECT_EQ(answer.json()["choices"][0]["finish_reason"], "length");
+  }
+}
+
+// Streaming: content deltas stop before the call's tag (nothing of it leaks), then one delta
+// carries the whole call, then finish_reason "tool_calls".
+TEST_F(OpenAiApiTest, ChatStreamSendsContentThenTheToolCall) {
+  auto result = client().post("/v1/chat/completions", toolRequest({{"stream", true}}));
+  ASSERT_EQ(result.status, 200) << result.body;
+  std::string content;
+  json calls = json::array();
+  std::string finish;
+  for (const json& e : chunks(result)) {
+    if (e["choices"].empty()) continue;
+    const json& choice = e["choices"][0];
+    if (choice["delta"].contains("content")) content += choice["delta"]["content"].get<std::string>();
+    if (choice["delta"].contains("tool_calls")) {
+      for (const json& c : choice["delta"]["tool_calls"]) calls.push_back(c);
+    }
+    if (!choice["finish_reason"].is_null()) finish = choice["finish_reason"];
+  }
+  EXPECT_EQ(content, "Checking.");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0]["index"], 0);
+  EXPECT_EQ(calls[0]["function"]["name"], "get_weather");
+  EXPECT_EQ(json::parse(calls[0]["function"]["arguments"].get<std::string>()),
+            json({{"city", "Paris"}}));
+  EXPECT_EQ(finish, "tool_calls");
 }
 
 TEST_F(OpenAiApiTest, ChatLogprobsListEachTokenWithBytesAndAlternatives) {

@@ -110,6 +110,14 @@ TEST(ConfigOptions, SchedulerAndDtypeSettingsAreChecked) {
             "engines[0].kv_cache_dtype: must be auto, f32 or bf16, got `fp8`");
   config.engines[0].kv_cache_dtype = "bf16";
   EXPECT_TRUE(config.validate().isOk());
+  config.engines[0].enable_auto_tool_choice = true;
+  EXPECT_EQ(config.validate().message(),
+            "engines[0].enable_auto_tool_choice: needs tool_call_parser");
+  config.engines[0].tool_call_parser = "pythonic";
+  EXPECT_EQ(config.validate().message(),
+            "engines[0].tool_call_parser: unknown format `pythonic` (known: hermes)");
+  config.engines[0].tool_call_parser = "hermes";
+  EXPECT_TRUE(config.validate().isOk());
 }
 
 TEST(ConfigOptions, ValidationCatchesNameClashesAndMissingModels) {

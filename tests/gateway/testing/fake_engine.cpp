@@ -171,7 +171,11 @@ void FakeEngine::step(Active& active) {
   for (size_t s = 0; s < active.seqs.size(); ++s) {
     Sequence& seq = active.seqs[s];
     if (seq.finished) continue;
-    int32_t token = tokenFor(seed, seq.generated, static_cast<int>(s), !params.greedy());
+    int32_t token =
+        options_.script.empty()
+            ? tokenFor(seed, seq.generated, static_cast<int>(s), !params.greedy())
+            : 3 + static_cast<unsigned char>(
+                      options_.script[static_cast<size_t>(seq.generated) % options_.script.size()]);
     ++seq.generated;
     const int32_t ids[] = {token};
     seq.text += tokenizer_->decode(ids, params.skip_special_tokens);

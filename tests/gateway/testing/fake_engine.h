@@ -30,6 +30,9 @@ struct FakeEngineOptions {
   int max_model_len = 256;
   std::chrono::milliseconds token_delay{0};  // between steps
   bool start_held = false;                   // no steps until release()
+  // Non-empty: every sequence writes this text instead of letters, one byte-fallback token
+  // (3 + byte) per byte, repeating it if max_tokens asks for more.
+  std::string script;
 };
 
 class FakeEngine final : public EngineClient {

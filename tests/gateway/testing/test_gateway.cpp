@@ -13,6 +13,7 @@ TestGateway::TestGateway(std::vector<TestModel> models, gateway::GatewayOptions 
     served.created = 1700000000;
     served.admission_capacity = m.admission_capacity;
     served.policy = m.policy;
+    served.tool_call_parser = m.tool_call_parser;
     if (m.upstream) {
       if (!registry->add(ServedModel::remote(std::move(served), *m.upstream)).isOk()) std::abort();
       continue;

@@ -24,6 +24,7 @@ struct TestModel {
   std::optional<std::string> chat_template;  // default: the model's (fallback) template
   std::optional<UpstreamTarget> upstream;    // remote model instead of fake engines
   bool leave_loading = false;                // never setReady (503 tests)
+  std::string tool_call_parser;              // ServedModelOptions::tool_call_parser
 };
 
 class TestGateway {
