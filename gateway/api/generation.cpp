@@ -22,6 +22,7 @@ struct ChoiceState {
   json stop_reason = nullptr;  // vLLM extra: the stop string or token id that ended it
   bool echoed = false;         // streaming: the prompt was sent already
   size_t content_sent = 0;     // streaming with tool calls: bytes of text sent as content
+  bool call_started = false;   // streaming with tool calls: the first <tool_call> has begun
 };
 
 // OpenAI's tool_calls list for parsed calls; `with_index` for stream deltas.
@@ -170,11 +171,17 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     // clients see every token arrive.
     if (!plan_.tool_call_parser.empty()) {
       // Only text that cannot be part of a tool call goes out now; the rest waits for the end.
-      const std::string so_far = choice.text + delta.text;
-      const size_t safe = hermesContentPrefix(so_far);
-      text = safe > choice.content_sent ? so_far.substr(choice.content_sent, safe - choice.content_sent)
-                                        : std::string();
-      choice.content_sent = std::max(choice.content_sent, safe);
+      // Everything before content_sent is plain, so only the unsent tail (at most a held-back
+      // tag prefix plus this delta) can change that.
+      text.clear();
+      if (!choice.call_started) {
+        const std::string tail = choice.text.substr(choice.content_sent) + delta.text;
+        const size_t safe = hermesContentPrefix(tail);
+        text = tail.substr(0, safe);
+        choice.content_sent += safe;
+        choice.call_started =
+            tail.compare(safe, kHermesCallStart.size(), kHermesCallStart) == 0;
+      }
     }
     if (text.empty() && delta.logprobs.empty() && delta.token_ids.empty()) return;
     json entry = {{"index", choice_index}, {"logprobs", nullptr}, {"finish_reason", nullptr}};

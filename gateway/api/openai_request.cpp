@@ -11,32 +11,6 @@ using json = nlohmann::ordered_json;
 
 // Prompts per /v1/completions request; each becomes n sequences.
 constexpr size_t kMaxPrompts = 64;
-// Copying and dumping a json value recurse once per level; deeper bodies could overflow the stack.
-constexpr int kMaxJsonDepth = 64;
-
-// True when arrays and objects in `text` nest deeper than kMaxJsonDepth. Brackets inside strings
-// do not count; the text need not be valid JSON (the parser judges that).
-bool nestedTooDeep(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) return true;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return false;
-}
 
 Status typeError(std::string_view field, std::string_view expected) {
   return invalidArgument("`" + std::string(field) + "` must be " + std::string(expected));
@@ -442,6 +416,28 @@ Result<DetokenizeRequest> parseDetokenizeRequest(const json& body) {
   if (!tokens->is_array()) return typeError("tokens", "a list of integer token ids");
   ASSIGN_OR_RETURN(r.tokens, tokenIds(*tokens, "tokens"));
   return r;
+}
+
+bool nestedTooDeep(std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
 }
 
 }  // namespace manifold::gateway

@@ -60,6 +60,12 @@ struct DetokenizeRequest {
   std::vector<int32_t> tokens;
 };
 
+// Copying and dumping a json value recurse once per level; deeper text could overflow the stack.
+inline constexpr int kMaxJsonDepth = 64;
+// True when arrays and objects in `text` nest deeper than kMaxJsonDepth. Brackets inside strings
+// do not count; the text need not be valid JSON (the parser judges that).
+[[nodiscard]] bool nestedTooDeep(std::string_view text);
+
 // Parses a request body; errors say what is wrong with the JSON. Objects keep the body's key
 // order, which chat templates can show (`tools | tojson`).
 [[nodiscard]] Result<nlohmann::ordered_json> parseJsonBody(std::string_view body);

@@ -4,14 +4,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gateway/api/openai_request.h"
+
 namespace manifold::gateway {
 namespace {
 
-constexpr std::string_view kStart = "<tool_call>";
+constexpr std::string_view kStart = kHermesCallStart;
 constexpr std::string_view kEnd = "</tool_call>";
 
 // One call's JSON, or nullopt when it is not {"name": string, "arguments": ...}.
 std::optional<ParsedToolCall> parseCall(std::string_view body) {
+  if (nestedTooDeep(body)) return std::nullopt;  // model output is not depth-checked elsewhere
   const auto call = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (call.is_discarded() || !call.is_object()) return std::nullopt;
   const auto name = call.find("name");

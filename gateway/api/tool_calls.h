@@ -10,6 +10,8 @@
 
 namespace manifold::gateway {
 
+inline constexpr std::string_view kHermesCallStart = "<tool_call>";
+
 struct ParsedToolCall {
   std::string name;
   std::string arguments;  // a JSON text, as OpenAI sends `function.arguments`

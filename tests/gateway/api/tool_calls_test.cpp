@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace manifold::gateway {
 namespace {
 
@@ -34,6 +36,16 @@ TEST(HermesToolCalls, TextWithoutCallsOrWithABrokenCallIsAllContent) {
     EXPECT_TRUE(parsed.calls.empty()) << text;
     EXPECT_EQ(parsed.content, text);
   }
+}
+
+// Model output is not depth-checked on the way in: a call nested deeper than request bodies may
+// be is not parsed (dumping it would recurse once per level).
+TEST(HermesToolCalls, ADeeplyNestedCallIsContent) {
+  const std::string text = "<tool_call>{\"name\": \"f\", \"arguments\": " +
+                           std::string(1000, '[') + std::string(1000, ']') + "}</tool_call>";
+  const ParsedToolCalls parsed = parseHermesToolCalls(text);
+  EXPECT_TRUE(parsed.calls.empty());
+  EXPECT_EQ(parsed.content, text);
 }
 
 TEST(HermesToolCalls, StreamingHoldsBackWhatMayStartACall) {
