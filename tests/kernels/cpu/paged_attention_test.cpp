@@ -230,6 +230,19 @@ TEST_P(PagedAttention, MixedBatchMatchesDenseReferenceAcrossGqaRatiosAndHeadDims
   }
 }
 
+// Attention folds consecutive blocks into spans of up to 64 keys: odd block sizes make spans of
+// several partial blocks (5: 8 blocks, 7: 8 blocks), and blocks longer than 64 keys are spans
+// of their own; with windows and split decodes too.
+TEST_P(PagedAttention, SpansOfOddAndLongBlocksMatchTheReference) {
+  uint32_t seed = 6000;
+  for (int block_size : {5, 7, 128, 256}) {
+    SCOPED_TRACE(::testing::Message() << "block " << block_size);
+    runCase(GetParam(), {9, 3, 64, block_size, 0, DType::kF32, kMixedBatch}, seed++);
+    runCase(GetParam(), {8, 2, 64, block_size, 20, DType::kBF16, kMixedBatch}, seed++);
+    runCase(GetParam(), {8, 2, 64, block_size, 0, DType::kF32, {{700, 1}}}, seed++);
+  }
+}
+
 TEST_P(PagedAttention, SlidingWindowHidesKeysOlderThanTheWindow) {
   uint32_t seed = 2000;
   for (int window : {1, 20, 64}) {
