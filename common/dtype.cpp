@@ -1,6 +1,7 @@
 #include "common/dtype.h"
 
 #include <cmath>
+#include <string>
 
 namespace manifold {
 
@@ -18,6 +19,14 @@ std::optional<DType> parseDType(std::string_view name) {
   if (name == "F16" || name == "float16") return DType::kF16;
   if (name == "BF16" || name == "bfloat16") return DType::kBF16;
   return std::nullopt;
+}
+
+Result<std::optional<DType>> parseDTypeChoice(std::string_view name) {
+  if (name == "auto") return std::optional<DType>();
+  if (name == "f32") return std::optional<DType>(DType::kF32);
+  if (name == "bf16") return std::optional<DType>(DType::kBF16);
+  if (name == "f16") return std::optional<DType>(DType::kF16);
+  return invalidArgument("must be auto, f32, bf16 or f16, got `" + std::string(name) + "`");
 }
 
 float f16ToF32(uint16_t bits) {

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string_view>
 
+#include "common/status.h"
+
 namespace manifold {
 
 enum class DType : uint8_t { kF32, kF16, kBF16 };
@@ -17,6 +19,9 @@ constexpr size_t dtypeSize(DType dtype) { return dtype == DType::kF32 ? 4 : 2; }
 std::string_view dtypeName(DType dtype);
 // Parses safetensors ("F32", "BF16") and torch_dtype ("float32", "bfloat16") spellings.
 std::optional<DType> parseDType(std::string_view name);
+// The user-facing choice of --dtype / --kv-cache-dtype (vLLM's spelling): "auto" (nullopt: keep
+// or derive the model's), "f32", "bf16" or "f16". Error: names the accepted values.
+Result<std::optional<DType>> parseDTypeChoice(std::string_view name);
 
 inline float bf16ToF32(uint16_t bits) {
   uint32_t u = static_cast<uint32_t>(bits) << 16;

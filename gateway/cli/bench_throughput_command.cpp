@@ -132,10 +132,8 @@ int run(const BenchThroughputArgs& args) {
   config.cache.num_blocks = args.num_kv_blocks;
   config.cache.block_size = args.block_size;
   config.cache.enable_prefix_caching = !args.no_prefix_caching;
-  if (args.kv_cache_dtype == "f32") config.kv_cache_dtype = DType::kF32;
-  if (args.kv_cache_dtype == "bf16") config.kv_cache_dtype = DType::kBF16;
-  if (args.dtype == "f32") config.weight_dtype = DType::kF32;
-  if (args.dtype == "bf16") config.weight_dtype = DType::kBF16;
+  config.kv_cache_dtype = parseDTypeChoice(args.kv_cache_dtype).value();  // CLI11 checked it
+  config.weight_dtype = parseDTypeChoice(args.dtype).value();
   config.scheduler.max_num_seqs = args.max_num_seqs;
   config.scheduler.max_num_batched_tokens = args.max_num_batched_tokens;
   config.max_model_len = args.max_model_len;

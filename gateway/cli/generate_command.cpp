@@ -55,12 +55,9 @@ struct GenerateResult {
 };
 
 Result<std::optional<DType>> parseDTypeFlag(const std::string& name, const char* flag) {
-  if (name == "auto") return std::optional<DType>();
-  if (name == "f32") return std::optional<DType>(DType::kF32);
-  if (name == "bf16") return std::optional<DType>(DType::kBF16);
-  if (name == "f16") return std::optional<DType>(DType::kF16);
-  return invalidArgument(std::string(flag) + " must be auto, f32, bf16 or f16, got \"" + name +
-                         "\"");
+  Result<std::optional<DType>> dtype = parseDTypeChoice(name);
+  if (!dtype.isOk()) return dtype.status().withContext(flag);
+  return dtype;
 }
 
 // Flags override generation_config.json, which overrides the OpenAI defaults.

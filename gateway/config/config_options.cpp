@@ -248,7 +248,7 @@ std::vector<ConfigOption> buildOptions() {
   o.push_back(member<E>("block_size", "--block-size", "MANIFOLD_BLOCK_SIZE", &E::block_size,
                         "Tokens per KV cache block."));
   o.push_back(member<E>("dtype", "--dtype", "MANIFOLD_DTYPE", &E::dtype,
-                        "Weights: `auto` (as stored), `f32` or `bf16` (converted at load)."));
+                        "Weights: `auto` (as stored), or `f32`, `bf16`, `f16` (converted at load)."));
   o.push_back(member<E>("kv_cache_dtype", "--kv-cache-dtype", "MANIFOLD_KV_CACHE_DTYPE",
                         &E::kv_cache_dtype,
                         "KV cache: `auto` (bf16 for 16-bit weights, else f32), `f32` or `bf16`."));

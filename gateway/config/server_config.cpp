@@ -2,9 +2,10 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
-#include <utility>
 
+#include "common/dtype.h"
 #include "engine/kv_cache/cache_config.h"
 #include "engine/scheduler/scheduler_config.h"
 #include "routing/replica_policy.h"
@@ -54,11 +55,13 @@ Status validateEngine(const EngineSpec& e, const std::string& where) {
     return fieldError(where + ".block_size", "must be a power of two up to " +
                                                  std::to_string(CacheConfig::kMaxBlockSize));
   }
-  for (const auto& [field, value] : {std::pair<const char*, const std::string&>{"dtype", e.dtype},
-                                     {"kv_cache_dtype", e.kv_cache_dtype}}) {
-    if (value != "auto" && value != "f32" && value != "bf16") {
-      return fieldError(where + "." + field, "must be auto, f32 or bf16, got `" + value + "`");
-    }
+  if (Status dtype = parseDTypeChoice(e.dtype).status(); !dtype.isOk()) {
+    return fieldError(where + ".dtype", dtype.message());
+  }
+  Result<std::optional<DType>> kv_dtype = parseDTypeChoice(e.kv_cache_dtype);
+  if (!kv_dtype.isOk()) return fieldError(where + ".kv_cache_dtype", kv_dtype.status().message());
+  if (*kv_dtype == DType::kF16) {
+    return fieldError(where + ".kv_cache_dtype", "must be auto, f32 or bf16 (no f16 KV cache)");
   }
   if (!e.tool_call_parser.empty() && e.tool_call_parser != "hermes") {
     return fieldError(where + ".tool_call_parser",

@@ -4,6 +4,7 @@
 #include <optional>
 #include <sstream>
 
+#include "common/dtype.h"
 #include "common/file_util.h"
 #include "engine/core/engine_config.h"
 #include "engine/scheduler/scheduler_config.h"
@@ -21,13 +22,8 @@ Result<EngineConfig> engineConfigFor(const EngineSpec& spec, int num_threads,
   config.num_threads = std::max(1, num_threads);
   config.observer = observer;
   config.cache.block_size = spec.block_size;
-  auto dtypeOf = [](const std::string& name) -> std::optional<DType> {
-    if (name == "f32") return DType::kF32;
-    if (name == "bf16") return DType::kBF16;
-    return std::nullopt;  // auto
-  };
-  config.weight_dtype = dtypeOf(spec.dtype);
-  config.kv_cache_dtype = dtypeOf(spec.kv_cache_dtype);
+  ASSIGN_OR_RETURN(config.weight_dtype, parseDTypeChoice(spec.dtype));
+  ASSIGN_OR_RETURN(config.kv_cache_dtype, parseDTypeChoice(spec.kv_cache_dtype));
   config.cache.enable_prefix_caching = spec.enable_prefix_caching;
   if (spec.kv_cache_space > 0) {
     config.cache.kv_cache_space_gib = spec.kv_cache_space;

@@ -37,5 +37,17 @@ TEST(DType, F16ConvertsNormalsSubnormalsAndInfinities) {
   EXPECT_TRUE(std::isinf(f16ToF32(0x7c00)));
 }
 
+// The --dtype / --kv-cache-dtype choice shared by serve, generate and bench throughput.
+TEST(DType, ParsesTheUserFacingChoice) {
+  EXPECT_EQ(parseDTypeChoice("auto").value(), std::nullopt);
+  EXPECT_EQ(parseDTypeChoice("f32").value(), DType::kF32);
+  EXPECT_EQ(parseDTypeChoice("bf16").value(), DType::kBF16);
+  EXPECT_EQ(parseDTypeChoice("f16").value(), DType::kF16);
+  const auto bad = parseDTypeChoice("fp8");
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_EQ(bad.status().message(), "must be auto, f32, bf16 or f16, got `fp8`");
+  EXPECT_FALSE(parseDTypeChoice("BF16").isOk());  // safetensors spelling is parseDType's
+}
+
 }  // namespace
 }  // namespace manifold

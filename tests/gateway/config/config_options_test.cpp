@@ -107,7 +107,11 @@ TEST(ConfigOptions, SchedulerAndDtypeSettingsAreChecked) {
   config.engines[0].long_prefill_token_threshold = 64;
   config.engines[0].kv_cache_dtype = "fp8";
   EXPECT_EQ(config.validate().message(),
-            "engines[0].kv_cache_dtype: must be auto, f32 or bf16, got `fp8`");
+            "engines[0].kv_cache_dtype: must be auto, f32, bf16 or f16, got `fp8`");
+  config.engines[0].kv_cache_dtype = "f16";
+  EXPECT_EQ(config.validate().message(),
+            "engines[0].kv_cache_dtype: must be auto, f32 or bf16 (no f16 KV cache)");
+  config.engines[0].dtype = "f16";
   config.engines[0].kv_cache_dtype = "bf16";
   EXPECT_TRUE(config.validate().isOk());
   config.engines[0].enable_auto_tool_choice = true;
