@@ -35,6 +35,11 @@ float dot(const float* a, const T* b, int n) {
 template <class Vec>
 constexpr int kRowsPerPass = Vec::kWidth >= 16 ? 4 : 2;
 
+template <int N>
+struct RowCount {
+  static constexpr int value = N;
+};
+
 // Vectors of one output row held in registers while R rows accumulate, with the NV shared V
 // vectors and a broadcast: R * NV + NV + 1 registers.
 template <class Vec, int R>
@@ -220,14 +225,53 @@ void foldSpan(const float* qbuf, float* acc, float* row_max, float* row_sum, con
   blockAccumulate<Vec, KV, R>(acc, dim, alpha, scores, segs, num_segs);
 }
 
+// How attention() holds query rows and folds spans of keys into them: F32 products over K and V
+// of any stored type. bf16_attention.cpp has a BF16 dot-product one.
+template <class Vec, typename KV>
+struct F32Fold {
+  using Kv = KV;
+  using Query = float;
+  static constexpr int kRowsPerPass = impl::kRowsPerPass<Vec>;
+  struct Scratch {
+    alignas(64) float scores[kRowsPerPass * kMaxBlockSize];  // [rows of a pass, keys]
+  };
+  static int rowStride(int dim) { return dim; }
+  // q = src * scale; acc = 0.
+  static void loadQuery(const float* src, float scale, float* q, float* acc, int dim) {
+    constexpr int kW = Vec::kWidth;
+    const typename Vec::V vscale = Vec::set1(scale);
+    for (int i = 0; i < dim; i += kW) {
+      const int left = dim - i;
+      Vec::storeTail(q + i, Vec::mul(Vec::loadTail(src + i, left), vscale), left);
+      Vec::storeTail(acc + i, Vec::zero(), left);
+    }
+  }
+  template <int R>
+  static void fold(const float* q, float* acc, float* row_max, float* row_sum, const int* row_lo,
+                   const int* row_hi, int dim, const KvSegment<KV>* span, int span_segs,
+                   Scratch& scratch) {
+    foldSpan<Vec, KV, R>(q, acc, row_max, row_sum, row_lo, row_hi, dim, span, span_segs,
+                         scratch.scores);
+  }
+  // dst = acc * scale.
+  static void storeRow(const float* acc, float scale, float* dst, int dim) {
+    constexpr int kW = Vec::kWidth;
+    const typename Vec::V vscale = Vec::set1(scale);
+    for (int i = 0; i < dim; i += kW) {
+      const int left = dim - i;
+      Vec::storeTail(dst + i, Vec::mul(Vec::loadTail(acc + i, left), vscale), left);
+    }
+  }
+};
+
 // Flash-style attention for one work item: the query rows (tokens x heads of one GQA group) are
 // held on the stack with their running max m, running sum l and unnormalised output acc; each
-// KV block is read once and folded into every row (online softmax).
-template <class Vec, typename KV>
-void attention(const AttentionArgs& a, const AttentionWork& work) {
-  using V = typename Vec::V;
-  constexpr int kW = Vec::kWidth;
+// span of KV blocks is read once and folded into every row (online softmax) by Fold (F32Fold).
+template <class Fold>
+void attentionWith(const AttentionArgs& a, const AttentionWork& work) {
+  using KV = typename Fold::Kv;
   const int dim = a.head_dim;
+  const int stride = Fold::rowStride(dim);  // of the query and accumulator rows
   const int bs = a.block_size;
   const int group = a.num_q_heads / a.num_kv_heads;
   const int q_start = a.query_start[work.seq];
@@ -235,22 +279,17 @@ void attention(const AttentionArgs& a, const AttentionWork& work) {
   const int first_pos = a.seq_lens[work.seq] - q_len;
   const int rows = (work.q_end - work.q_begin) * group;
 
-  alignas(64) float qbuf[kMaxAttentionRows * kMaxHeadDim];  // [rows, dim], pre-scaled
-  alignas(64) float acc[kMaxAttentionRows * kMaxHeadDim];   // [rows, dim]
-  alignas(64) float scores[kRowsPerPass<Vec> * kMaxBlockSize];  // [rows of a pass, keys]
+  alignas(64) typename Fold::Query qbuf[kMaxAttentionRows * kMaxHeadDim];  // pre-scaled
+  alignas(64) float acc[kMaxAttentionRows * kMaxHeadDim];
+  typename Fold::Scratch scratch;
   float row_max[kMaxAttentionRows];
   float row_sum[kMaxAttentionRows];
   int row_pos[kMaxAttentionRows];
-  const V vscale = Vec::set1(a.scale);
   for (int r = 0; r < rows; ++r) {
     const int ti = work.q_begin + r / group;
     const int head = work.kv_head * group + r % group;
     const float* src = a.q + static_cast<size_t>(q_start + ti) * a.q_stride + head * dim;
-    for (int i = 0; i < dim; i += kW) {
-      const int left = dim - i;
-      Vec::storeTail(qbuf + r * dim + i, Vec::mul(Vec::loadTail(src + i, left), vscale), left);
-      Vec::storeTail(acc + r * dim + i, Vec::zero(), left);
-    }
+    Fold::loadQuery(src, a.scale, qbuf + r * stride, acc + r * stride, dim);
     row_max[r] = -__builtin_inff();
     row_sum[r] = 0.0f;
     row_pos[r] = first_pos + ti;
@@ -268,7 +307,7 @@ void attention(const AttentionArgs& a, const AttentionWork& work) {
   int b = lo / bs;
   while (b * bs < hi) {
     // A span: consecutive blocks up to kSpanKeys keys (at least one block).
-    KvSegment<KV> span[kMaxSpanBlocks];
+    KvSegment<KV> span[kMaxSpanBlocks] = {};
     int num_span = 0;
     int span_keys = 0;
     while (b * bs < hi && num_span < kMaxSpanBlocks) {
@@ -291,29 +330,24 @@ void attention(const AttentionArgs& a, const AttentionWork& work) {
       row_hi[r] = minOf(span_hi, row_pos[r] + 1);
       if (a.sliding_window > 0) row_lo[r] = maxOf(row_lo[r], row_pos[r] - a.sliding_window + 1);
     }
-    constexpr int kPass = kRowsPerPass<Vec>;
+    constexpr int kPass = Fold::kRowsPerPass;
+    const auto fold = [&](auto rows_tag, int r0) {
+      Fold::template fold<decltype(rows_tag)::value>(
+          qbuf + r0 * stride, acc + r0 * stride, row_max + r0, row_sum + r0, row_lo + r0,
+          row_hi + r0, dim, span, num_span, scratch);
+    };
     int r0 = 0;
-    for (; r0 + kPass <= rows; r0 += kPass) {
-      foldSpan<Vec, KV, kPass>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
-                               row_lo + r0, row_hi + r0, dim, span, num_span, scores);
-    }
+    for (; r0 + kPass <= rows; r0 += kPass) fold(RowCount<kPass>{}, r0);
     // The last rows: 1 .. kPass - 1 of them.
     switch (rows - r0) {
       case 3:
-        if constexpr (kPass > 3) {
-          foldSpan<Vec, KV, 3>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
-                               row_lo + r0, row_hi + r0, dim, span, num_span, scores);
-        }
+        if constexpr (kPass > 3) fold(RowCount<3>{}, r0);
         break;
       case 2:
-        if constexpr (kPass > 2) {
-          foldSpan<Vec, KV, 2>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
-                               row_lo + r0, row_hi + r0, dim, span, num_span, scores);
-        }
+        if constexpr (kPass > 2) fold(RowCount<2>{}, r0);
         break;
       case 1:
-        foldSpan<Vec, KV, 1>(qbuf + r0 * dim, acc + r0 * dim, row_max + r0, row_sum + r0,
-                             row_lo + r0, row_hi + r0, dim, span, num_span, scores);
+        fold(RowCount<1>{}, r0);
         break;
       default:
         break;
@@ -326,7 +360,7 @@ void attention(const AttentionArgs& a, const AttentionWork& work) {
       float* dst = part + static_cast<size_t>(r) * (dim + 2);
       dst[0] = row_max[r];
       dst[1] = row_sum[r];
-      for (int i = 0; i < dim; ++i) dst[2 + i] = acc[r * dim + i];
+      Fold::storeRow(acc + r * stride, 1.0f, dst + 2, dim);
     }
     return;
   }
@@ -334,12 +368,13 @@ void attention(const AttentionArgs& a, const AttentionWork& work) {
     const int ti = work.q_begin + r / group;
     const int head = work.kv_head * group + r % group;
     float* dst = a.out + (static_cast<size_t>(q_start + ti) * a.num_q_heads + head) * dim;
-    const V inv = Vec::set1(1.0f / row_sum[r]);
-    for (int i = 0; i < dim; i += kW) {
-      const int left = dim - i;
-      Vec::storeTail(dst + i, Vec::mul(Vec::loadTail(acc + r * dim + i, left), inv), left);
-    }
+    Fold::storeRow(acc + r * stride, 1.0f / row_sum[r], dst, dim);
   }
+}
+
+template <class Vec, typename KV>
+void attention(const AttentionArgs& a, const AttentionWork& work) {
+  attentionWith<F32Fold<Vec, KV>>(a, work);
 }
 
 template <class Vec>

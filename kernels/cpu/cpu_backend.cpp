@@ -1,5 +1,6 @@
 #include "kernels/cpu/cpu_backend.h"
 
+#include "kernels/cpu/bf16_attention.h"
 #include "kernels/cpu/bf16_gemm.h"
 #include "kernels/cpu/cpu_attention_plan.h"
 #include "kernels/cpu/f32_gemm.h"
@@ -210,8 +211,11 @@ void CpuBackend::pagedAttention(const AttentionPlan& plan, const float* q, int q
   }
   const int64_t items = static_cast<int64_t>(work.size());
   const int64_t min_items = total_work < kMinParallelWork ? items : 1;
+  // A BF16 cache takes BF16 dot products where the activations are rounded to BF16 too.
+  const auto attention =
+      use_bf16_dot_ && shape.dtype == DType::kBF16 ? &attentionBf16 : kernels_->attention;
   pool_->parallelFor(items, min_items, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) kernels_->attention(args, work[i]);
+    for (int64_t i = begin; i < end; ++i) attention(args, work[i]);
   });
   for (const CpuAttentionPlan::SplitGroup& split : p.splitGroups()) {
     mergeSplitAttention(args, work.data() + split.first_item, split.parts, group, out);

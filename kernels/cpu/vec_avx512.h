@@ -1,5 +1,7 @@
-// 16-lane F32 vectors on AVX-512 (F, BW, VL, DQ). Only avx512_kernels.cpp includes it, compiled
-// with the matching -m flags. Same interface as vec_scalar.h.
+// 16-lane F32 vectors on AVX-512 (F, BW, VL, DQ). Same interface as vec_scalar.h. Included by
+// translation units compiled with (at least) the matching -m flags: avx512_kernels.cpp, and
+// bf16_attention.cpp, which also has AVX-512 BF16 and so names its copy's namespace with
+// MANIFOLD_AVX512_ISA: the inline members must not be shared between the two (cpu_kernels.h).
 #pragma once
 
 #include <immintrin.h>
@@ -8,7 +10,11 @@
 
 #include "kernels/cpu/vec_types.h"
 
-namespace manifold::kernels::cpu::avx512_isa {
+#ifndef MANIFOLD_AVX512_ISA
+#define MANIFOLD_AVX512_ISA avx512_isa
+#endif
+
+namespace manifold::kernels::cpu::MANIFOLD_AVX512_ISA {
 
 struct Vec {
   using V = __m512;
@@ -122,4 +128,4 @@ struct Vec {
   static float logScalar(float x) { return __builtin_logf(x); }
 };
 
-}  // namespace manifold::kernels::cpu::avx512_isa
+}  // namespace manifold::kernels::cpu::MANIFOLD_AVX512_ISA

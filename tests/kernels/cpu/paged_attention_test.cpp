@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/cpu/bf16_gemm.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "tests/kernels/cpu/kernel_test_util.h"
 
@@ -36,13 +37,21 @@ struct AttentionCase {
 
 // Scores and outputs are sums of F32 products of O(1) values over up to a few hundred keys.
 constexpr double kAttentionTolerance = 3e-5;
+// BF16 dot products also round each probability to BF16 (relative error <= 2^-9) before it
+// weights values in [-1, 1]: the output moves by at most 2^-9 of the largest value.
+constexpr double kBf16DotTolerance = 2.5e-3;
 
 double stored(float value, DType dtype) {
   return dtype == DType::kBF16 ? bf16ToF32(f32ToBf16(value)) : value;
 }
 
-void runCase(SimdLevel level, const AttentionCase& c, uint32_t seed) {
-  CpuBackend backend({.num_threads = 2, .simd_level = level});
+// bf16_dot: let a BF16 cache take the BF16 dot-product kernel (bf16_attention.h) where the CPU
+// has it; the reference then rounds the scaled queries to BF16 as that kernel does.
+void runCaseWith(SimdLevel level, const AttentionCase& c, uint32_t seed, bool bf16_dot) {
+  CpuBackend backend({.num_threads = 2, .simd_level = level, .bf16_dot_products = bf16_dot});
+  const bool rounds_queries = bf16_dot && c.kv_dtype == DType::kBF16 &&
+                              backend.simdLevel() == SimdLevel::kAvx512 && cpuHasAvx512Bf16();
+  const double tolerance = rounds_queries ? kBf16DotTolerance : kAttentionTolerance;
   const int num_seqs = static_cast<int>(c.seqs.size());
   const int dim = c.head_dim;
   const int bs = c.block_size;
@@ -186,11 +195,12 @@ void runCase(SimdLevel level, const AttentionCase& c, uint32_t seed) {
         for (int j = lo; j <= pos; ++j) {
           double dot = 0;
           for (int d = 0; d < dim; ++d) {
-            dot +=
-                static_cast<double>(qkv[static_cast<size_t>(t) * stride + h * dim + d]) *
+            const float q = qkv[static_cast<size_t>(t) * stride + h * dim + d];
+            const double key =
                 stored(keys[s][(static_cast<size_t>(j) * c.kv_heads + kvh) * dim + d], c.kv_dtype);
+            dot += rounds_queries ? stored(q * scale, DType::kBF16) * key : q * key * scale;
           }
-          scores.push_back(dot * scale);
+          scores.push_back(dot);
           max_score = std::max(max_score, scores.back());
         }
         double sum = 0;
@@ -203,11 +213,20 @@ void runCase(SimdLevel level, const AttentionCase& c, uint32_t seed) {
                                c.kv_dtype);
           }
           ASSERT_NEAR(out[(static_cast<size_t>(t) * c.q_heads + h) * dim + d], expected,
-                      kAttentionTolerance)
+                      tolerance)
               << "seq " << s << " query " << i << " head " << h << " dim " << d;
         }
       }
     }
+  }
+}
+
+// A BF16 cache runs both ways: F32 products, and BF16 dot products where the CPU has them.
+void runCase(SimdLevel level, const AttentionCase& c, uint32_t seed) {
+  runCaseWith(level, c, seed, /*bf16_dot=*/false);
+  if (c.kv_dtype == DType::kBF16) {
+    SCOPED_TRACE("bf16 dot products");
+    runCaseWith(level, c, seed, /*bf16_dot=*/true);
   }
 }
 
@@ -251,9 +270,14 @@ TEST_P(PagedAttention, SlidingWindowHidesKeysOlderThanTheWindow) {
   }
 }
 
+// Head dims that are not a multiple of the BF16 kernel's 32-dim loads (8, 80) or span two
+// (128); GQA 1/2/3; a long prefill in query tiles.
 TEST_P(PagedAttention, Bf16KvCacheStoresRoundedValuesAndAttendsOverThem) {
   runCase(GetParam(), {8, 4, 64, 16, 0, DType::kBF16, kMixedBatch}, 3000);
   runCase(GetParam(), {4, 4, 8, 32, 0, DType::kBF16, kMixedBatch}, 3001);
+  runCase(GetParam(), {8, 2, 128, 16, 0, DType::kBF16, kMixedBatch}, 3002);
+  runCase(GetParam(), {9, 3, 80, 16, 0, DType::kBF16, kMixedBatch}, 3003);
+  runCase(GetParam(), {9, 3, 64, 16, 0, DType::kBF16, {{150, 150}, {200, 77}}}, 3004);
 }
 
 TEST_P(PagedAttention, LongPrefillIsSplitIntoQueryTiles) {

@@ -1,0 +1,238 @@
+// Compiled with AVX-512 BF16 flags (kernels/CMakeLists.txt). The work-item driver is
+// attention_impl.h's attentionWith; this file supplies the fold of a span of keys into the
+// query rows with vdpbf16ps. Its copy of the AVX-512 vector helpers lives in its own namespace
+// (MANIFOLD_AVX512_ISA), for the reason given in cpu_kernels.h.
+#define MANIFOLD_AVX512_ISA avx512bf16_isa
+#include "kernels/cpu/bf16_attention.h"
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cpu/attention_impl.h"
+#include "kernels/cpu/vec_avx512.h"
+
+namespace manifold::kernels::cpu {
+namespace {
+
+using avx512bf16_isa::Vec;
+using impl::KvSegment;
+using impl::maxOf;
+using impl::minOf;
+
+// Head dims per 512-bit load of BF16 values; query and accumulator rows are padded to it.
+constexpr int kChunk = 32;
+// Per-row stride of the scores (keys rounded up to groups of 4) and BF16 probabilities (to pairs).
+constexpr int kScoreStride = kMaxBlockSize + 4;
+constexpr int kProbStride = kMaxBlockSize + 4;
+
+__mmask32 wordMask(int n) {
+  if (n <= 0) return 0;
+  return n >= 32 ? ~__mmask32{0} : (__mmask32{1} << n) - 1;
+}
+
+__mmask16 laneMask(int n) {
+  if (n <= 0) return 0;
+  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u);
+}
+
+// Lanes i of a 16-lane vector with lo <= i < hi.
+__mmask16 rangeMask(int lo, int hi) {
+  return static_cast<__mmask16>(laneMask(hi) & ~laneMask(lo));
+}
+
+__m512i loadWords(const uint16_t* p, int n) {
+  return n >= kChunk ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi16(wordMask(n), p);
+}
+
+// scores[r * kScoreStride + j] = q_r . k[j] for keys j in [0, count rounded up to 4): k holds
+// that many row pointers (the padding repeats a real row). Each zmm of q and k holds 32 head
+// dims; vdpbf16ps sums neighbouring pairs into 16 lanes, reduced four keys at a time.
+template <int R>
+void spanScores(const uint16_t* q, int q_stride, const uint16_t* const* k, int count, int dim,
+                float* scores) {
+  for (int j = 0; j < count; j += 4) {
+    __m512 acc[R][4];
+    for (int r = 0; r < R; ++r) {
+      for (int u = 0; u < 4; ++u) acc[r][u] = _mm512_setzero_ps();
+    }
+    for (int d = 0; d < dim; d += kChunk) {
+      __m512bh kv[4];
+      for (int u = 0; u < 4; ++u) kv[u] = (__m512bh)loadWords(k[j + u] + d, dim - d);
+      for (int r = 0; r < R; ++r) {
+        const __m512bh qv = (__m512bh)_mm512_loadu_si512(q + r * q_stride + d);
+        for (int u = 0; u < 4; ++u) acc[r][u] = _mm512_dpbf16_ps(acc[r][u], qv, kv[u]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      Vec::reduceAdd4(acc[r][0], acc[r][1], acc[r][2], acc[r][3], scores + r * kScoreStride + j);
+    }
+  }
+}
+
+// Dims [d0, d0 + 32 * NC) of R accumulator rows: acc_r = acc_r * alpha[r] + sum_j p_r[j] v[j]
+// over key pairs. Two value rows interleave into BF16 pairs (vpunpck{l,h}wd) that vdpbf16ps
+// multiplies by the two keys' probabilities: within each 128-bit lane, the low unpack holds dims
+// 0-3 and the high one dims 4-7 of that lane's 8, so an accumulator row is stored permuted
+// (storeRow undoes it).
+template <int R, int NC>
+void accumulateChunk(float* acc, int stride, const float* alpha, const uint16_t* probs,
+                     const uint16_t* const* v, int pairs, int d0, int dim) {
+  __m512 lo[R][NC];
+  __m512 hi[R][NC];
+  for (int r = 0; r < R; ++r) {
+    const __m512 a = _mm512_set1_ps(alpha[r]);
+    for (int c = 0; c < NC; ++c) {
+      const float* row = acc + r * stride + d0 + c * kChunk;
+      lo[r][c] = _mm512_mul_ps(a, _mm512_loadu_ps(row));
+      hi[r][c] = _mm512_mul_ps(a, _mm512_loadu_ps(row + 16));
+    }
+  }
+  for (int kp = 0; kp < pairs; ++kp) {
+    __m512bh pv[R];
+    for (int r = 0; r < R; ++r) {
+      uint32_t pair;
+      __builtin_memcpy(&pair, probs + r * kProbStride + 2 * kp, sizeof(pair));
+      pv[r] = (__m512bh)_mm512_set1_epi32(static_cast<int>(pair));
+    }
+    for (int c = 0; c < NC; ++c) {
+      const int d = d0 + c * kChunk;
+      const __m512i a = loadWords(v[2 * kp] + d, dim - d);
+      const __m512i b = loadWords(v[2 * kp + 1] + d, dim - d);
+      const __m512bh even = (__m512bh)_mm512_unpacklo_epi16(a, b);
+      const __m512bh odd = (__m512bh)_mm512_unpackhi_epi16(a, b);
+      for (int r = 0; r < R; ++r) {
+        lo[r][c] = _mm512_dpbf16_ps(lo[r][c], pv[r], even);
+        hi[r][c] = _mm512_dpbf16_ps(hi[r][c], pv[r], odd);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < NC; ++c) {
+      float* row = acc + r * stride + d0 + c * kChunk;
+      _mm512_storeu_ps(row, lo[r][c]);
+      _mm512_storeu_ps(row + 16, hi[r][c]);
+    }
+  }
+}
+
+struct Bf16Fold {
+  using Kv = Bf16;
+  using Query = uint16_t;
+  static constexpr int kRowsPerPass = 4;
+  struct Scratch {
+    alignas(64) float scores[kRowsPerPass * kScoreStride];
+    alignas(64) uint16_t probs[kRowsPerPass * kProbStride];
+    // The span's key and value rows, padded to a multiple of 4 with the last one.
+    const uint16_t* k[kMaxBlockSize + 4];
+    const uint16_t* v[kMaxBlockSize + 4];
+  };
+
+  static int rowStride(int dim) { return (dim + kChunk - 1) / kChunk * kChunk; }
+
+  // q = src * scale rounded to BF16 and zero-padded to the row stride; acc = 0.
+  static void loadQuery(const float* src, float scale, uint16_t* q, float* acc, int dim) {
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (int d = 0; d < rowStride(dim); d += 16) {
+      const __m512 x = _mm512_mul_ps(_mm512_maskz_loadu_ps(laneMask(dim - d), src + d), vscale);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + d), (__m256i)_mm512_cvtneps_pbh(x));
+      _mm512_storeu_ps(acc + d, _mm512_setzero_ps());
+    }
+  }
+
+  template <int R>
+  static void fold(const uint16_t* q, float* acc, float* row_max, float* row_sum,
+                   const int* row_lo, const int* row_hi, int dim, const KvSegment<Bf16>* span,
+                   int span_segs, Scratch& s) {
+    int lo = 1 << 30, hi = -1;
+    for (int r = 0; r < R; ++r) {
+      if (row_lo[r] >= row_hi[r]) continue;
+      lo = minOf(lo, row_lo[r]);
+      hi = maxOf(hi, row_hi[r]);
+    }
+    if (lo >= hi) return;
+    const int count = hi - lo;
+    int n = 0;
+    for (int i = 0; i < span_segs; ++i) {
+      const int a = maxOf(lo, span[i].lo), b = minOf(hi, span[i].hi);
+      for (int j = a; j < b; ++j, ++n) {
+        const size_t offset = static_cast<size_t>(j - span[i].lo) * dim;
+        s.k[n] = &span[i].k[offset].bits;
+        s.v[n] = &span[i].v[offset].bits;
+      }
+    }
+    for (; n % 4 != 0; ++n) {
+      s.k[n] = s.k[count - 1];
+      s.v[n] = s.v[count - 1];
+    }
+    const int stride = rowStride(dim);
+    spanScores<R>(q, stride, s.k, count, dim, s.scores);
+
+    // Online softmax in F32; the probabilities go to BF16, zero outside each row's keys and
+    // past the span (the odd key of the last pair).
+    const int padded = (count + 1) & ~1;
+    float alpha[R];
+    for (int r = 0; r < R; ++r) {
+      const float* sc = s.scores + r * kScoreStride;
+      uint16_t* p16 = s.probs + r * kProbStride;
+      const int a = row_lo[r] - lo, b = row_hi[r] - lo;  // the row's own keys, within [0, count)
+      if (a >= b) {
+        alpha[r] = 1.0f;
+        for (int j = 0; j < padded; ++j) p16[j] = 0;
+        continue;
+      }
+      float block_max = sc[a];
+      for (int j = a + 1; j < b; ++j) block_max = maxOf(block_max, sc[j]);
+      const float new_max = maxOf(row_max[r], block_max);
+      alpha[r] = Vec::expScalar(row_max[r] - new_max);
+      const __m512 vmax = _mm512_set1_ps(new_max);
+      __m512 vsum = _mm512_setzero_ps();
+      for (int j = 0; j < padded; j += 16) {
+        const __mmask16 keep = rangeMask(a - j, b - j);
+        const __m512 x = _mm512_maskz_loadu_ps(keep, sc + j);
+        const __m512 p = _mm512_maskz_mov_ps(keep, Vec::exp(_mm512_sub_ps(x, vmax)));
+        vsum = _mm512_add_ps(vsum, p);
+        _mm256_mask_storeu_epi16(p16 + j, laneMask(padded - j), (__m256i)_mm512_cvtneps_pbh(p));
+      }
+      row_sum[r] = row_sum[r] * alpha[r] + _mm512_reduce_add_ps(vsum);
+      row_max[r] = new_max;
+    }
+
+    const int pairs = padded / 2;
+    int d0 = 0;
+    for (; d0 + 2 * kChunk <= stride; d0 += 2 * kChunk) {
+      accumulateChunk<R, 2>(acc, stride, alpha, s.probs, s.v, pairs, d0, dim);
+    }
+    if (d0 < stride) accumulateChunk<R, 1>(acc, stride, alpha, s.probs, s.v, pairs, d0, dim);
+  }
+
+  // dst = acc * scale, undoing accumulateChunk's order: output dim w of a 32-dim chunk is in
+  // lane 4 * (w / 8) + w % 8 of the low-unpack half when w % 8 < 4, else of the high half.
+  static void storeRow(const float* acc, float scale, float* dst, int dim) {
+    alignas(64) int32_t index[kChunk];
+    for (int w = 0; w < kChunk; ++w) {
+      const int lane = 4 * (w / 8) + w % 4;
+      index[w] = w % 8 < 4 ? lane : 16 + lane;
+    }
+    const __m512i first = _mm512_load_si512(index);
+    const __m512i second = _mm512_load_si512(index + 16);
+    const __m512 vscale = _mm512_set1_ps(scale);
+    for (int d = 0; d < dim; d += kChunk) {
+      const __m512 lo = _mm512_loadu_ps(acc + d);
+      const __m512 hi = _mm512_loadu_ps(acc + d + 16);
+      _mm512_mask_storeu_ps(dst + d, laneMask(dim - d),
+                            _mm512_mul_ps(_mm512_permutex2var_ps(lo, first, hi), vscale));
+      _mm512_mask_storeu_ps(dst + d + 16, laneMask(dim - d - 16),
+                            _mm512_mul_ps(_mm512_permutex2var_ps(lo, second, hi), vscale));
+    }
+  }
+};
+
+}  // namespace
+
+void attentionBf16(const AttentionArgs& args, const AttentionWork& work) {
+  impl::attentionWith<Bf16Fold>(args, work);
+}
+
+}  // namespace manifold::kernels::cpu
