@@ -167,6 +167,18 @@ void blockAccumulate(float* out, int dim, const float* alpha, const float* p,
   }
 }
 
+// max(s[a..b)), b > a; vectors as far as they go (a serial scalar max stalls on its latency).
+template <class Vec>
+float rangeMax(const float* s, int a, int b) {
+  constexpr int kW = Vec::kWidth;
+  typename Vec::V vmax = Vec::set1(s[a]);
+  int j = a;
+  for (; j + kW <= b; j += kW) vmax = Vec::max(vmax, Vec::load(s + j));
+  float result = Vec::reduceMax(vmax);
+  for (; j < b; ++j) result = maxOf(result, s[j]);
+  return result;
+}
+
 // Folds a span of consecutive keys (segs: one per KV block, in order, together at most
 // kMaxBlockSize keys) into R query rows: row r sees keys [row_lo[r], row_hi[r]) of them (causal
 // and window limits; may be empty). Scores over the union of the rows' ranges; keys outside a
@@ -205,9 +217,7 @@ void foldSpan(const float* qbuf, float* acc, float* row_max, float* row_sum, con
       for (int j = 0; j < count; ++j) s[j] = 0.0f;
       continue;
     }
-    float block_max = s[a];
-    for (int j = a + 1; j < b; ++j) block_max = maxOf(block_max, s[j]);
-    const float new_max = maxOf(row_max[r], block_max);
+    const float new_max = maxOf(row_max[r], rangeMax<Vec>(s, a, b));
     alpha[r] = Vec::expScalar(row_max[r] - new_max);
     const V vmax = Vec::set1(new_max);
     V vsum = Vec::zero();
@@ -236,6 +246,8 @@ struct F32Fold {
     alignas(64) float scores[kRowsPerPass * kMaxBlockSize];  // [rows of a pass, keys]
   };
   static int rowStride(int dim) { return dim; }
+  // Called once per span before its passes of rows (fold).
+  static void beginSpan(const KvSegment<KV>*, int, int, Scratch&) {}
   // q = src * scale; acc = 0.
   static void loadQuery(const float* src, float scale, float* q, float* acc, int dim) {
     constexpr int kW = Vec::kWidth;
@@ -330,6 +342,7 @@ void attentionWith(const AttentionArgs& a, const AttentionWork& work) {
       row_hi[r] = minOf(span_hi, row_pos[r] + 1);
       if (a.sliding_window > 0) row_lo[r] = maxOf(row_lo[r], row_pos[r] - a.sliding_window + 1);
     }
+    Fold::beginSpan(span, num_span, dim, scratch);
     constexpr int kPass = Fold::kRowsPerPass;
     const auto fold = [&](auto rows_tag, int r0) {
       Fold::template fold<decltype(rows_tag)::value>(

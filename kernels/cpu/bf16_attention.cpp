@@ -124,12 +124,30 @@ struct Bf16Fold {
   struct Scratch {
     alignas(64) float scores[kRowsPerPass * kScoreStride];
     alignas(64) uint16_t probs[kRowsPerPass * kProbStride];
-    // The span's key and value rows, padded to a multiple of 4 with the last one.
+    // The span's key and value rows from its first key, then 3 more copies of the last one
+    // (beginSpan).
     const uint16_t* k[kMaxBlockSize + 4];
     const uint16_t* v[kMaxBlockSize + 4];
+    int first_key;
   };
 
   static int rowStride(int dim) { return (dim + kChunk - 1) / kChunk * kChunk; }
+
+  static void beginSpan(const KvSegment<Bf16>* span, int span_segs, int dim, Scratch& s) {
+    int n = 0;
+    for (int i = 0; i < span_segs; ++i) {
+      for (int j = 0; j < span[i].hi - span[i].lo; ++j, ++n) {
+        s.k[n] = &span[i].k[static_cast<size_t>(j) * dim].bits;
+        s.v[n] = &span[i].v[static_cast<size_t>(j) * dim].bits;
+      }
+    }
+    // A row range starting past the span's first key reads up to 3 rows beyond its last.
+    for (int last = n - 1, end = n + 3; n < end; ++n) {
+      s.k[n] = s.k[last];
+      s.v[n] = s.v[last];
+    }
+    s.first_key = span[0].lo;
+  }
 
   // q = src * scale rounded to BF16 and zero-padded to the row stride; acc = 0.
   static void loadQuery(const float* src, float scale, uint16_t* q, float* acc, int dim) {
@@ -143,8 +161,8 @@ struct Bf16Fold {
 
   template <int R>
   static void fold(const uint16_t* q, float* acc, float* row_max, float* row_sum,
-                   const int* row_lo, const int* row_hi, int dim, const KvSegment<Bf16>* span,
-                   int span_segs, Scratch& s) {
+                   const int* row_lo, const int* row_hi, int dim,
+                   const KvSegment<Bf16>* /*span: see beginSpan*/, int /*span_segs*/, Scratch& s) {
     int lo = 1 << 30, hi = -1;
     for (int r = 0; r < R; ++r) {
       if (row_lo[r] >= row_hi[r]) continue;
@@ -153,21 +171,12 @@ struct Bf16Fold {
     }
     if (lo >= hi) return;
     const int count = hi - lo;
-    int n = 0;
-    for (int i = 0; i < span_segs; ++i) {
-      const int a = maxOf(lo, span[i].lo), b = minOf(hi, span[i].hi);
-      for (int j = a; j < b; ++j, ++n) {
-        const size_t offset = static_cast<size_t>(j - span[i].lo) * dim;
-        s.k[n] = &span[i].k[offset].bits;
-        s.v[n] = &span[i].v[offset].bits;
-      }
-    }
-    for (; n % 4 != 0; ++n) {
-      s.k[n] = s.k[count - 1];
-      s.v[n] = s.v[count - 1];
-    }
+    // Rows of keys [lo, hi): the span's, from lo; past hi (up to a multiple of 4) they are real
+    // rows of the span or its padding, and get probability 0.
+    const uint16_t* const* k = s.k + (lo - s.first_key);
+    const uint16_t* const* v = s.v + (lo - s.first_key);
     const int stride = rowStride(dim);
-    spanScores<R>(q, stride, s.k, count, dim, s.scores);
+    spanScores<R>(q, stride, k, count, dim, s.scores);
 
     // Online softmax in F32; the probabilities go to BF16, zero outside each row's keys and
     // past the span (the odd key of the last pair).
@@ -182,9 +191,7 @@ struct Bf16Fold {
         for (int j = 0; j < padded; ++j) p16[j] = 0;
         continue;
       }
-      float block_max = sc[a];
-      for (int j = a + 1; j < b; ++j) block_max = maxOf(block_max, sc[j]);
-      const float new_max = maxOf(row_max[r], block_max);
+      const float new_max = maxOf(row_max[r], impl::rangeMax<Vec>(sc, a, b));
       alpha[r] = Vec::expScalar(row_max[r] - new_max);
       const __m512 vmax = _mm512_set1_ps(new_max);
       __m512 vsum = _mm512_setzero_ps();
@@ -202,9 +209,9 @@ struct Bf16Fold {
     const int pairs = padded / 2;
     int d0 = 0;
     for (; d0 + 2 * kChunk <= stride; d0 += 2 * kChunk) {
-      accumulateChunk<R, 2>(acc, stride, alpha, s.probs, s.v, pairs, d0, dim);
+      accumulateChunk<R, 2>(acc, stride, alpha, s.probs, v, pairs, d0, dim);
     }
-    if (d0 < stride) accumulateChunk<R, 1>(acc, stride, alpha, s.probs, s.v, pairs, d0, dim);
+    if (d0 < stride) accumulateChunk<R, 1>(acc, stride, alpha, s.probs, v, pairs, d0, dim);
   }
 
   // dst = acc * scale, undoing accumulateChunk's order: output dim w of a 32-dim chunk is in

@@ -176,46 +176,81 @@ void BM_StreamReadCeiling(benchmark::State& state) {
 }
 BENCHMARK(BM_StreamReadCeiling)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime()->MinTime(1);
 
-// Decode attention: `batch` sequences of `context` tokens each, one new token each, smollm2
-// heads (9 query, 3 kv, head_dim 64), block size 16. Args: context, batch, threads.
-void BM_PagedAttentionDecode(benchmark::State& state) {
-  const int context = static_cast<int>(state.range(0));
-  const int batch = static_cast<int>(state.range(1));
-  const int threads = static_cast<int>(state.range(2));
+// Paged attention over `batch` sequences of `context` tokens whose last `q_len` are new
+// (1: decode; context: a whole prefill), smollm2 heads (9 query, 3 kv, head_dim 64), block size
+// 16, KV cache of `kv_dtype`. Counters: KV bytes read per second (each query tile reads its keys
+// once) and attention GFLOP/s (QK and PV, causal).
+void runPagedAttention(benchmark::State& state, int context, int q_len, int batch, int threads,
+                       DType kv_dtype) {
   const int q_heads = 9, kv_heads = 3, dim = 64, bs = 16;
   CpuBackendOptions options;
   options.num_threads = threads;
   CpuBackend backend(options);
   const int blocks_per_seq = (context + bs - 1) / bs;
-  const KvCacheShape shape{blocks_per_seq * batch, bs, kv_heads, dim, DType::kF32};
-  const std::vector<float> k_cache = randomFloats(shape.elementsPerLayer(), 3);
-  const std::vector<float> v_cache = randomFloats(shape.elementsPerLayer(), 4);
+  const KvCacheShape shape{blocks_per_seq * batch, bs, kv_heads, dim, kv_dtype};
+  const std::vector<float> k_values = randomFloats(shape.elementsPerLayer(), 3);
+  const std::vector<float> v_values = randomFloats(shape.elementsPerLayer(), 4);
+  std::vector<uint16_t> k_bits(k_values.size()), v_bits(v_values.size());
+  for (size_t i = 0; i < k_values.size(); ++i) {
+    k_bits[i] = f32ToBf16(k_values[i]);
+    v_bits[i] = f32ToBf16(v_values[i]);
+  }
+  const bool bf16 = kv_dtype == DType::kBF16;
+  const void* k_cache = bf16 ? static_cast<const void*>(k_bits.data()) : k_values.data();
+  const void* v_cache = bf16 ? static_cast<const void*>(v_bits.data()) : v_values.data();
   std::vector<int32_t> block_tables(size_t(batch) * blocks_per_seq);
   for (size_t i = 0; i < block_tables.size(); ++i) block_tables[i] = static_cast<int32_t>(i);
-  std::vector<int32_t> query_start(batch + 1), seq_lens(batch, context), slots(batch),
-      positions(batch, context - 1);
-  for (int s = 0; s <= batch; ++s) query_start[s] = s;
-  for (int s = 0; s < batch; ++s) slots[s] = s * blocks_per_seq * bs + context - 1;
-  AttentionPlanLimits limits{batch, batch, blocks_per_seq};
+  const int tokens = batch * q_len;
+  std::vector<int32_t> query_start(batch + 1), seq_lens(batch, context), slots, positions;
+  for (int s = 0; s <= batch; ++s) query_start[s] = s * q_len;
+  for (int s = 0; s < batch; ++s) {
+    for (int pos = context - q_len; pos < context; ++pos) {
+      slots.push_back(s * blocks_per_seq * bs + pos);
+      positions.push_back(pos);
+    }
+  }
+  AttentionPlanLimits limits{batch, tokens, blocks_per_seq};
   auto plan = backend.createAttentionPlan(limits);
-  AttentionBatch b{batch,    batch,        blocks_per_seq, query_start,
+  AttentionBatch b{batch,    tokens,       blocks_per_seq, query_start,
                    seq_lens, block_tables, slots,          positions};
   backend.planAttention(*plan, b);
-  const std::vector<float> q = randomFloats(size_t(batch) * q_heads * dim, 5);
+  const std::vector<float> q = randomFloats(size_t(tokens) * q_heads * dim, 5);
   std::vector<float> out(q.size());
   for (auto _ : state) {
-    backend.pagedAttention(*plan, q.data(), q_heads * dim, q_heads, shape, k_cache.data(),
-                           v_cache.data(), 0.125f, 0, out.data());
+    backend.pagedAttention(*plan, q.data(), q_heads * dim, q_heads, shape, k_cache, v_cache,
+                           0.125f, 0, out.data());
     benchmark::DoNotOptimize(out.data());
   }
+  double keys_seen = 0;  // query rows x keys each attends to
+  for (int pos = context - q_len; pos < context; ++pos) keys_seen += pos + 1;
+  const double iterations = static_cast<double>(state.iterations());
   state.counters["kv_GBps"] = benchmark::Counter(
-      double(state.iterations()) * batch * context * kv_heads * dim * 2 * sizeof(float) / 1e9,
+      iterations * batch * context * kv_heads * dim * 2 * dtypeSize(kv_dtype) / 1e9,
       benchmark::Counter::kIsRate);
+  state.counters["GFLOPs"] = benchmark::Counter(
+      iterations * batch * keys_seen * q_heads * dim * 4 / 1e9, benchmark::Counter::kIsRate);
+}
+
+// Args: context, batch, threads, kv dtype (0 F32, 2 BF16: the DType values).
+void BM_PagedAttentionDecode(benchmark::State& state) {
+  runPagedAttention(state, static_cast<int>(state.range(0)), 1, static_cast<int>(state.range(1)),
+                    static_cast<int>(state.range(2)), static_cast<DType>(state.range(3)));
 }
 BENCHMARK(BM_PagedAttentionDecode)
-    ->ArgNames({"context", "batch", "threads"})
-    ->ArgsProduct({{128, 512, 2048}, {1, 8}, {1, 2}})
+    ->ArgNames({"context", "batch", "threads", "dtype"})
+    ->ArgsProduct({{128, 512, 2048}, {1, 8}, {1, 2}, {0}})
+    ->ArgsProduct({{256}, {32}, {2}, {0, 2}})
+    ->MinTime(0.3);
 
+// A whole causal prefill of `context` tokens, one sequence. Args: context, threads, kv dtype.
+void BM_PagedAttentionPrefill(benchmark::State& state) {
+  const int context = static_cast<int>(state.range(0));
+  runPagedAttention(state, context, context, 1, static_cast<int>(state.range(1)),
+                    static_cast<DType>(state.range(2)));
+}
+BENCHMARK(BM_PagedAttentionPrefill)
+    ->ArgNames({"context", "threads", "dtype"})
+    ->ArgsProduct({{512}, {2}, {0, 2}})
     ->MinTime(0.3);
 
 // The cost of one tiny op through the pool: what every op of a stories260K step pays.
