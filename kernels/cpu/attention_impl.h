@@ -289,7 +289,14 @@ void attentionWith(const AttentionArgs& a, const AttentionWork& work) {
   const int q_start = a.query_start[work.seq];
   const int q_len = a.query_start[work.seq + 1] - q_start;
   const int first_pos = a.seq_lens[work.seq] - q_len;
-  const int rows = (work.q_end - work.q_begin) * group;
+  const int head_rows = (work.q_end - work.q_begin) * group;  // rows per kv head
+  const int rows = head_rows * work.kv_heads;
+  // Row r: kv head work.kv_head + r / head_rows; within it, query token r % head_rows / group
+  // of the tile and query head r % group of the GQA group.
+  const auto query_token = [&](int r) { return work.q_begin + r % head_rows / group; };
+  const auto query_head = [&](int r) {
+    return (work.kv_head + r / head_rows) * group + r % head_rows % group;
+  };
 
   alignas(64) typename Fold::Query qbuf[kMaxAttentionRows * kMaxHeadDim];  // pre-scaled
   alignas(64) float acc[kMaxAttentionRows * kMaxHeadDim];
@@ -298,9 +305,9 @@ void attentionWith(const AttentionArgs& a, const AttentionWork& work) {
   float row_sum[kMaxAttentionRows];
   int row_pos[kMaxAttentionRows];
   for (int r = 0; r < rows; ++r) {
-    const int ti = work.q_begin + r / group;
-    const int head = work.kv_head * group + r % group;
-    const float* src = a.q + static_cast<size_t>(q_start + ti) * a.q_stride + head * dim;
+    const int ti = query_token(r);
+    const float* src =
+        a.q + static_cast<size_t>(q_start + ti) * a.q_stride + query_head(r) * dim;
     Fold::loadQuery(src, a.scale, qbuf + r * stride, acc + r * stride, dim);
     row_max[r] = -__builtin_inff();
     row_sum[r] = 0.0f;
@@ -316,9 +323,11 @@ void attentionWith(const AttentionArgs& a, const AttentionWork& work) {
   const int32_t* table = a.block_tables + static_cast<size_t>(work.seq) * a.max_blocks_per_seq;
   const KV* k_cache = static_cast<const KV*>(a.k_cache);
   const KV* v_cache = static_cast<const KV*>(a.v_cache);
+  const size_t head_elems = static_cast<size_t>(bs) * dim;  // one head's slice of a block
   int b = lo / bs;
   while (b * bs < hi) {
-    // A span: consecutive blocks up to kSpanKeys keys (at least one block).
+    // A span: consecutive blocks up to kSpanKeys keys (at least one block), as offsets of the
+    // first head's slices; each head's are head_elems further.
     KvSegment<KV> span[kMaxSpanBlocks] = {};
     int num_span = 0;
     int span_keys = 0;
@@ -326,10 +335,10 @@ void attentionWith(const AttentionArgs& a, const AttentionWork& work) {
       const int j0 = maxOf(lo, b * bs);
       const int j1 = minOf(hi, (b + 1) * bs);
       if (num_span > 0 && span_keys + (j1 - j0) > kSpanKeys) break;
-      const size_t tile =
-          (static_cast<size_t>(table[b]) * a.num_kv_heads + work.kv_head) * bs * dim;
-      const size_t first = static_cast<size_t>(j0 - b * bs) * dim;
-      span[num_span++] = {k_cache + tile + first, v_cache + tile + first, j0, j1};
+      const size_t tile = (static_cast<size_t>(table[b]) * a.num_kv_heads + work.kv_head) *
+                              head_elems +
+                          static_cast<size_t>(j0 - b * bs) * dim;
+      span[num_span++] = {k_cache + tile, v_cache + tile, j0, j1};
       span_keys += j1 - j0;
       ++b;
     }
@@ -342,32 +351,41 @@ void attentionWith(const AttentionArgs& a, const AttentionWork& work) {
       row_hi[r] = minOf(span_hi, row_pos[r] + 1);
       if (a.sliding_window > 0) row_lo[r] = maxOf(row_lo[r], row_pos[r] - a.sliding_window + 1);
     }
-    Fold::beginSpan(span, num_span, dim, scratch);
-    constexpr int kPass = Fold::kRowsPerPass;
-    const auto fold = [&](auto rows_tag, int r0) {
-      Fold::template fold<decltype(rows_tag)::value>(
-          qbuf + r0 * stride, acc + r0 * stride, row_max + r0, row_sum + r0, row_lo + r0,
-          row_hi + r0, dim, span, num_span, scratch);
-    };
-    int r0 = 0;
-    for (; r0 + kPass <= rows; r0 += kPass) fold(RowCount<kPass>{}, r0);
-    // The last rows: 1 .. kPass - 1 of them.
-    switch (rows - r0) {
-      case 3:
-        if constexpr (kPass > 3) fold(RowCount<3>{}, r0);
-        break;
-      case 2:
-        if constexpr (kPass > 2) fold(RowCount<2>{}, r0);
-        break;
-      case 1:
-        fold(RowCount<1>{}, r0);
-        break;
-      default:
-        break;
+    for (int h = 0; h < work.kv_heads; ++h) {
+      if (h > 0) {
+        for (int i = 0; i < num_span; ++i) {
+          span[i].k += head_elems;
+          span[i].v += head_elems;
+        }
+      }
+      Fold::beginSpan(span, num_span, dim, scratch);
+      constexpr int kPass = Fold::kRowsPerPass;
+      const auto fold = [&](auto rows_tag, int r0) {
+        Fold::template fold<decltype(rows_tag)::value>(
+            qbuf + r0 * stride, acc + r0 * stride, row_max + r0, row_sum + r0, row_lo + r0,
+            row_hi + r0, dim, span, num_span, scratch);
+      };
+      const int end = (h + 1) * head_rows;
+      int r0 = h * head_rows;
+      for (; r0 + kPass <= end; r0 += kPass) fold(RowCount<kPass>{}, r0);
+      // The head's last rows: 1 .. kPass - 1 of them.
+      switch (end - r0) {
+        case 3:
+          if constexpr (kPass > 3) fold(RowCount<3>{}, r0);
+          break;
+        case 2:
+          if constexpr (kPass > 2) fold(RowCount<2>{}, r0);
+          break;
+        case 1:
+          fold(RowCount<1>{}, r0);
+          break;
+        default:
+          break;
+      }
     }
   }
 
-  if (work.partial >= 0) {  // one part of a split key range: the merge normalises
+  if (work.partial >= 0) {  // one part of a split key range (one head): the merge normalises
     float* part = a.partials + static_cast<size_t>(work.partial) * a.partial_stride;
     for (int r = 0; r < rows; ++r) {
       float* dst = part + static_cast<size_t>(r) * (dim + 2);
@@ -378,9 +396,9 @@ void attentionWith(const AttentionArgs& a, const AttentionWork& work) {
     return;
   }
   for (int r = 0; r < rows; ++r) {
-    const int ti = work.q_begin + r / group;
-    const int head = work.kv_head * group + r % group;
-    float* dst = a.out + (static_cast<size_t>(q_start + ti) * a.num_q_heads + head) * dim;
+    float* dst =
+        a.out + (static_cast<size_t>(q_start + query_token(r)) * a.num_q_heads + query_head(r)) *
+                    dim;
     Fold::storeRow(acc + r * stride, 1.0f / row_sum[r], dst, dim);
   }
 }

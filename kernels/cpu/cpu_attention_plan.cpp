@@ -40,6 +40,8 @@ const std::vector<AttentionWork>& CpuAttentionPlan::work(int num_kv_heads, int g
     const int max_parts = num_threads_ > 1 && base_items > 0 && base_items < wanted
                               ? static_cast<int>((wanted + base_items - 1) / base_items)
                               : 1;
+    // Heads of a sequence share an item when there are enough items without splitting them.
+    const bool share_heads = base_items / num_kv_heads >= wanted;
     for (int s = 0; s < num_seqs_; ++s) {
       const int q_len = query_start_[s + 1] - query_start_[s];
       const int first_pos = seq_lens_[s] - q_len;
@@ -47,9 +49,14 @@ const std::vector<AttentionWork>& CpuAttentionPlan::work(int num_kv_heads, int g
         const int end = std::min(q_len, begin + tile);
         const int key_end = first_pos + end;
         const int parts = std::clamp(key_end / kMinKeysPerPart, 1, max_parts);
-        for (int h = 0; h < num_kv_heads; ++h) {
+        const int heads_per_item =
+            parts == 1 && share_heads
+                ? std::clamp(kMaxAttentionRows / ((end - begin) * group), 1, num_kv_heads)
+                : 1;
+        for (int h = 0; h < num_kv_heads; h += heads_per_item) {
           if (parts == 1) {
-            work_.push_back({s, h, begin, end, 0, key_end, -1});
+            const int heads = std::min(heads_per_item, num_kv_heads - h);
+            work_.push_back({s, h, begin, end, 0, key_end, -1, heads});
             continue;
           }
           split_groups_.push_back({static_cast<int>(work_.size()), parts});

@@ -206,8 +206,8 @@ void CpuBackend::pagedAttention(const AttentionPlan& plan, const float* q, int q
   // Tiny steps (a decode of a small model) run inline: waking a worker would cost more.
   int64_t total_work = 0;
   for (const AttentionWork& item : work) {
-    total_work += int64_t{item.q_end - item.q_begin} * group * (item.kv_end - item.kv_begin) *
-                  shape.head_dim * 2;
+    total_work += int64_t{item.q_end - item.q_begin} * group * item.kv_heads *
+                  (item.kv_end - item.kv_begin) * shape.head_dim * 2;
   }
   const int64_t items = static_cast<int64_t>(work.size());
   const int64_t min_items = total_work < kMinParallelWork ? items : 1;

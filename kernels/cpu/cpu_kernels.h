@@ -61,8 +61,9 @@ struct AttentionArgs {
 };
 
 // One attention work item: query tokens [q_begin, q_end) (relative to the sequence's first new
-// token) of sequence seq, against kv head kv_head, over keys [kv_begin, kv_end). REQUIRES: (q_end -
-// q_begin) * group size <= kMaxAttentionRows.
+// token) of sequence seq, against kv heads [kv_head, kv_head + kv_heads), over keys [kv_begin,
+// kv_end). Its rows are head-major: (q_end - q_begin) * group of them per kv head. REQUIRES: rows
+// <= kMaxAttentionRows; kv_heads == 1 for a split part.
 struct AttentionWork {
   int32_t seq;
   int32_t kv_head;
@@ -74,6 +75,10 @@ struct AttentionWork {
   // -1: write normalised rows to out. Otherwise one part of a split key range: write each row's
   // [max, sum, unnormalised output (head_dim)] to partials + partial * partial_stride.
   int32_t partial;
+  // Several heads of one sequence in one item read each KV block's heads (contiguous in the
+  // pool) together, so that a decode streams the pool instead of hopping over the other heads'
+  // slices: 1.5x the KV read rate when the cache is past the last-level cache.
+  int32_t kv_heads = 1;
 };
 
 struct CpuKernels {
