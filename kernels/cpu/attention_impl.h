@@ -179,6 +179,20 @@ float rangeMax(const float* s, int a, int b) {
   return result;
 }
 
+// [lo, hi): the union of R rows' key ranges [row_lo[r], row_hi[r]) (empty ones skipped); false
+// when every row's is empty.
+template <int R>
+bool keyUnion(const int* row_lo, const int* row_hi, int& lo, int& hi) {
+  lo = 1 << 30;
+  hi = -1;
+  for (int r = 0; r < R; ++r) {
+    if (row_lo[r] >= row_hi[r]) continue;
+    lo = minOf(lo, row_lo[r]);
+    hi = maxOf(hi, row_hi[r]);
+  }
+  return lo < hi;
+}
+
 // Folds a span of consecutive keys (segs: one per KV block, in order, together at most
 // kMaxBlockSize keys) into R query rows: row r sees keys [row_lo[r], row_hi[r]) of them (causal
 // and window limits; may be empty). Scores over the union of the rows' ranges; keys outside a
@@ -189,13 +203,8 @@ void foldSpan(const float* qbuf, float* acc, float* row_max, float* row_sum, con
               float* scores) {
   using V = typename Vec::V;
   constexpr int kW = Vec::kWidth;
-  int lo = 1 << 30, hi = -1;
-  for (int r = 0; r < R; ++r) {
-    if (row_lo[r] >= row_hi[r]) continue;
-    lo = minOf(lo, row_lo[r]);
-    hi = maxOf(hi, row_hi[r]);
-  }
-  if (lo >= hi) return;
+  int lo, hi;
+  if (!keyUnion<R>(row_lo, row_hi, lo, hi)) return;
   const int count = hi - lo;
   // The span's segments cut to the union [lo, hi).
   KvSegment<KV> segs[kMaxSpanBlocks];

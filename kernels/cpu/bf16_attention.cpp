@@ -163,13 +163,8 @@ struct Bf16Fold {
   static void fold(const uint16_t* q, float* acc, float* row_max, float* row_sum,
                    const int* row_lo, const int* row_hi, int dim,
                    const KvSegment<Bf16>* /*span: see beginSpan*/, int /*span_segs*/, Scratch& s) {
-    int lo = 1 << 30, hi = -1;
-    for (int r = 0; r < R; ++r) {
-      if (row_lo[r] >= row_hi[r]) continue;
-      lo = minOf(lo, row_lo[r]);
-      hi = maxOf(hi, row_hi[r]);
-    }
-    if (lo >= hi) return;
+    int lo, hi;
+    if (!impl::keyUnion<R>(row_lo, row_hi, lo, hi)) return;
     const int count = hi - lo;
     // Rows of keys [lo, hi): the span's, from lo; past hi (up to a multiple of 4) they are real
     // rows of the span or its padding, and get probability 0.
