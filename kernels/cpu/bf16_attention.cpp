@@ -19,7 +19,6 @@ namespace {
 using avx512bf16_isa::Vec;
 using impl::KvSegment;
 using impl::maxOf;
-using impl::minOf;
 
 // Head dims per 512-bit load of BF16 values; query and accumulator rows are padded to it.
 constexpr int kChunk = 32;

@@ -181,7 +181,7 @@ class MatmulPacked : public ::testing::TestWithParam<DType> {
       GTEST_SKIP() << dtypeName(GetParam()) << " weights stay row-major on this CPU";
     }
   }
-  CpuBackend backend_{{.num_threads = 2}};
+  CpuBackend backend_{CpuBackendOptions{.num_threads = 2, .simd_level = std::nullopt}};
 };
 
 TEST_P(MatmulPacked, MatchesReferenceAtEveryM) {
