@@ -13,7 +13,8 @@ namespace {
 
 constexpr int kCols = kPanelColumns;
 static_assert(kCols == kBf16PanelColumns);
-constexpr int kDepthPairs = 128;  // k pairs per panel: 128 * 32 * 4 bytes = 16 KiB, L1-resident
+// k pairs per panel block packed per call (matmulBf16DotProducts): 128 * 32 * 4 bytes = 16 KiB.
+constexpr int kDepthPairs = 128;
 
 // c[MR, 32] (+)= x[MR, 2 * pairs] * panel, panel [pairs, 32 columns, 2] BF16.
 template <int MR>
@@ -132,13 +133,14 @@ void matmulBf16Packed(const MatmulArgs& a, const uint16_t* x_bf16, int x_stride,
   alignas(64) float bias[kCols];
   const auto* packed = static_cast<const uint32_t*>(a.w);
   const int total_pairs = (a.k + 1) / 2;
+  const int block_pairs = panelBlockDepth(total_pairs);
   for (int panel_index = panel_begin; panel_index < panel_end; ++panel_index) {
     const int n0 = panel_index * kCols;
     const int cols = a.n - n0 < kCols ? a.n - n0 : kCols;
     loadBias(a, n0, cols, bias);
     const uint32_t* panel_base = packed + static_cast<size_t>(panel_index) * total_pairs * kCols;
-    for (int p0 = 0; p0 < total_pairs; p0 += kDepthPairs) {
-      const int pairs = total_pairs - p0 < kDepthPairs ? total_pairs - p0 : kDepthPairs;
+    for (int p0 = 0; p0 < total_pairs; p0 += block_pairs) {
+      const int pairs = total_pairs - p0 < block_pairs ? total_pairs - p0 : block_pairs;
       panelBlock(a, x_bf16 + 2 * p0, x_stride, panel_base + static_cast<size_t>(p0) * kCols, pairs,
                  a.out + n0, p0 == 0, bias, cols);
     }

@@ -13,7 +13,6 @@ namespace {
 
 constexpr int kCols = kPanelColumns;
 static_assert(kCols == kF32PanelColumns);
-constexpr int kDepth = 128;  // k per depth block: 128 * 32 * 4 bytes = 16 KiB of panel, L1
 
 // c[MR, 32] (+)= x[MR, depth] * panel, panel [depth, 32].
 template <int MR>
@@ -55,13 +54,14 @@ void packF32Panels(const float* w, int n, int k, float* out, int panel_begin, in
 void matmulF32Packed(const MatmulArgs& a, int panel_begin, int panel_end) {
   alignas(64) float bias[kCols];
   const auto* packed = static_cast<const float*>(a.w);
+  const int block_depth = panelBlockDepth(a.k);
   for (int panel_index = panel_begin; panel_index < panel_end; ++panel_index) {
     const int n0 = panel_index * kCols;
     const int cols = a.n - n0 < kCols ? a.n - n0 : kCols;
     loadBias(a, n0, cols, bias);
     const float* panel_base = packed + static_cast<size_t>(panel_index) * a.k * kCols;
-    for (int p0 = 0; p0 < a.k; p0 += kDepth) {
-      const int depth = a.k - p0 < kDepth ? a.k - p0 : kDepth;
+    for (int p0 = 0; p0 < a.k; p0 += block_depth) {
+      const int depth = a.k - p0 < block_depth ? a.k - p0 : block_depth;
       const float* panel = panel_base + static_cast<size_t>(p0) * kCols;
       forEachRowTiles(a.m, [&](auto tile, int m0) {
         microKernel<decltype(tile)::value>(a.x + static_cast<size_t>(m0) * a.k + p0, a.k, panel,

@@ -134,12 +134,13 @@ TEST_P(Matmul, RunsSingleThreaded) {
   checkMatmul(backend, {2, 576, 200}, DType::kBF16, DType::kF32, true, 300);
 }
 
-// Packed weights: every m from decode to prefill tiles, k across several depth blocks and odd,
-// n across partial panels, bias of each dtype.
+// Packed weights: every m from decode to prefill tiles, k odd and across several depth blocks
+// (more than 768 values for F32, 768 pairs for BF16; split evenly), n across partial panels, bias
+// of each dtype.
 void checkPackedAtEveryM(CpuBackend& backend, DType dtype, uint32_t seed) {
-  const std::vector<MatmulShape> shapes = {{1, 64, 172},  {1, 577, 1536}, {2, 37, 11},
-                                           {12, 600, 70}, {13, 301, 45},  {25, 576, 33},
-                                           {64, 33, 17},  {130, 64, 96}};
+  const std::vector<MatmulShape> shapes = {
+      {1, 64, 172}, {1, 577, 1536}, {2, 37, 11}, {12, 600, 70}, {13, 301, 45},
+      {25, 576, 33}, {64, 33, 17},  {130, 64, 96}, {13, 1601, 40}, {1, 3073, 33}};
   for (const MatmulShape& shape : shapes) {
     checkMatmul(backend, shape, dtype, DType::kF32, false, seed++, true);
   }
