@@ -255,8 +255,8 @@ struct F32Fold {
     alignas(64) float scores[kRowsPerPass * kMaxBlockSize];  // [rows of a pass, keys]
   };
   static int rowStride(int dim) { return dim; }
-  // Called once per span before its passes of rows (fold).
-  static void beginSpan(const KvSegment<KV>*, int, int, Scratch&) {}
+  // Called once per span (and kv head) before its passes of `rows` rows (fold).
+  static void beginSpan(const KvSegment<KV>*, int, int, int /*rows*/, Scratch&) {}
   // q = src * scale; acc = 0.
   static void loadQuery(const float* src, float scale, float* q, float* acc, int dim) {
     constexpr int kW = Vec::kWidth;
@@ -367,7 +367,7 @@ void attentionWith(const AttentionArgs& a, const AttentionWork& work) {
           span[i].v += head_elems;
         }
       }
-      Fold::beginSpan(span, num_span, dim, scratch);
+      Fold::beginSpan(span, num_span, dim, head_rows, scratch);
       constexpr int kPass = Fold::kRowsPerPass;
       const auto fold = [&](auto rows_tag, int r0) {
         Fold::template fold<decltype(rows_tag)::value>(

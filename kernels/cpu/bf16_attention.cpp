@@ -70,6 +70,112 @@ void spanScores(const uint16_t* q, int q_stride, const uint16_t* const* k, int c
   }
 }
 
+// Keys transposed for query tiles folded in several passes (prefill): pair p (head dims 2p,
+// 2p + 1) of span key j is the 32-bit word kt[p * kKtStride + j]. Then 16 keys' scores come out of
+// vdpbf16ps in the lanes of one vector, with no horizontal sums; the transpose is paid once per
+// span and head, the sums it saves once per pass of 4 rows.
+constexpr int kKtMaxKeys = 64;   // spans up to impl::kSpanKeys keys (blocks of at most 64)
+constexpr int kKtMaxPairs = 64;  // head dims up to 128
+constexpr int kKtStride = kKtMaxKeys + 16;
+static_assert(impl::kSpanKeys <= kKtMaxKeys);
+
+// Transposes a 16 x 16 tile of 32-bit words in registers.
+void transpose16x16(__m512i (&r)[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  // Each 128-bit lane now holds a 4 x 4 block; gather lanes across rows i, i + 4, i + 8, i + 12.
+  for (int i = 0; i < 4; ++i) {
+    const __m512i a = _mm512_shuffle_i32x4(r[i], r[i + 4], 0x88);  // lanes 0, 2 of each
+    const __m512i b = _mm512_shuffle_i32x4(r[i], r[i + 4], 0xdd);  // lanes 1, 3 of each
+    const __m512i c = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0x88);
+    const __m512i d = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0xdd);
+    t[i] = _mm512_shuffle_i32x4(a, c, 0x88);
+    t[i + 4] = _mm512_shuffle_i32x4(b, d, 0x88);
+    t[i + 8] = _mm512_shuffle_i32x4(a, c, 0xdd);
+    t[i + 12] = _mm512_shuffle_i32x4(b, d, 0xdd);
+  }
+  for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
+
+// kt for keys [0, count) with row pointers k (head dim `dim`, even), then zeros up to the next
+// multiple of 16 past count + 15, so that 16 keys read from any start below count are defined.
+void transposeKeys(const uint16_t* const* k, int count, int dim, uint32_t* kt) {
+  const int pairs = dim / 2;
+  for (int j0 = 0; j0 < count + 15; j0 += 16) {
+    for (int c0 = 0; c0 < pairs; c0 += 16) {
+      __m512i r[16];
+      const __mmask16 mask = laneMask(pairs - c0);
+      for (int i = 0; i < 16; ++i) {
+        r[i] = j0 + i < count ? _mm512_maskz_loadu_epi32(mask, k[j0 + i] + 2 * c0)
+                              : _mm512_setzero_si512();
+      }
+      transpose16x16(r);
+      const int rows = pairs - c0 < 16 ? pairs - c0 : 16;
+      for (int p = 0; p < rows; ++p) {
+        _mm512_storeu_si512(kt + static_cast<size_t>(c0 + p) * kKtStride + j0, r[p]);
+      }
+    }
+  }
+}
+
+// scores[r * kScoreStride + j] = q_r . key (first + j) for j in [0, 16 * G) of R rows, from kt.
+template <int R, int G>
+void scoreGroups(const uint32_t* q, int q_stride_words, const uint32_t* kt, int first, int pairs,
+                 float* scores) {
+  __m512 acc[R][G];
+  for (int r = 0; r < R; ++r) {
+    for (int g = 0; g < G; ++g) acc[r][g] = _mm512_setzero_ps();
+  }
+  for (int p = 0; p < pairs; ++p) {
+    __m512bh kv[G];
+    for (int g = 0; g < G; ++g) {
+      kv[g] =
+          (__m512bh)_mm512_loadu_si512(kt + static_cast<size_t>(p) * kKtStride + first + 16 * g);
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m512bh qv = (__m512bh)_mm512_set1_epi32(static_cast<int>(q[r * q_stride_words + p]));
+      for (int g = 0; g < G; ++g) acc[r][g] = _mm512_dpbf16_ps(acc[r][g], qv, kv[g]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int g = 0; g < G; ++g) _mm512_storeu_ps(scores + r * kScoreStride + 16 * g, acc[r][g]);
+  }
+}
+
+// spanScores from the transposed keys: keys [first, first + count) of kt.
+template <int R>
+void spanScoresTransposed(const uint16_t* q, int q_stride, const uint32_t* kt, int first, int count,
+                          int dim, float* scores) {
+  const auto* q32 = reinterpret_cast<const uint32_t*>(q);
+  const int pairs = dim / 2;
+  int j = 0;
+  for (; j + 48 < count; j += 64) {
+    scoreGroups<R, 4>(q32, q_stride / 2, kt, first + j, pairs, scores + j);
+  }
+  switch ((count - j + 15) / 16) {
+    case 3:
+      scoreGroups<R, 3>(q32, q_stride / 2, kt, first + j, pairs, scores + j);
+      break;
+    case 2:
+      scoreGroups<R, 2>(q32, q_stride / 2, kt, first + j, pairs, scores + j);
+      break;
+    case 1:
+      scoreGroups<R, 1>(q32, q_stride / 2, kt, first + j, pairs, scores + j);
+      break;
+    default:
+      break;
+  }
+}
+
 // Dims [d0, d0 + 32 * NC) of R accumulator rows: acc_r = acc_r * alpha[r] + sum_j p_r[j] v[j]
 // over key pairs. Two value rows interleave into BF16 pairs (vpunpck{l,h}wd) that vdpbf16ps
 // multiplies by the two keys' probabilities: within each 128-bit lane, the low unpack holds dims
@@ -128,11 +234,13 @@ struct Bf16Fold {
     const uint16_t* k[kMaxBlockSize + 4];
     const uint16_t* v[kMaxBlockSize + 4];
     int first_key;
+    bool transposed;  // kt holds the span's keys
+    alignas(64) uint32_t kt[kKtMaxPairs * kKtStride];
   };
 
   static int rowStride(int dim) { return (dim + kChunk - 1) / kChunk * kChunk; }
 
-  static void beginSpan(const KvSegment<Bf16>* span, int span_segs, int dim, Scratch& s) {
+  static void beginSpan(const KvSegment<Bf16>* span, int span_segs, int dim, int rows, Scratch& s) {
     int n = 0;
     for (int i = 0; i < span_segs; ++i) {
       for (int j = 0; j < span[i].hi - span[i].lo; ++j, ++n) {
@@ -140,12 +248,17 @@ struct Bf16Fold {
         s.v[n] = &span[i].v[static_cast<size_t>(j) * dim].bits;
       }
     }
+    const int keys = n;
     // A row range starting past the span's first key reads up to 3 rows beyond its last.
     for (int last = n - 1, end = n + 3; n < end; ++n) {
       s.k[n] = s.k[last];
       s.v[n] = s.v[last];
     }
     s.first_key = span[0].lo;
+    // The transposed keys pay off when more than one pass of rows scores them.
+    s.transposed =
+        rows > kRowsPerPass && keys <= kKtMaxKeys && dim % 2 == 0 && dim <= 2 * kKtMaxPairs;
+    if (s.transposed) transposeKeys(s.k, keys, dim, s.kt);
   }
 
   // q = src * scale rounded to BF16 and zero-padded to the row stride; acc = 0.
@@ -170,7 +283,11 @@ struct Bf16Fold {
     const uint16_t* const* k = s.k + (lo - s.first_key);
     const uint16_t* const* v = s.v + (lo - s.first_key);
     const int stride = rowStride(dim);
-    spanScores<R>(q, stride, k, count, dim, s.scores);
+    if (s.transposed) {
+      spanScoresTransposed<R>(q, stride, s.kt, lo - s.first_key, count, dim, s.scores);
+    } else {
+      spanScores<R>(q, stride, k, count, dim, s.scores);
+    }
 
     // Online softmax in F32; the probabilities go to BF16, zero outside each row's keys and
     // past the span (the odd key of the last pair).
