@@ -82,9 +82,6 @@ void blockScores(const float* q, const KV* k, int count, int dim, float* scores)
   }
 }
 
-// One chunk of NV vectors of R output rows (row stride dim; the last vector holding `last`
-// values): out_r = out_r * alpha[r] + sum_j p[r * kMaxBlockSize + j] * v[j], accumulated in
-// registers across all keys.
 // Keys [lo, hi) of one KV block of a span: k and v point at key `lo`'s row of the block's tiles.
 template <typename KV>
 struct KvSegment {
@@ -100,36 +97,48 @@ struct KvSegment {
 constexpr int kMaxSpanBlocks = 8;
 constexpr int kSpanKeys = 64;
 
-template <class Vec, typename KV, int R, int NV>
+// One chunk of NV vectors of R output rows (row stride dim; the last vector holding `last`
+// values, fewer than kWidth only if kPartial): out_r = out_r * alpha[r] + sum_j
+// p[r * kMaxBlockSize + j] * v[j], accumulated in registers across all keys.
+template <class Vec, typename KV, int R, int NV, bool kPartial>
 void accumulateChunk(float* out, int dim, const float* alpha, const float* p,
                      const KvSegment<KV>* segs, int num_segs, int d0, int last) {
   using V = typename Vec::V;
   constexpr int kW = Vec::kWidth;
+  const auto load = [&](const auto* src, int u) {
+    return kPartial && u == NV - 1 ? Vec::loadTail(src, last) : Vec::load(src);
+  };
   V acc[R][NV];
   for (int r = 0; r < R; ++r) {
     const V valpha = Vec::set1(alpha[r]);
-    const float* o = out + r * dim;
-    for (int u = 0; u < NV - 1; ++u) acc[r][u] = Vec::mul(valpha, Vec::load(o + u * kW));
-    acc[r][NV - 1] = Vec::mul(valpha, Vec::loadTail(o + (NV - 1) * kW, last));
+    for (int u = 0; u < NV; ++u) acc[r][u] = Vec::mul(valpha, load(out + r * dim + u * kW, u));
   }
-  int j = 0;  // key index within the span's scores
+  // One flat loop over the span's keys: with a loop per segment around it (or the partial
+  // vector's mask in it), GCC kept acc on the stack and stored all of it on every key.
+  const KV* rows[kMaxBlockSize];
+  int keys = 0;
   for (int s = 0; s < num_segs; ++s) {
-    const int count = segs[s].hi - segs[s].lo;
-    for (int i = 0; i < count; ++i, ++j) {
-      const KV* row = segs[s].v + static_cast<size_t>(i) * dim + d0;
-      V vv[NV];
-      for (int u = 0; u < NV - 1; ++u) vv[u] = Vec::load(row + u * kW);
-      vv[NV - 1] = Vec::loadTail(row + (NV - 1) * kW, last);
-      for (int r = 0; r < R; ++r) {
-        const V pv = Vec::set1(p[r * kMaxBlockSize + j]);
-        for (int u = 0; u < NV; ++u) acc[r][u] = Vec::fmadd(pv, vv[u], acc[r][u]);
-      }
+    for (int i = 0; i < segs[s].hi - segs[s].lo; ++i) {
+      rows[keys++] = segs[s].v + static_cast<size_t>(i) * dim + d0;
+    }
+  }
+  for (int j = 0; j < keys; ++j) {
+    V vv[NV];
+    for (int u = 0; u < NV; ++u) vv[u] = load(rows[j] + u * kW, u);
+    for (int r = 0; r < R; ++r) {
+      const V pv = Vec::set1(p[r * kMaxBlockSize + j]);
+      for (int u = 0; u < NV; ++u) acc[r][u] = Vec::fmadd(pv, vv[u], acc[r][u]);
     }
   }
   for (int r = 0; r < R; ++r) {
-    float* o = out + r * dim;
-    for (int u = 0; u < NV - 1; ++u) Vec::store(o + u * kW, acc[r][u]);
-    Vec::storeTail(o + (NV - 1) * kW, acc[r][NV - 1], last);
+    for (int u = 0; u < NV; ++u) {
+      float* dst = out + r * dim + u * kW;
+      if (kPartial && u == NV - 1) {
+        Vec::storeTail(dst, acc[r][u], last);
+      } else {
+        Vec::store(dst, acc[r][u]);
+      }
+    }
   }
 }
 
@@ -149,7 +158,11 @@ void blockAccumulate(float* out, int dim, const float* alpha, const float* p,
 #define MANIFOLD_ACCUMULATE_CASE(N)                                                 \
   case N:                                                                           \
     if constexpr (N <= kMaxRegs) {                                                  \
-      accumulateChunk<Vec, KV, R, N>(o, dim, alpha, p, segs, num_segs, d0, last);   \
+      if (last == kW) {                                                             \
+        accumulateChunk<Vec, KV, R, N, false>(o, dim, alpha, p, segs, num_segs, d0, kW); \
+      } else {                                                                      \
+        accumulateChunk<Vec, KV, R, N, true>(o, dim, alpha, p, segs, num_segs, d0, last); \
+      }                                                                             \
     }                                                                               \
     break;
       MANIFOLD_ACCUMULATE_CASE(1)
@@ -193,14 +206,97 @@ bool keyUnion(const int* row_lo, const int* row_hi, int& lo, int& hi) {
   return lo < hi;
 }
 
+// A span's keys transposed for query tiles that score it in several passes (prefill): head dim
+// d of span key j is kt[d * kTransposedStride + j]. Then kWidth keys' scores come out of one FMA
+// chain per row, with no horizontal sums; the transpose is paid once per span and kv head.
+constexpr int kTransposedMaxKeys = 64;
+constexpr int kTransposedMaxDim = 128;
+constexpr int kTransposedStride = kTransposedMaxKeys + 16;
+static_assert(kSpanKeys <= kTransposedMaxKeys);
+
+// kt for the `count` keys of a span's segments, then zeros up to count + kWidth - 1 rounded up to
+// kWidth, so that kWidth keys read from any start below count are defined.
+template <class Vec, typename KV>
+void transposeKeys(const KvSegment<KV>* span, int span_segs, int count, int dim, float* kt) {
+  using V = typename Vec::V;
+  constexpr int kW = Vec::kWidth;
+  const KV* rows[kTransposedMaxKeys];
+  int n = 0;
+  for (int i = 0; i < span_segs; ++i) {
+    for (int j = 0; j < span[i].hi - span[i].lo; ++j) {
+      rows[n++] = span[i].k + static_cast<size_t>(j) * dim;
+    }
+  }
+  for (int j0 = 0; j0 < count + kW - 1; j0 += kW) {
+    for (int d0 = 0; d0 < dim; d0 += kW) {
+      V r[kW];
+      for (int i = 0; i < kW; ++i) {
+        r[i] = j0 + i < count ? Vec::loadTail(rows[j0 + i] + d0, dim - d0) : Vec::zero();
+      }
+      Vec::transpose(r);
+      for (int d = 0; d < kW && d0 + d < dim; ++d) {
+        Vec::store(kt + static_cast<size_t>(d0 + d) * kTransposedStride + j0, r[d]);
+      }
+    }
+  }
+}
+
+// scores[r * kMaxBlockSize + j] = q_r . key (first + j) for j in [0, G * kWidth), from kt.
+template <class Vec, int R, int G>
+void transposedScoreGroups(const float* q, int dim, const float* kt, int first, float* scores) {
+  using V = typename Vec::V;
+  constexpr int kW = Vec::kWidth;
+  V acc[R][G];
+  for (int r = 0; r < R; ++r) {
+    for (int g = 0; g < G; ++g) acc[r][g] = Vec::zero();
+  }
+  for (int d = 0; d < dim; ++d) {
+    const float* row = kt + static_cast<size_t>(d) * kTransposedStride + first;
+    V kv[G];
+    for (int g = 0; g < G; ++g) kv[g] = Vec::load(row + g * kW);
+    for (int r = 0; r < R; ++r) {
+      const V qv = Vec::set1(q[r * dim + d]);
+      for (int g = 0; g < G; ++g) acc[r][g] = Vec::fmadd(qv, kv[g], acc[r][g]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int g = 0; g < G; ++g) Vec::store(scores + r * kMaxBlockSize + g * kW, acc[r][g]);
+  }
+}
+
+// blockScores over keys [first, first + count) of kt.
+template <class Vec, int R>
+void transposedScores(const float* q, int dim, const float* kt, int first, int count,
+                      float* scores) {
+  constexpr int kW = Vec::kWidth;
+  int j = 0;
+  for (; j + 3 * kW < count; j += 4 * kW) {
+    transposedScoreGroups<Vec, R, 4>(q, dim, kt, first + j, scores + j);
+  }
+  switch ((count - j + kW - 1) / kW) {
+    case 3:
+      transposedScoreGroups<Vec, R, 3>(q, dim, kt, first + j, scores + j);
+      break;
+    case 2:
+      transposedScoreGroups<Vec, R, 2>(q, dim, kt, first + j, scores + j);
+      break;
+    case 1:
+      transposedScoreGroups<Vec, R, 1>(q, dim, kt, first + j, scores + j);
+      break;
+    default:
+      break;
+  }
+}
+
 // Folds a span of consecutive keys (segs: one per KV block, in order, together at most
 // kMaxBlockSize keys) into R query rows: row r sees keys [row_lo[r], row_hi[r]) of them (causal
-// and window limits; may be empty). Scores over the union of the rows' ranges; keys outside a
-// row's own range get probability 0.
+// and window limits; may be empty). Scores over the union of the rows' ranges, from the span's
+// transposed keys when kt is set (kt_first: the span's first key); keys outside a row's own range
+// get probability 0.
 template <class Vec, typename KV, int R>
 void foldSpan(const float* qbuf, float* acc, float* row_max, float* row_sum, const int* row_lo,
               const int* row_hi, int dim, const KvSegment<KV>* span, int span_segs,
-              float* scores) {
+              float* scores, const float* kt, int kt_first) {
   using V = typename Vec::V;
   constexpr int kW = Vec::kWidth;
   int lo, hi;
@@ -214,9 +310,10 @@ void foldSpan(const float* qbuf, float* acc, float* row_max, float* row_sum, con
     if (a >= b) continue;
     const size_t skip = static_cast<size_t>(a - span[i].lo) * dim;
     segs[num_segs] = {span[i].k + skip, span[i].v + skip, a, b};
-    blockScores<Vec, KV, R>(qbuf, segs[num_segs].k, b - a, dim, scores + (a - lo));
+    if (kt == nullptr) blockScores<Vec, KV, R>(qbuf, segs[num_segs].k, b - a, dim, scores + (a - lo));
     ++num_segs;
   }
+  if (kt != nullptr) transposedScores<Vec, R>(qbuf, dim, kt, lo - kt_first, count, scores);
   float alpha[R];
   for (int r = 0; r < R; ++r) {
     float* s = scores + r * kMaxBlockSize;
@@ -253,10 +350,20 @@ struct F32Fold {
   static constexpr int kRowsPerPass = impl::kRowsPerPass<Vec>;
   struct Scratch {
     alignas(64) float scores[kRowsPerPass * kMaxBlockSize];  // [rows of a pass, keys]
+    bool transposed;  // kt holds the span's keys, from first_key
+    int first_key;
+    alignas(64) float kt[kTransposedMaxDim * kTransposedStride];
   };
   static int rowStride(int dim) { return dim; }
-  // Called once per span (and kv head) before its passes of `rows` rows (fold).
-  static void beginSpan(const KvSegment<KV>*, int, int, int /*rows*/, Scratch&) {}
+  // Called once per span (and kv head) before its passes of `rows` rows (fold). The transposed
+  // keys pay off when more than one pass scores them.
+  static void beginSpan(const KvSegment<KV>* span, int span_segs, int dim, int rows,
+                        Scratch& s) {
+    const int keys = span[span_segs - 1].hi - span[0].lo;
+    s.transposed = rows > kRowsPerPass && keys <= kTransposedMaxKeys && dim <= kTransposedMaxDim;
+    s.first_key = span[0].lo;
+    if (s.transposed) transposeKeys<Vec, KV>(span, span_segs, keys, dim, s.kt);
+  }
   // q = src * scale; acc = 0.
   static void loadQuery(const float* src, float scale, float* q, float* acc, int dim) {
     constexpr int kW = Vec::kWidth;
@@ -272,7 +379,8 @@ struct F32Fold {
                    const int* row_hi, int dim, const KvSegment<KV>* span, int span_segs,
                    Scratch& scratch) {
     foldSpan<Vec, KV, R>(q, acc, row_max, row_sum, row_lo, row_hi, dim, span, span_segs,
-                         scratch.scores);
+                         scratch.scores, scratch.transposed ? scratch.kt : nullptr,
+                         scratch.first_key);
   }
   // dst = acc * scale.
   static void storeRow(const float* acc, float scale, float* dst, int dim) {

@@ -79,49 +79,23 @@ constexpr int kKtMaxPairs = 64;  // head dims up to 128
 constexpr int kKtStride = kKtMaxKeys + 16;
 static_assert(impl::kSpanKeys <= kKtMaxKeys);
 
-// Transposes a 16 x 16 tile of 32-bit words in registers.
-void transpose16x16(__m512i (&r)[16]) {
-  __m512i t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-    r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-    r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-  }
-  // Each 128-bit lane now holds a 4 x 4 block; gather lanes across rows i, i + 4, i + 8, i + 12.
-  for (int i = 0; i < 4; ++i) {
-    const __m512i a = _mm512_shuffle_i32x4(r[i], r[i + 4], 0x88);  // lanes 0, 2 of each
-    const __m512i b = _mm512_shuffle_i32x4(r[i], r[i + 4], 0xdd);  // lanes 1, 3 of each
-    const __m512i c = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0x88);
-    const __m512i d = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0xdd);
-    t[i] = _mm512_shuffle_i32x4(a, c, 0x88);
-    t[i + 4] = _mm512_shuffle_i32x4(b, d, 0x88);
-    t[i + 8] = _mm512_shuffle_i32x4(a, c, 0xdd);
-    t[i + 12] = _mm512_shuffle_i32x4(b, d, 0xdd);
-  }
-  for (int i = 0; i < 16; ++i) r[i] = t[i];
-}
-
 // kt for keys [0, count) with row pointers k (head dim `dim`, even), then zeros up to the next
 // multiple of 16 past count + 15, so that 16 keys read from any start below count are defined.
 void transposeKeys(const uint16_t* const* k, int count, int dim, uint32_t* kt) {
   const int pairs = dim / 2;
   for (int j0 = 0; j0 < count + 15; j0 += 16) {
     for (int c0 = 0; c0 < pairs; c0 += 16) {
-      __m512i r[16];
+      __m512 r[16];  // 16 keys' pairs as words, transposed as floats
       const __mmask16 mask = laneMask(pairs - c0);
       for (int i = 0; i < 16; ++i) {
-        r[i] = j0 + i < count ? _mm512_maskz_loadu_epi32(mask, k[j0 + i] + 2 * c0)
-                              : _mm512_setzero_si512();
+        r[i] = j0 + i < count ? _mm512_castsi512_ps(_mm512_maskz_loadu_epi32(mask, k[j0 + i] + 2 * c0))
+                              : _mm512_setzero_ps();
       }
-      transpose16x16(r);
+      Vec::transpose(r);
       const int rows = pairs - c0 < 16 ? pairs - c0 : 16;
       for (int p = 0; p < rows; ++p) {
-        _mm512_storeu_si512(kt + static_cast<size_t>(c0 + p) * kKtStride + j0, r[p]);
+        _mm512_storeu_si512(kt + static_cast<size_t>(c0 + p) * kKtStride + j0,
+                            _mm512_castps_si512(r[p]));
       }
     }
   }

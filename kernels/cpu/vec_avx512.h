@@ -105,6 +105,34 @@ struct Vec {
     _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
   }
   static float reduceMax(V v) { return _mm512_reduce_max_ps(v); }
+  // Transposes the 16 x 16 matrix whose rows are r[0..15].
+  static void transpose(V (&r)[16]) {
+    V t[16];
+    for (int i = 0; i < 16; i += 2) {
+      t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    const auto pd = [](V v) { return _mm512_castps_pd(v); };
+    for (int i = 0; i < 16; i += 4) {
+      r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(pd(t[i]), pd(t[i + 2])));
+      r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(pd(t[i]), pd(t[i + 2])));
+      r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(pd(t[i + 1]), pd(t[i + 3])));
+      r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(pd(t[i + 1]), pd(t[i + 3])));
+    }
+    // Each 128-bit lane of r[i] now holds its row's part of a 4 x 4 block: gather the lanes of
+    // rows i, i + 4, i + 8 and i + 12.
+    for (int i = 0; i < 4; ++i) {
+      const V a = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);  // lanes 0 and 2 of each
+      const V b = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);  // lanes 1 and 3 of each
+      const V c = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+      const V d = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+      t[i] = _mm512_shuffle_f32x4(a, c, 0x88);
+      t[i + 4] = _mm512_shuffle_f32x4(b, d, 0x88);
+      t[i + 8] = _mm512_shuffle_f32x4(a, c, 0xdd);
+      t[i + 12] = _mm512_shuffle_f32x4(b, d, 0xdd);
+    }
+    for (int i = 0; i < 16; ++i) r[i] = t[i];
+  }
 
   // e^x, about 2 ulp on [-87, 88] (Cephes polynomial); underflows to 0, -inf gives 0.
   static V exp(V x) {

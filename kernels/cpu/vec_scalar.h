@@ -54,6 +54,7 @@ struct Vec {
     out[3] = d;
   }
   static float reduceMax(V v) { return v; }
+  static void transpose(V (&)[1]) {}
   static V exp(V v) { return std::exp(v); }
   static float expScalar(float x) { return std::exp(x); }
   static float sqrtScalar(float x) { return std::sqrt(x); }
