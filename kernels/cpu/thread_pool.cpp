@@ -27,19 +27,12 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::run(InvokeFn invoke, void* ctx, int64_t n, int64_t min_chunk) {
-  // A few chunks per thread so that a thread slowed down by a neighbour process does not hold
-  // up the whole op.
-  const int64_t max_chunks = int64_t{num_threads_} * 4;
-  int64_t num_chunks = std::min((n + min_chunk - 1) / min_chunk, max_chunks);
-  const int64_t chunk = (n + num_chunks - 1) / num_chunks;
-  num_chunks = (n + chunk - 1) / chunk;
-
+  assert(n < (int64_t{1} << 32));
   job_invoke_ = invoke;
   job_ctx_ = ctx;
-  job_n_ = n;
-  job_chunk_ = chunk;
-  done_chunks_.store(0, std::memory_order_relaxed);
-  claim_.store(packClaim(num_chunks, 0), std::memory_order_release);
+  job_min_chunk_.store(min_chunk, std::memory_order_relaxed);
+  done_items_.store(0, std::memory_order_relaxed);
+  claim_.store(packClaim(static_cast<uint64_t>(n), 0), std::memory_order_release);
   generation_.fetch_add(1);  // seq_cst: pairs with the sleep check in workerLoop
   if (sleeping_workers_.load() > 0) generation_.notify_all();
 
@@ -47,7 +40,7 @@ void ThreadPool::run(InvokeFn invoke, void* ctx, int64_t n, int64_t min_chunk) {
   // Only chunks a worker has claimed can still be running: wait for those.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us_);
   int polls = 0;
-  while (done_chunks_.load(std::memory_order_acquire) != num_chunks) {
+  while (done_items_.load(std::memory_order_acquire) != n) {
     if (++polls % 64 == 0 && std::chrono::steady_clock::now() > deadline) {
       std::this_thread::yield();  // the claiming worker may need this core
     } else {
@@ -62,14 +55,16 @@ void ThreadPool::drainChunks() {
     const uint64_t count = state >> 32;
     const uint64_t next = state & 0xffffffffu;
     if (next >= count) return;
-    if (!claim_.compare_exchange_weak(state, packClaim(count, next + 1),
+    const uint64_t left = count - next;
+    const auto min_chunk = static_cast<uint64_t>(job_min_chunk_.load(std::memory_order_relaxed));
+    const uint64_t guided = (left + 2 * num_threads_ - 1) / (2 * num_threads_);
+    const uint64_t size = std::min(left, std::max(min_chunk, guided));
+    if (!claim_.compare_exchange_weak(state, packClaim(count, next + size),
                                       std::memory_order_acquire)) {
       continue;  // state reloaded
     }
-    const int64_t begin = static_cast<int64_t>(next) * job_chunk_;
-    const int64_t end = std::min(begin + job_chunk_, job_n_);
-    job_invoke_(job_ctx_, begin, end);
-    done_chunks_.fetch_add(1, std::memory_order_release);
+    job_invoke_(job_ctx_, static_cast<int64_t>(next), static_cast<int64_t>(next + size));
+    done_items_.fetch_add(static_cast<int64_t>(size), std::memory_order_release);
     state = claim_.load(std::memory_order_acquire);
   }
 }

@@ -5,7 +5,9 @@
 // while (spin_us) watching for the next one, and only then blocks on a futex (std::atomic::wait).
 // Chunks are claimed dynamically and the owner waits only for claimed chunks to finish, never for
 // a worker to show up: on a machine with more runnable threads than cores a descheduled worker
-// costs nothing, the owner simply runs the chunks itself.
+// costs nothing, the owner simply runs the chunks itself. Chunks shrink as the job drains
+// (guided scheduling: a claim takes 1 / (2 * threads) of what is left, at least min_chunk), so
+// a job ends with small chunks and threads finish together, with few claims.
 //
 // Thread safety: parallelFor is called by one thread at a time (the owner); it blocks until the
 // job is done. The calling thread works too, so num_threads counts it.
@@ -63,12 +65,12 @@ class ThreadPool {
   // finished; read by a worker only after it claimed a chunk (claim_ acquire).
   InvokeFn job_invoke_ = nullptr;
   void* job_ctx_ = nullptr;
-  int64_t job_n_ = 0;
-  int64_t job_chunk_ = 0;
-  // Packed claim state: next chunk index in the low 32 bits, chunk count in the high 32 bits.
-  // A worker claims chunk i by a CAS from (count, i) to (count, i + 1).
+  // Read before a claim, to size it: a stale value only sizes a claim whose CAS then fails.
+  std::atomic<int64_t> job_min_chunk_{1};
+  // Packed claim state: the next unclaimed item in the low 32 bits, the job's item count in the
+  // high 32 bits. A worker claims [next, next + size) by a CAS from (n, next) to (n, next + size).
   alignas(64) std::atomic<uint64_t> claim_{0};
-  alignas(64) std::atomic<int64_t> done_chunks_{0};
+  alignas(64) std::atomic<int64_t> done_items_{0};
   alignas(64) std::atomic<uint32_t> generation_{0};
   std::atomic<int> sleeping_workers_{0};
   std::atomic<bool> stop_{false};
