@@ -180,11 +180,11 @@ BENCHMARK(BM_StreamReadCeiling)->ArgName("threads")->Arg(1)->Arg(2)->UseRealTime
 
 // Paged attention over `batch` sequences of `context` tokens whose last `q_len` are new
 // (1: decode; context: a whole prefill), smollm2 heads (9 query, 3 kv, head_dim 64), block size
-// 16, KV cache of `kv_dtype`. Counters: KV bytes read per second (each query tile reads its keys
+// `bs`, KV cache of `kv_dtype`. Counters: KV bytes read per second (each query tile reads its keys
 // once) and attention GFLOP/s (QK and PV, causal).
 void runPagedAttention(benchmark::State& state, int context, int q_len, int batch, int threads,
-                       DType kv_dtype) {
-  const int q_heads = 9, kv_heads = 3, dim = 64, bs = 16;
+                       DType kv_dtype, int bs = 16) {
+  const int q_heads = 9, kv_heads = 3, dim = 64;
   CpuBackendOptions options;
   options.num_threads = threads;
   CpuBackend backend(options);
@@ -251,6 +251,13 @@ BENCHMARK(BM_PagedAttentionDecode)
     ->ArgsProduct({{128, 512, 2048}, {1, 8}, {1, 2}, {0}})
     ->ArgsProduct({{256}, {32, 256}, {2}, {0, 2}})
     ->MinTime(0.3);
+
+// The 50 MB BF16 case past the last-level cache with larger KV blocks: a head's slice of a block
+// is block_size x 128 bytes, read as one run. Args: block size.
+void BM_PagedAttentionDecodeBlockSize(benchmark::State& state) {
+  runPagedAttention(state, 256, 1, 256, 2, DType::kBF16, static_cast<int>(state.range(0)));
+}
+BENCHMARK(BM_PagedAttentionDecodeBlockSize)->ArgName("block")->Arg(16)->Arg(64)->MinTime(0.3);
 
 // A whole causal prefill of `context` tokens, one sequence. Args: context, threads, kv dtype.
 void BM_PagedAttentionPrefill(benchmark::State& state) {
