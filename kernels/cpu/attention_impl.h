@@ -155,15 +155,15 @@ void blockAccumulate(float* out, int dim, const float* alpha, const float* p,
     const int last = dim - d0 - (nv - 1) * kW;
     float* o = out + d0;
     switch (nv) {
-#define MANIFOLD_ACCUMULATE_CASE(N)                                                 \
-  case N:                                                                           \
-    if constexpr (N <= kMaxRegs) {                                                  \
-      if (last == kW) {                                                             \
+#define MANIFOLD_ACCUMULATE_CASE(N)                                                   \
+  case N:                                                                             \
+    if constexpr (N <= kMaxRegs) {                                                    \
+      if (last == kW) {                                                               \
         accumulateChunk<Vec, KV, R, N, false>(o, dim, alpha, p, segs, num_segs, d0, kW); \
-      } else {                                                                      \
+      } else {                                                                        \
         accumulateChunk<Vec, KV, R, N, true>(o, dim, alpha, p, segs, num_segs, d0, last); \
-      }                                                                             \
-    }                                                                               \
+      }                                                                               \
+    }                                                                                 \
     break;
       MANIFOLD_ACCUMULATE_CASE(1)
       MANIFOLD_ACCUMULATE_CASE(2)
@@ -310,7 +310,9 @@ void foldSpan(const float* qbuf, float* acc, float* row_max, float* row_sum, con
     if (a >= b) continue;
     const size_t skip = static_cast<size_t>(a - span[i].lo) * dim;
     segs[num_segs] = {span[i].k + skip, span[i].v + skip, a, b};
-    if (kt == nullptr) blockScores<Vec, KV, R>(qbuf, segs[num_segs].k, b - a, dim, scores + (a - lo));
+    if (kt == nullptr) {
+      blockScores<Vec, KV, R>(qbuf, segs[num_segs].k, b - a, dim, scores + (a - lo));
+    }
     ++num_segs;
   }
   if (kt != nullptr) transposedScores<Vec, R>(qbuf, dim, kt, lo - kt_first, count, scores);

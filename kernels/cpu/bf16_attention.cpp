@@ -88,8 +88,9 @@ void transposeKeys(const uint16_t* const* k, int count, int dim, uint32_t* kt) {
       __m512 r[16];  // 16 keys' pairs as words, transposed as floats
       const __mmask16 mask = laneMask(pairs - c0);
       for (int i = 0; i < 16; ++i) {
-        r[i] = j0 + i < count ? _mm512_castsi512_ps(_mm512_maskz_loadu_epi32(mask, k[j0 + i] + 2 * c0))
-                              : _mm512_setzero_ps();
+        const __m512i words = j0 + i < count ? _mm512_maskz_loadu_epi32(mask, k[j0 + i] + 2 * c0)
+                                             : _mm512_setzero_si512();
+        r[i] = _mm512_castsi512_ps(words);
       }
       Vec::transpose(r);
       const int rows = pairs - c0 < 16 ? pairs - c0 : 16;
