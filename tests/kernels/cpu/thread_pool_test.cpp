@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
+#include <utility>
 #include <set>
 #include <thread>
 #include <vector>
@@ -19,6 +21,34 @@ TEST(ThreadPool, CoversEveryIndexExactlyOnce) {
       for (int64_t i = begin; i < end; ++i) hits[i].fetch_add(1);
     });
     for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "n=" << n << " i=" << i;
+  }
+}
+
+// Guided claims: each takes 1 / (2 * threads) of what is left, at least min_chunk, so no chunk is
+// larger than the first claim could be and the job ends on a chunk of at most min_chunk, whatever
+// the timing.
+TEST(ThreadPool, ChunksShrinkTowardTheEndOfAJob) {
+  ThreadPool pool(2);
+  constexpr int64_t kN = 1000, kMinChunk = 3;
+  for (int job = 0; job < 50; ++job) {
+    std::mutex mu;
+    std::vector<std::pair<int64_t, int64_t>> chunks;
+    pool.parallelFor(kN, kMinChunk, [&](int64_t begin, int64_t end) {
+      std::lock_guard<std::mutex> lock(mu);
+      chunks.emplace_back(begin, end);
+    });
+    int64_t covered = 0;
+    for (const auto& [begin, end] : chunks) {
+      covered += end - begin;
+      EXPECT_LE(end - begin, (kN + 3) / 4);
+      if (end == kN) {
+        EXPECT_LE(end - begin, kMinChunk);
+      } else {
+        EXPECT_GE(end - begin, kMinChunk);
+      }
+    }
+    EXPECT_EQ(covered, kN);
+    EXPECT_GE(chunks.size(), 10u);  // 4 fixed chunks per thread would be 8
   }
 }
 
