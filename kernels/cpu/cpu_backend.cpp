@@ -328,6 +328,18 @@ WeightView CpuBackend::packMatmulWeight(WeightView w, int n, int k, void* dst) {
   return WeightView{dst, w.dtype, WeightLayout::kPacked};
 }
 
+int CpuBackend::convertActivationsToBf16(const float* x, int m, int k) {
+  const int stride = (k + 1) / 2 * 2;
+  bf16_x_.resize(static_cast<size_t>(m) * stride);
+  // In parallel for prefill-sized batches: on one thread this left the other waiting for ~1% of
+  // a prefill step.
+  pool_->parallelFor(m, rowsPerChunk(k), [&](int64_t begin, int64_t end) {
+    convertRowsToBf16(x + begin * k, static_cast<int>(end - begin), k,
+                      bf16_x_.data() + begin * stride, stride);
+  });
+  return stride;
+}
+
 void CpuBackend::matmul(const float* x, int m, int k, WeightView w, int n, WeightView bias,
                         float* out) {
   assert(out != x);
@@ -347,9 +359,7 @@ void CpuBackend::matmul(const float* x, int m, int k, WeightView w, int n, Weigh
     assert(w.dtype == DType::kBF16 && use_bf16_dot_);
     const MatmulArgs args{x, m, k, w.data, w.dtype, n, bias.data, bias.dtype, out, nullptr, 0,
                           true};
-    const int stride = (k + 1) / 2 * 2;
-    bf16_x_.resize(static_cast<size_t>(m) * stride);
-    convertRowsToBf16(x, m, k, bf16_x_.data(), stride);
+    const int stride = convertActivationsToBf16(x, m, k);
     const int64_t panels = (n + kBf16PanelColumns - 1) / kBf16PanelColumns;
     pool_->parallelFor(panels, rowsPerChunk(int64_t{m} * k * kBf16PanelColumns / 2),
                        [&](int64_t begin, int64_t end) {
@@ -362,9 +372,7 @@ void CpuBackend::matmul(const float* x, int m, int k, WeightView w, int n, Weigh
   const bool gemm = useGemm(w.dtype, m);
   MatmulArgs args{x, m, k, w.data, w.dtype, n, bias.data, bias.dtype, out, nullptr, 0, gemm};
   if (w.dtype == DType::kBF16 && roundsActivationsToBf16(m)) {
-    const int stride = (k + 1) / 2 * 2;
-    bf16_x_.resize(static_cast<size_t>(m) * stride);
-    convertRowsToBf16(x, m, k, bf16_x_.data(), stride);
+    const int stride = convertActivationsToBf16(x, m, k);
     const int64_t groups = (n + 31) / 32;
     pool_->parallelFor(groups, 1, [&](int64_t begin, int64_t end) {
       matmulBf16DotProducts(args, bf16_x_.data(), stride, static_cast<int>(begin * 32),

@@ -111,6 +111,8 @@ class CpuBackend final : public Backend {
  private:
   bool matmulWithBlas(const float* x, int m, int k, WeightView w, int n, WeightView bias,
                       float* out);
+  // x [m, k] rounded to BF16 into bf16_x_ for the dot-product GEMMs; returns its row stride.
+  int convertActivationsToBf16(const float* x, int m, int k);
 
   SimdLevel simd_level_;
   const CpuKernels* kernels_;
