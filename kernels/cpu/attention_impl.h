@@ -152,7 +152,7 @@ void blockAccumulate(float* out, int dim, const float* alpha, const float* p,
   constexpr int kMaxRegs = kAccumulateVectors<Vec, R>;
   for (int d0 = 0; d0 < dim; d0 += kMaxRegs * kW) {
     const int nv = minOf(kMaxRegs, (dim - d0 + kW - 1) / kW);
-    const int last = dim - d0 - (nv - 1) * kW;
+    const int last = minOf(kW, dim - d0 - (nv - 1) * kW);  // values in the chunk's last vector
     float* o = out + d0;
     switch (nv) {
 #define MANIFOLD_ACCUMULATE_CASE(N)                                                   \

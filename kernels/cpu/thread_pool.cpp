@@ -26,10 +26,11 @@ ThreadPool::~ThreadPool() {
   for (std::thread& worker : workers_) worker.join();
 }
 
-void ThreadPool::run(InvokeFn invoke, void* ctx, int64_t n, int64_t min_chunk) {
-  assert(n < (int64_t{1} << 32));
+void ThreadPool::run(InvokeFn invoke, void* ctx, int64_t base, int64_t n, int64_t min_chunk) {
+  assert(n <= kMaxJobItems);
   job_invoke_ = invoke;
   job_ctx_ = ctx;
+  job_base_ = base;
   job_min_chunk_.store(min_chunk, std::memory_order_relaxed);
   done_items_.store(0, std::memory_order_relaxed);
   claim_.store(packClaim(static_cast<uint64_t>(n), 0), std::memory_order_release);
@@ -63,7 +64,8 @@ void ThreadPool::drainChunks() {
                                       std::memory_order_acquire)) {
       continue;  // state reloaded
     }
-    job_invoke_(job_ctx_, static_cast<int64_t>(next), static_cast<int64_t>(next + size));
+    job_invoke_(job_ctx_, job_base_ + static_cast<int64_t>(next),
+                job_base_ + static_cast<int64_t>(next + size));
     done_items_.fetch_add(static_cast<int64_t>(size), std::memory_order_release);
     state = claim_.load(std::memory_order_acquire);
   }

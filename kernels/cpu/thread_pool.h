@@ -46,13 +46,18 @@ class ThreadPool {
     auto invoke = [](void* ctx, int64_t begin, int64_t end) {
       (*static_cast<std::remove_reference_t<Fn>*>(ctx))(begin, end);
     };
-    run(invoke, &fn, n, min_chunk);
+    // The claim word holds 32-bit item indices: a longer job runs in slices.
+    for (int64_t base = 0; base < n; base += kMaxJobItems) {
+      run(invoke, &fn, base, n - base < kMaxJobItems ? n - base : kMaxJobItems, min_chunk);
+    }
   }
 
  private:
+  static constexpr int64_t kMaxJobItems = int64_t{1} << 31;
   using InvokeFn = void (*)(void* ctx, int64_t begin, int64_t end);
 
-  void run(InvokeFn invoke, void* ctx, int64_t n, int64_t min_chunk);
+  // Runs items [base, base + n) as one job. REQUIRES: n <= kMaxJobItems.
+  void run(InvokeFn invoke, void* ctx, int64_t base, int64_t n, int64_t min_chunk);
   void workerLoop();
   // Claims and runs chunks of the current job until none are left.
   void drainChunks();
@@ -65,7 +70,10 @@ class ThreadPool {
   // finished; read by a worker only after it claimed a chunk (claim_ acquire).
   InvokeFn job_invoke_ = nullptr;
   void* job_ctx_ = nullptr;
-  // Read before a claim, to size it: a stale value only sizes a claim whose CAS then fails.
+  int64_t job_base_ = 0;  // the claims' item indices are relative to it
+  // Read before a claim, to size it. A stale value sizes a claim whose CAS fails, or, when the
+  // next job passed through the same (n, next) state, one claim of that job with the previous
+  // job's minimum: still a valid range of it, only possibly shorter than its min_chunk.
   std::atomic<int64_t> job_min_chunk_{1};
   // Packed claim state: the next unclaimed item in the low 32 bits, the job's item count in the
   // high 32 bits. A worker claims [next, next + size) by a CAS from (n, next) to (n, next + size).

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <utility>
@@ -50,6 +51,27 @@ TEST(ThreadPool, ChunksShrinkTowardTheEndOfAJob) {
     EXPECT_EQ(covered, kN);
     EXPECT_GE(chunks.size(), 10u);  // 4 fixed chunks per thread would be 8
   }
+}
+
+// The claim word holds 32-bit item indices; a longer job runs in slices and still covers every
+// index once.
+TEST(ThreadPool, CoversJobsLongerThanOneClaimWord) {
+  ThreadPool pool(2);
+  const int64_t n = (int64_t{5} << 31) + 7;
+  std::mutex mu;
+  std::vector<std::pair<int64_t, int64_t>> chunks;
+  pool.parallelFor(n, int64_t{1} << 29, [&](int64_t begin, int64_t end) {
+    std::lock_guard<std::mutex> lock(mu);
+    chunks.emplace_back(begin, end);
+  });
+  std::sort(chunks.begin(), chunks.end());
+  int64_t next = 0;
+  for (const auto& [begin, end] : chunks) {
+    ASSERT_EQ(begin, next);
+    ASSERT_LT(begin, end);
+    next = end;
+  }
+  EXPECT_EQ(next, n);
 }
 
 TEST(ThreadPool, RunsSmallWorkInlineOnTheCaller) {
