@@ -102,7 +102,7 @@ constexpr int kSpanKeys = 64;
 // p[r * kMaxBlockSize + j] * v[j], accumulated in registers across all keys.
 template <class Vec, typename KV, int R, int NV, bool kPartial>
 void accumulateChunk(float* out, int dim, const float* alpha, const float* p,
-                     const KvSegment<KV>* segs, int num_segs, int d0, int last) {
+                     const KV* const* rows, int keys, int d0, int last) {
   using V = typename Vec::V;
   constexpr int kW = Vec::kWidth;
   const auto load = [&](const auto* src, int u) {
@@ -113,18 +113,11 @@ void accumulateChunk(float* out, int dim, const float* alpha, const float* p,
     const V valpha = Vec::set1(alpha[r]);
     for (int u = 0; u < NV; ++u) acc[r][u] = Vec::mul(valpha, load(out + r * dim + u * kW, u));
   }
-  // One flat loop over the span's keys: with a loop per segment around it (or the partial
+  // One flat loop over the value rows: with a loop per KV block around it (or the partial
   // vector's mask in it), GCC kept acc on the stack and stored all of it on every key.
-  const KV* rows[kMaxBlockSize];
-  int keys = 0;
-  for (int s = 0; s < num_segs; ++s) {
-    for (int i = 0; i < segs[s].hi - segs[s].lo; ++i) {
-      rows[keys++] = segs[s].v + static_cast<size_t>(i) * dim + d0;
-    }
-  }
   for (int j = 0; j < keys; ++j) {
     V vv[NV];
-    for (int u = 0; u < NV; ++u) vv[u] = load(rows[j] + u * kW, u);
+    for (int u = 0; u < NV; ++u) vv[u] = load(rows[j] + d0 + u * kW, u);
     for (int r = 0; r < R; ++r) {
       const V pv = Vec::set1(p[r * kMaxBlockSize + j]);
       for (int u = 0; u < NV; ++u) acc[r][u] = Vec::fmadd(pv, vv[u], acc[r][u]);
@@ -142,12 +135,11 @@ void accumulateChunk(float* out, int dim, const float* alpha, const float* p,
   }
 }
 
-// out_r = out_r * alpha[r] + sum_j p_r[j] * v[j] for R rows over the values of the segments
-// (consecutive keys, p indexed across them), in chunks of as many vectors of out as the
-// registers hold.
+// out_r = out_r * alpha[r] + sum_j p_r[j] * v[j] for R rows over `keys` value rows (p indexed
+// across them), in chunks of as many vectors of out as the registers hold.
 template <class Vec, typename KV, int R>
 void blockAccumulate(float* out, int dim, const float* alpha, const float* p,
-                     const KvSegment<KV>* segs, int num_segs) {
+                     const KV* const* rows, int keys) {
   constexpr int kW = Vec::kWidth;
   constexpr int kMaxRegs = kAccumulateVectors<Vec, R>;
   for (int d0 = 0; d0 < dim; d0 += kMaxRegs * kW) {
@@ -159,9 +151,9 @@ void blockAccumulate(float* out, int dim, const float* alpha, const float* p,
   case N:                                                                             \
     if constexpr (N <= kMaxRegs) {                                                    \
       if (last == kW) {                                                               \
-        accumulateChunk<Vec, KV, R, N, false>(o, dim, alpha, p, segs, num_segs, d0, kW); \
+        accumulateChunk<Vec, KV, R, N, false>(o, dim, alpha, p, rows, keys, d0, kW);   \
       } else {                                                                        \
-        accumulateChunk<Vec, KV, R, N, true>(o, dim, alpha, p, segs, num_segs, d0, last); \
+        accumulateChunk<Vec, KV, R, N, true>(o, dim, alpha, p, rows, keys, d0, last);  \
       }                                                                               \
     }                                                                                 \
     break;
@@ -214,19 +206,12 @@ constexpr int kTransposedMaxDim = 128;
 constexpr int kTransposedStride = kTransposedMaxKeys + 16;
 static_assert(kSpanKeys <= kTransposedMaxKeys);
 
-// kt for the `count` keys of a span's segments, then zeros up to count + kWidth - 1 rounded up to
-// kWidth, so that kWidth keys read from any start below count are defined.
+// kt for `count` key rows, then zeros up to count + kWidth - 1 rounded up to kWidth, so that
+// kWidth keys read from any start below count are defined.
 template <class Vec, typename KV>
-void transposeKeys(const KvSegment<KV>* span, int span_segs, int count, int dim, float* kt) {
+void transposeKeys(const KV* const* rows, int count, int dim, float* kt) {
   using V = typename Vec::V;
   constexpr int kW = Vec::kWidth;
-  const KV* rows[kTransposedMaxKeys];
-  int n = 0;
-  for (int i = 0; i < span_segs; ++i) {
-    for (int j = 0; j < span[i].hi - span[i].lo; ++j) {
-      rows[n++] = span[i].k + static_cast<size_t>(j) * dim;
-    }
-  }
   for (int j0 = 0; j0 < count + kW - 1; j0 += kW) {
     for (int d0 = 0; d0 < dim; d0 += kW) {
       V r[kW];
@@ -291,31 +276,28 @@ void transposedScores(const float* q, int dim, const float* kt, int first, int c
 // Folds a span of consecutive keys (segs: one per KV block, in order, together at most
 // kMaxBlockSize keys) into R query rows: row r sees keys [row_lo[r], row_hi[r]) of them (causal
 // and window limits; may be empty). Scores over the union of the rows' ranges, from the span's
-// transposed keys when kt is set (kt_first: the span's first key); keys outside a row's own range
-// get probability 0.
+// transposed keys when kt is set; keys outside a row's own range get probability 0. v_rows (and
+// kt) start at the span's first key, first_key.
 template <class Vec, typename KV, int R>
 void foldSpan(const float* qbuf, float* acc, float* row_max, float* row_sum, const int* row_lo,
               const int* row_hi, int dim, const KvSegment<KV>* span, int span_segs,
-              float* scores, const float* kt, int kt_first) {
+              float* scores, const KV* const* v_rows, const float* kt, int first_key) {
   using V = typename Vec::V;
   constexpr int kW = Vec::kWidth;
   int lo, hi;
   if (!keyUnion<R>(row_lo, row_hi, lo, hi)) return;
   const int count = hi - lo;
-  // The span's segments cut to the union [lo, hi).
-  KvSegment<KV> segs[kMaxSpanBlocks];
-  int num_segs = 0;
-  for (int i = 0; i < span_segs; ++i) {
-    const int a = maxOf(lo, span[i].lo), b = minOf(hi, span[i].hi);
-    if (a >= b) continue;
-    const size_t skip = static_cast<size_t>(a - span[i].lo) * dim;
-    segs[num_segs] = {span[i].k + skip, span[i].v + skip, a, b};
-    if (kt == nullptr) {
-      blockScores<Vec, KV, R>(qbuf, segs[num_segs].k, b - a, dim, scores + (a - lo));
+  if (kt != nullptr) {
+    transposedScores<Vec, R>(qbuf, dim, kt, lo - first_key, count, scores);
+  } else {
+    // Block by block over the union [lo, hi): each block's keys are contiguous rows.
+    for (int i = 0; i < span_segs; ++i) {
+      const int a = maxOf(lo, span[i].lo), b = minOf(hi, span[i].hi);
+      if (a >= b) continue;
+      blockScores<Vec, KV, R>(qbuf, span[i].k + static_cast<size_t>(a - span[i].lo) * dim, b - a,
+                              dim, scores + (a - lo));
     }
-    ++num_segs;
   }
-  if (kt != nullptr) transposedScores<Vec, R>(qbuf, dim, kt, lo - kt_first, count, scores);
   float alpha[R];
   for (int r = 0; r < R; ++r) {
     float* s = scores + r * kMaxBlockSize;
@@ -340,7 +322,7 @@ void foldSpan(const float* qbuf, float* acc, float* row_max, float* row_sum, con
     row_sum[r] = row_sum[r] * alpha[r] + Vec::reduceAdd(vsum);
     row_max[r] = new_max;
   }
-  blockAccumulate<Vec, KV, R>(acc, dim, alpha, scores, segs, num_segs);
+  blockAccumulate<Vec, KV, R>(acc, dim, alpha, scores, v_rows + (lo - first_key), count);
 }
 
 // How attention() holds query rows and folds spans of keys into them: F32 products over K and V
@@ -352,8 +334,11 @@ struct F32Fold {
   static constexpr int kRowsPerPass = impl::kRowsPerPass<Vec>;
   struct Scratch {
     alignas(64) float scores[kRowsPerPass * kMaxBlockSize];  // [rows of a pass, keys]
-    bool transposed;  // kt holds the span's keys, from first_key
+    // The span's key and value rows from its first key (beginSpan), as Bf16Fold's.
+    const KV* k[kMaxBlockSize];
+    const KV* v[kMaxBlockSize];
     int first_key;
+    bool transposed;  // kt holds the span's keys
     alignas(64) float kt[kTransposedMaxDim * kTransposedStride];
   };
   static int rowStride(int dim) { return dim; }
@@ -361,10 +346,16 @@ struct F32Fold {
   // keys pay off when more than one pass scores them.
   static void beginSpan(const KvSegment<KV>* span, int span_segs, int dim, int rows,
                         Scratch& s) {
-    const int keys = span[span_segs - 1].hi - span[0].lo;
-    s.transposed = rows > kRowsPerPass && keys <= kTransposedMaxKeys && dim <= kTransposedMaxDim;
+    int keys = 0;
+    for (int i = 0; i < span_segs; ++i) {
+      for (int j = 0; j < span[i].hi - span[i].lo; ++j, ++keys) {
+        s.k[keys] = span[i].k + static_cast<size_t>(j) * dim;
+        s.v[keys] = span[i].v + static_cast<size_t>(j) * dim;
+      }
+    }
     s.first_key = span[0].lo;
-    if (s.transposed) transposeKeys<Vec, KV>(span, span_segs, keys, dim, s.kt);
+    s.transposed = rows > kRowsPerPass && keys <= kTransposedMaxKeys && dim <= kTransposedMaxDim;
+    if (s.transposed) transposeKeys<Vec, KV>(s.k, keys, dim, s.kt);
   }
   // q = src * scale; acc = 0.
   static void loadQuery(const float* src, float scale, float* q, float* acc, int dim) {
@@ -381,7 +372,7 @@ struct F32Fold {
                    const int* row_hi, int dim, const KvSegment<KV>* span, int span_segs,
                    Scratch& scratch) {
     foldSpan<Vec, KV, R>(q, acc, row_max, row_sum, row_lo, row_hi, dim, span, span_segs,
-                         scratch.scores, scratch.transposed ? scratch.kt : nullptr,
+                         scratch.scores, scratch.v, scratch.transposed ? scratch.kt : nullptr,
                          scratch.first_key);
   }
   // dst = acc * scale.
