@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/loader/random_model.h"
@@ -74,6 +75,12 @@ ModelRunner* runner(const std::string& name, int threads) {
     // MANIFOLD_BENCH_BLAS_MIN_ROWS=N routes F32 matmuls of N+ rows to OpenBLAS (default: never).
     if (const char* blas = std::getenv("MANIFOLD_BENCH_BLAS_MIN_ROWS")) {
       options.cpu_blas_min_rows = std::atoi(blas);
+    }
+    // MANIFOLD_BENCH_KV_CACHE_DTYPE=bf16|f32 overrides the cache dtype (default: auto).
+    if (const char* kv = std::getenv("MANIFOLD_BENCH_KV_CACHE_DTYPE")) {
+      const std::string_view value(kv);
+      if (value == "bf16") options.kv_cache.dtype = DType::kBF16;
+      if (value == "f32") options.kv_cache.dtype = DType::kF32;
     }
     options.kv_cache.num_blocks = 64;  // 1024 tokens
     options.max_num_tokens = 512;
