@@ -43,6 +43,9 @@ struct EngineInfo {
   int max_model_len = 0;
   int vocab_size = 0;
   int block_size = 0;
+  // One line on what was loaded: architecture, layers, parameters, weight dtype and memory, KV
+  // blocks, backend (ModelRunner::summary); empty for engines that load no model.
+  std::string summary;
 };
 
 // Thread-safe: every method may be called from any thread.

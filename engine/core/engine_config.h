@@ -8,6 +8,7 @@
 #include "common/dtype.h"
 #include "common/status.h"
 #include "engine/kv_cache/cache_config.h"
+#include "engine/model/load_progress.h"
 #include "engine/scheduler/scheduler_config.h"
 
 namespace manifold {
@@ -31,6 +32,8 @@ struct EngineConfig {
   std::optional<DType> kv_cache_dtype;
   // Notified of steps and finished requests; may be null; must outlive the engine.
   EngineObserver* observer = nullptr;
+  // Told how the model's load goes (LocalEngine::create); may be empty.
+  LoadProgressCallback on_load_progress;
 
   // Ranges; the message names the field.
   [[nodiscard]] Status validate() const;

@@ -27,6 +27,7 @@ Result<std::unique_ptr<LocalEngine>> LocalEngine::create(const EngineConfig& con
   options.max_logits_rows = config.scheduler.max_num_batched_tokens;
   options.max_model_len = config.max_model_len;
   options.weight_dtype = config.weight_dtype;
+  options.on_load_progress = config.on_load_progress;
   ASSIGN_OR_RETURN(std::unique_ptr<ModelRunner> runner,
                    ModelRunner::create(config.model_dir, options));
   const int max_model_len = runner->maxModelLen();
@@ -46,6 +47,7 @@ Result<std::unique_ptr<LocalEngine>> LocalEngine::create(const EngineConfig& con
   info.max_model_len = max_model_len;
   info.vocab_size = runner->vocabSize();
   info.block_size = runner->blockSize();
+  info.summary = runner->summary();
   return create(core, std::make_unique<ModelRunnerExecutor>(std::move(runner)),
                 std::move(tokenizer), std::move(info));
 }

@@ -34,7 +34,8 @@ size_t KvCachePool::bytesPerBlock(const ModelConfig& config, int block_size, DTy
 
 Result<std::unique_ptr<KvCachePool>> KvCachePool::create(kernels::Backend& backend,
                                                          const ModelConfig& config,
-                                                         const KvCacheOptions& options) {
+                                                         const KvCacheOptions& options,
+                                                         const LoadProgressCallback& on_progress) {
   RETURN_IF_ERROR(options.validate());
   const DType dtype = options.dtype.value_or(DType::kF32);
   const size_t block_bytes = bytesPerBlock(config, options.block_size, dtype);
@@ -57,6 +58,7 @@ Result<std::unique_ptr<KvCachePool>> KvCachePool::create(kernels::Backend& backe
   pool->shape_.head_dim = static_cast<int>(config.head_dim);
   pool->shape_.dtype = dtype;
   const size_t layer_bytes = pool->shape_.bytesPerLayer();
+  const uint64_t total_bytes = uint64_t{2} * layer_bytes * config.num_hidden_layers;
   for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
     Layer layer;
     ASSIGN_OR_RETURN(layer.keys, backend.allocate(layer_bytes));
@@ -65,6 +67,11 @@ Result<std::unique_ptr<KvCachePool>> KvCachePool::create(kernels::Backend& backe
     backend.fillZero(layer.keys.data(), layer_bytes);
     backend.fillZero(layer.values.data(), layer_bytes);
     pool->layers_.push_back(std::move(layer));
+    if (on_progress) {
+      on_progress(LoadProgress{LoadProgress::Stage::kKvCache,
+                               uint64_t{2} * layer_bytes * static_cast<uint64_t>(l + 1),
+                               total_bytes});
+    }
   }
   return pool;
 }

@@ -14,6 +14,7 @@
 #include "common/dtype.h"
 #include "common/status.h"
 #include "engine/loader/model_config.h"
+#include "engine/model/load_progress.h"
 #include "kernels/backend.h"
 
 namespace manifold {
@@ -31,9 +32,10 @@ struct KvCacheOptions {
 
 class KvCachePool {
  public:
-  [[nodiscard]] static Result<std::unique_ptr<KvCachePool>> create(kernels::Backend& backend,
-                                                                   const ModelConfig& config,
-                                                                   const KvCacheOptions& options);
+  // on_progress (may be empty): bytes allocated and zeroed, after each layer's keys and values.
+  [[nodiscard]] static Result<std::unique_ptr<KvCachePool>> create(
+      kernels::Backend& backend, const ModelConfig& config, const KvCacheOptions& options,
+      const LoadProgressCallback& on_progress = {});
 
   [[nodiscard]] const kernels::KvCacheShape& shape() const { return shape_; }
   [[nodiscard]] int numBlocks() const { return shape_.num_blocks; }

@@ -1,5 +1,6 @@
 #include "engine/model/llama_model.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstring>
@@ -136,18 +137,32 @@ Result<kernels::WeightView> LlamaModel::placeMatrix(const std::vector<TensorView
   return view;
 }
 
-Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> weight_dtype) {
+Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> weight_dtype,
+                               const LoadProgressCallback& on_progress) {
   const ModelConfig& c = config_;
+  // Checkpoint bytes fetched so far. Tensors the model does not use (none in a plain HF
+  // checkpoint) are never fetched; the last event reports the whole store anyway.
+  const uint64_t total_bytes = std::max<uint64_t>(1, weights.totalBytes());
+  uint64_t read_bytes = 0;
+  auto report = [&](uint64_t done) {
+    if (on_progress) {
+      on_progress(LoadProgress{LoadProgress::Stage::kWeights, std::min(done, total_bytes),
+                               total_bytes});
+    }
+  };
   const int64_t H = c.hidden_size, I = c.intermediate_size;
   const int64_t q_dim = c.num_attention_heads * c.head_dim;
   const int64_t kv_dim = c.num_key_value_heads * c.head_dim;
   ASSIGN_OR_RETURN(TensorView embed, weights.get("model.embed_tokens.weight", {c.vocab_size, H}));
+  read_bytes += embed.nbytes;
   weight_dtype_ = weight_dtype.value_or(embed.dtype);
   const DType matrix = weight_dtype_;
   // Norms and biases are tiny: kept in F32 whatever the matrices use.
   const DType vector = DType::kF32;
   auto get = [&](const std::string& name, std::vector<int64_t> shape) {
-    return weights.get(name, shape);
+    Result<TensorView> view = weights.get(name, shape);
+    if (view.isOk()) read_bytes += view.value().nbytes;
+    return view;
   };
 
   // The embedding table is only gathered from (a few rows a step) unless it doubles as a
@@ -157,6 +172,7 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
                                        static_cast<int>(H)) > 0;
   ASSIGN_OR_RETURN(embed_, place({embed}, matrix, /*count=*/true,
                                  /*gather_only=*/!c.tie_word_embeddings || head_packed));
+  report(read_bytes);
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     LlamaLayerWeights layer;
     auto name = [&](std::string_view suffix) { return layerTensorName(l, suffix); };
@@ -194,6 +210,7 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
     }
     layer.sliding_window = static_cast<int>(c.slidingWindowForLayer(l));
     layers_.push_back(layer);
+    report(read_bytes);
   }
   ASSIGN_OR_RETURN(TensorView norm, get("model.norm.weight", {H}));
   ASSIGN_OR_RETURN(final_norm_, place({norm}, vector));
@@ -209,6 +226,7 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
     ASSIGN_OR_RETURN(TensorView head, get("lm_head.weight", {c.vocab_size, H}));
     ASSIGN_OR_RETURN(lm_head_, placeMatrix({head}, matrix, c.vocab_size, H));
   }
+  report(total_bytes);
   return Status::ok();
 }
 
@@ -217,10 +235,11 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(kernels::Backend& backend,
                                                      const WeightStore& weights,
                                                      std::optional<DType> weight_dtype,
                                                      int max_num_tokens, int max_positions,
-                                                     bool mmap_weights) {
+                                                     bool mmap_weights,
+                                                     const LoadProgressCallback& on_progress) {
   std::unique_ptr<LlamaModel> model(new LlamaModel(backend, config));
   model->mmap_weights_ = mmap_weights;
-  RETURN_IF_ERROR(model->loadWeights(weights, weight_dtype));
+  RETURN_IF_ERROR(model->loadWeights(weights, weight_dtype, on_progress));
   const int head_dim = static_cast<int>(config.head_dim);
   const std::vector<float> table = kernels::buildRopeTable(
       head_dim, config.rope_theta, toKernelScaling(config.rope_scaling), max_positions);

@@ -19,6 +19,7 @@
 #include "engine/loader/model_config.h"
 #include "engine/loader/safetensors.h"
 #include "engine/model/kv_cache_pool.h"
+#include "engine/model/load_progress.h"
 #include "kernels/backend.h"
 
 namespace manifold {
@@ -62,7 +63,7 @@ class LlamaModel {
   [[nodiscard]] static Result<std::unique_ptr<LlamaModel>> load(
       kernels::Backend& backend, const ModelConfig& config, const WeightStore& weights,
       std::optional<DType> weight_dtype, int max_num_tokens, int max_positions,
-      bool mmap_weights = false);
+      bool mmap_weights = false, const LoadProgressCallback& on_progress = {});
 
   // Runs the decoder over the planned batch and writes the logits of `num_logits_rows` rows.
   // token_ids [num_tokens] and logits_rows [num_logits_rows] are device pointers; logits
@@ -91,7 +92,10 @@ class LlamaModel {
   Result<kernels::WeightView> placeMatrix(const std::vector<TensorView>& parts, DType dtype,
                                           int64_t n, int64_t k, bool count = true);
   Result<kernels::DeviceBuffer> copyToBackend(const std::vector<TensorView>& parts, DType dtype);
-  Status loadWeights(const WeightStore& weights, std::optional<DType> weight_dtype);
+  // on_progress (may be empty): checkpoint bytes read so far, after the embedding, each layer
+  // and the head; the last event reports all of weights.totalBytes().
+  Status loadWeights(const WeightStore& weights, std::optional<DType> weight_dtype,
+                     const LoadProgressCallback& on_progress);
 
   kernels::Backend& backend_;
   ModelConfig config_;

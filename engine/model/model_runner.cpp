@@ -90,13 +90,13 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::create(
   ASSIGN_OR_RETURN(runner->model_,
                    LlamaModel::load(b, c, *runner->weights_, options.weight_dtype,
                                     options.max_num_tokens, runner->max_model_len_,
-                                    options.mmap_weights));
+                                    options.mmap_weights, options.on_load_progress));
   KvCacheOptions& kv_options = runner->options_.kv_cache;
   if (!kv_options.dtype) {
     const DType w = runner->model_->weightDType();
     kv_options.dtype = w == DType::kBF16 || w == DType::kF16 ? DType::kBF16 : DType::kF32;
   }
-  ASSIGN_OR_RETURN(runner->kv_, KvCachePool::create(b, c, kv_options));
+  ASSIGN_OR_RETURN(runner->kv_, KvCachePool::create(b, c, kv_options, options.on_load_progress));
   kernels::AttentionPlanLimits limits;
   limits.max_num_seqs = options.max_num_seqs;
   limits.max_num_tokens = options.max_num_tokens;

@@ -15,6 +15,7 @@
 #include "engine/model/forward_batch.h"
 #include "engine/model/kv_cache_pool.h"
 #include "engine/model/llama_model.h"
+#include "engine/model/load_progress.h"
 #include "kernels/backend.h"
 
 namespace manifold {
@@ -40,6 +41,8 @@ struct ModelRunnerOptions {
   bool cpu_bf16_dot_products = true;
   // CPU backend: pack F32 / BF16 matmul weights at load (CpuBackendOptions::pack_weights).
   bool cpu_pack_weights = true;
+  // Told how the load goes (weights, then KV cache); may be empty.
+  LoadProgressCallback on_load_progress;
 
   [[nodiscard]] Status validate() const;
 };

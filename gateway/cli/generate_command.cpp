@@ -1,6 +1,8 @@
 // `manifold generate`: one prompt, one completion, on the CPU, without a server. Tokenizes with
 // the model's tokenizer.json, prefills in chunks, decodes one token per step through the paged KV
 // cache and samples with the engine's sampler; prints the text, or JSON with token ids and speeds.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +16,7 @@
 
 #include "engine/loader/generation_config.h"
 #include "engine/model/forward_batch.h"
+#include "engine/model/load_progress.h"
 #include "engine/model/model_runner.h"
 #include "engine/sampler/philox.h"
 #include "engine/sampler/sampler.h"
@@ -109,7 +112,19 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
   options.kv_cache.num_blocks = (total_len + block_size - 1) / block_size;
   options.max_num_tokens = std::min(prompt_len, 2048);
   options.max_num_seqs = 1;
-  ASSIGN_OR_RETURN(std::unique_ptr<ModelRunner> runner, ModelRunner::create(args.model, options));
+  // On a terminal, the load's progress redrawn in place; the summary line replaces it.
+  const bool terminal = isatty(STDERR_FILENO) != 0;
+  LoadProgressLines progress_lines(std::chrono::milliseconds(0));
+  if (terminal) {
+    options.on_load_progress = [&](const LoadProgress& progress) {
+      if (auto line = progress_lines.next(progress, std::chrono::steady_clock::now())) {
+        std::fprintf(stderr, "\rloading %s\033[K", line->c_str());
+      }
+    };
+  }
+  auto created = ModelRunner::create(args.model, options);
+  if (terminal) std::fprintf(stderr, "\r\033[K");
+  ASSIGN_OR_RETURN(std::unique_ptr<ModelRunner> runner, std::move(created));
   std::cerr << runner->summary() << "\n";
 
   std::set<int32_t> eos_ids(config.eos_token_ids.begin(), config.eos_token_ids.end());

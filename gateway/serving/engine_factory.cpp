@@ -48,13 +48,15 @@ Result<EngineConfig> engineConfigFor(const EngineSpec& spec, int num_threads,
 }
 
 Result<std::unique_ptr<EngineClient>> makeEngine(const EngineSpec& spec, int num_threads,
-                                                 EngineObserver* observer) {
+                                                 EngineObserver* observer,
+                                                 const LoadProgressCallback& on_progress) {
   ASSIGN_OR_RETURN(DeviceSpec device, parseDevice(spec.device));
   if (device.kind != DeviceSpec::Kind::kCpu) {
     return unimplemented("device `" + spec.device +
                          "`: the local engine runs on the CPU only in this build");
   }
   ASSIGN_OR_RETURN(EngineConfig config, engineConfigFor(spec, num_threads, observer));
+  config.on_load_progress = on_progress;
   auto engine = LocalEngine::create(config);
   if (!engine.isOk()) return engine.status().withContext("loading `" + spec.model + "`");
   return std::unique_ptr<EngineClient>(std::move(engine).value());

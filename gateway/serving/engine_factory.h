@@ -19,10 +19,11 @@ namespace manifold::gateway {
                                                    EngineObserver* observer);
 
 // Loads the model of `spec` with `num_threads` CPU threads. `observer` (may be null) sees the
-// engine's steps and must outlive it. Errors name the model directory.
-[[nodiscard]] Result<std::unique_ptr<EngineClient>> makeEngine(const EngineSpec& spec,
-                                                               int num_threads,
-                                                               EngineObserver* observer);
+// engine's steps and must outlive it; `on_progress` (may be empty) is told how the load goes.
+// Errors name the model directory.
+[[nodiscard]] Result<std::unique_ptr<EngineClient>> makeEngine(
+    const EngineSpec& spec, int num_threads, EngineObserver* observer,
+    const LoadProgressCallback& on_progress = {});
 
 // The codec of an engine built by makeEngine: its tokenizer and spec.chat_template (a file) or
 // the model's template. REQUIRES: engine outlives the codec.

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <map>
@@ -10,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/model/load_progress.h"
 #include "gateway/api/api_error.h"
 #include "gateway/api/openai_response.h"
 #include "gateway/metrics/metrics_registry.h"
@@ -52,7 +54,15 @@ bool loadEngines(std::vector<ModelGroup>& groups, int total_engines,
       int threads = spec->threads > 0 ? spec->threads : default_threads;
       spdlog::info("loading model `{}` from {} (threads: {})", group.model->id(), spec->model,
                    threads);
-      auto engine = makeEngine(*spec, threads, &metrics.observerFor(group.model->id()));
+      // A line a second while a large checkpoint loads, and one as each stage ends.
+      LoadProgressLines lines(std::chrono::seconds(1));
+      auto log_progress = [&](const LoadProgress& progress) {
+        if (auto line = lines.next(progress, std::chrono::steady_clock::now())) {
+          spdlog::info("model `{}`: {}", group.model->id(), *line);
+        }
+      };
+      auto engine =
+          makeEngine(*spec, threads, &metrics.observerFor(group.model->id()), log_progress);
       if (!engine.isOk()) {
         spdlog::error("model `{}`: {}", group.model->id(), engine.status().toString());
         group.model->setFailed(engine.status());
@@ -66,6 +76,9 @@ bool loadEngines(std::vector<ModelGroup>& groups, int total_engines,
           return false;
         }
         codec = std::move(made).value();
+      }
+      if (!engine.value()->info().summary.empty()) {
+        spdlog::info("model `{}`: {}", group.model->id(), engine.value()->info().summary);
       }
       replicas.push_back(std::move(engine).value());
     }

@@ -93,6 +93,41 @@ TEST(ModelRunner, RejectsInvalidOptions) {
             std::string::npos);
 }
 
+TEST(ModelRunner, ReportsLoadProgressWeightsThenKvCache) {
+  std::vector<LoadProgress> events;
+  ModelRunnerOptions options;
+  options.kv_cache.num_blocks = 8;
+  options.on_load_progress = [&](const LoadProgress& p) { events.push_back(p); };
+  Result<std::unique_ptr<ModelRunner>> runner = ModelRunner::create(kStories, options);
+  ASSERT_TRUE(runner.isOk()) << runner.status().toString();
+  Result<std::unique_ptr<WeightStore>> store = WeightStore::open(kStories);
+  ASSERT_TRUE(store.isOk());
+  const uint64_t weight_bytes = (*store)->totalBytes();
+  const uint64_t kv_bytes =
+      8 * KvCachePool::bytesPerBlock((*runner)->config(), 16, DType::kF32);  // F32 weights
+
+  // Weights: after the embedding, each of the 5 layers and the head; bytes never go back, and
+  // every event before the last has read less than the whole checkpoint.
+  std::vector<LoadProgress> weights, kv;
+  for (const LoadProgress& p : events) {
+    (p.stage == LoadProgress::Stage::kWeights ? weights : kv).push_back(p);
+  }
+  ASSERT_EQ(weights.size(), 7u);
+  for (size_t i = 0; i < weights.size(); ++i) {
+    EXPECT_EQ(weights[i].total_bytes, weight_bytes);
+    if (i > 0) EXPECT_GE(weights[i].done_bytes, weights[i - 1].done_bytes);
+    if (i + 1 < weights.size()) EXPECT_LT(weights[i].done_bytes, weight_bytes);
+  }
+  EXPECT_EQ(weights.back().done_bytes, weight_bytes);
+  // Then the KV cache, a layer at a time, after every weights event.
+  EXPECT_EQ(events[weights.size()].stage, LoadProgress::Stage::kKvCache);
+  ASSERT_EQ(kv.size(), 5u);
+  for (size_t i = 0; i < kv.size(); ++i) {
+    EXPECT_EQ(kv[i].total_bytes, kv_bytes);
+    EXPECT_EQ(kv[i].done_bytes, kv_bytes * (i + 1) / kv.size());
+  }
+}
+
 // Copies stories260K into `dir` without the tensor `skip`, and with config.json `config_text`.
 void writeModifiedStories(const fs::path& dir, const std::string& skip,
                           const std::string& config_text) {

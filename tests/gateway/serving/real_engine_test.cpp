@@ -60,8 +60,13 @@ class RealEngineTest : public ::testing::Test {
     spec.model = kModelDir;
     spec.threads = 1;
     spec.max_num_seqs = 4;
-    auto engine = makeEngine(spec, 1, nullptr);
+    int progress_events = 0;
+    auto engine = makeEngine(spec, 1, nullptr, [&](const LoadProgress&) { ++progress_events; });
     ASSERT_TRUE(engine.isOk()) << engine.status().toString();
+    // serve logs the load as it goes and a summary of what it loaded.
+    EXPECT_GT(progress_events, 0);
+    EXPECT_NE(engine.value()->info().summary.find("5 layers"), std::string::npos)
+        << engine.value()->info().summary;
     auto codec = makeCodec(spec, *engine.value());
     ASSERT_TRUE(codec.isOk()) << codec.status().toString();
     auto registry = std::make_unique<ModelRegistry>();
