@@ -5,7 +5,7 @@
 // result. It also reports the decode phase alone, as llama-batched-bench's S_TG does: tokens
 // sampled in steps that ran no prompt tokens over those steps' wall time.
 //
-//   manifold bench throughput --model /tmp/smollm2-bf16 --num-prompts 64 --input-len 128 \
+//   manifold bench throughput --model /tmp/smollm2-bf16 --num-prompts 64 --input-len 128
 //       --output-len 128 --max-num-seqs 64 --threads 2 [--json]
 #include <sys/resource.h>
 #include <CLI/CLI.hpp>
@@ -234,7 +234,8 @@ void addBenchThroughputCommand(CLI::App& app) {
                   "Context length the KV cache must hold; 0: the model's")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--dtype", args->dtype,
-                  "Weights: auto (as stored), f32 or bf16 (converted at load)")
+                  "Weights: auto (as stored; F16 as BF16 on CPUs with AVX-512 BF16), f32 or bf16 "
+                  "(converted at load)")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
   cmd->add_option("--kv-cache-dtype", args->kv_cache_dtype,
                   "auto (bf16 for 16-bit weights, else f32), f32 or bf16")

@@ -50,8 +50,12 @@ TEST(ConfigOptions, DocsListEveryKeyFlagAndVariableAsGenerated) {
   ASSERT_FALSE(docs.empty());
   for (const ConfigOption& o : configOptions()) {
     EXPECT_NE(docs.find("`" + o.key + "`"), std::string::npos) << o.key;
-    if (!o.flag.empty()) EXPECT_NE(docs.find("`" + o.flag + "`"), std::string::npos) << o.flag;
-    if (!o.env.empty()) EXPECT_NE(docs.find("`" + o.env + "`"), std::string::npos) << o.env;
+    if (!o.flag.empty()) {
+      EXPECT_NE(docs.find("`" + o.flag + "`"), std::string::npos) << o.flag;
+    }
+    if (!o.env.empty()) {
+      EXPECT_NE(docs.find("`" + o.env + "`"), std::string::npos) << o.env;
+    }
   }
   // The reference section is exactly what the table renders today.
   EXPECT_NE(docs.find(configReferenceMarkdown()), std::string::npos)
