@@ -146,8 +146,8 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
   uint64_t read_bytes = 0;
   auto report = [&](uint64_t done) {
     if (on_progress) {
-      on_progress(LoadProgress{LoadProgress::Stage::kWeights, std::min(done, total_bytes),
-                               total_bytes});
+      on_progress(
+          LoadProgress{LoadProgress::Stage::kWeights, std::min(done, total_bytes), total_bytes});
     }
   };
   const int64_t H = c.hidden_size, I = c.intermediate_size;
@@ -230,13 +230,10 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
   return Status::ok();
 }
 
-Result<std::unique_ptr<LlamaModel>> LlamaModel::load(kernels::Backend& backend,
-                                                     const ModelConfig& config,
-                                                     const WeightStore& weights,
-                                                     std::optional<DType> weight_dtype,
-                                                     int max_num_tokens, int max_positions,
-                                                     bool mmap_weights,
-                                                     const LoadProgressCallback& on_progress) {
+Result<std::unique_ptr<LlamaModel>> LlamaModel::load(
+    kernels::Backend& backend, const ModelConfig& config, const WeightStore& weights,
+    std::optional<DType> weight_dtype, int max_num_tokens, int max_positions, bool mmap_weights,
+    const LoadProgressCallback& on_progress) {
   std::unique_ptr<LlamaModel> model(new LlamaModel(backend, config));
   model->mmap_weights_ = mmap_weights;
   RETURN_IF_ERROR(model->loadWeights(weights, weight_dtype, on_progress));

@@ -37,9 +37,9 @@ using LoadProgressCallback = std::function<void(const LoadProgress&)>;
 // one line a second, so a small model logs only each stage's end.
 class LoadProgressLines {
  public:
-  explicit LoadProgressLines(std::chrono::milliseconds min_interval,
-                             std::chrono::steady_clock::time_point start =
-                                 std::chrono::steady_clock::now());
+  explicit LoadProgressLines(
+      std::chrono::milliseconds min_interval,
+      std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now());
 
   [[nodiscard]] std::optional<std::string> next(const LoadProgress& progress,
                                                 std::chrono::steady_clock::time_point now);

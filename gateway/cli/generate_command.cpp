@@ -224,7 +224,9 @@ void addGenerateCommand(CLI::App& app) {
   cmd->add_option("--min-p", args->min_p, "Drop tokens below min_p x the top probability");
   cmd->add_option("--seed", args->seed, "Sampling seed (default: random)");
   cmd->add_option("--threads", args->threads, "CPU threads")->capture_default_str();
-  cmd->add_option("--dtype", args->dtype, "Weight dtype: auto (the file's), f32, bf16, f16")
+  cmd->add_option(
+         "--dtype", args->dtype,
+         "Weight dtype: auto (the file's; F16 as BF16 on CPUs with AVX-512 BF16), f32, bf16, f16")
       ->capture_default_str();
   cmd->add_option("--kv-cache-dtype", args->kv_cache_dtype,
                   "KV cache dtype: auto (bf16 for 16-bit weights, else f32), f32 or bf16")

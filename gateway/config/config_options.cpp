@@ -247,8 +247,11 @@ std::vector<ConfigOption> buildOptions() {
                         "contexts."));
   o.push_back(member<E>("block_size", "--block-size", "MANIFOLD_BLOCK_SIZE", &E::block_size,
                         "Tokens per KV cache block."));
-  o.push_back(member<E>("dtype", "--dtype", "MANIFOLD_DTYPE", &E::dtype,
-                        "Weights: `auto` (as stored), or `f32`, `bf16`, `f16` (converted at load)."));
+  o.push_back(member<E>(
+      "dtype", "--dtype", "MANIFOLD_DTYPE", &E::dtype,
+      "Weights: `auto` (as stored, except F16 checkpoints on CPUs with AVX-512 BF16, which "
+      "load as BF16, the fast path there; vLLM's CPU backend casts float16 to bfloat16 too), "
+      "or `f32`, `bf16`, `f16` (converted at load)."));
   o.push_back(member<E>("kv_cache_dtype", "--kv-cache-dtype", "MANIFOLD_KV_CACHE_DTYPE",
                         &E::kv_cache_dtype,
                         "KV cache: `auto` (bf16 for 16-bit weights, else f32), `f32` or `bf16`."));

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 
 #include "engine/loader/random_model.h"
 #include "engine/loader/safetensors_writer.h"
+#include "kernels/cpu/bf16_gemm.h"
 #include "tests/engine/model/runner_test_util.h"
 
 namespace manifold {
@@ -115,8 +117,12 @@ TEST(ModelRunner, ReportsLoadProgressWeightsThenKvCache) {
   ASSERT_EQ(weights.size(), 7u);
   for (size_t i = 0; i < weights.size(); ++i) {
     EXPECT_EQ(weights[i].total_bytes, weight_bytes);
-    if (i > 0) EXPECT_GE(weights[i].done_bytes, weights[i - 1].done_bytes);
-    if (i + 1 < weights.size()) EXPECT_LT(weights[i].done_bytes, weight_bytes);
+    if (i > 0) {
+      EXPECT_GE(weights[i].done_bytes, weights[i - 1].done_bytes);
+    }
+    if (i + 1 < weights.size()) {
+      EXPECT_LT(weights[i].done_bytes, weight_bytes);
+    }
   }
   EXPECT_EQ(weights.back().done_bytes, weight_bytes);
   // Then the KV cache, a layer at a time, after every weights event.
@@ -145,6 +151,74 @@ void writeModifiedStories(const fs::path& dir, const std::string& skip,
 std::string storiesConfigText() {
   std::ifstream in(fs::path(kStories) / "config.json");
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// stories260K with every tensor stored as F16, as many Hugging Face checkpoints ship.
+void writeF16Stories(const fs::path& dir) {
+  Result<std::unique_ptr<SafetensorsFile>> file =
+      SafetensorsFile::open(fs::path(kStories) / "model.safetensors");
+  ASSERT_TRUE(file.isOk());
+  std::vector<std::vector<uint16_t>> halves;
+  std::vector<TensorView> tensors;
+  for (const TensorView& view : (*file)->tensors()) {
+    ASSERT_EQ(view.dtype, DType::kF32) << view.name;
+    const auto* values = static_cast<const float*>(view.data);
+    std::vector<uint16_t>& half = halves.emplace_back(static_cast<size_t>(view.numel()));
+    for (size_t i = 0; i < half.size(); ++i) half[i] = f32ToF16(values[i]);
+    TensorView out = view;
+    out.dtype = DType::kF16;
+    out.data = half.data();
+    out.nbytes = half.size() * sizeof(uint16_t);
+    tensors.push_back(out);
+  }
+  ASSERT_TRUE(writeSafetensors(dir / "model.safetensors", tensors).isOk());
+  std::ofstream(dir / "config.json") << storiesConfigText();
+}
+
+// --dtype auto loads an F16 checkpoint as BF16 where the backend packs BF16 and not F16 (the CPU
+// with AVX-512 BF16; vLLM's CPU backend casts float16 to bfloat16 too), else as stored; an
+// explicit dtype is always kept.
+TEST(ModelRunner, AutoLoadsAnF16CheckpointAsBf16WhereBf16IsTheFastPath) {
+  const fs::path dir = freshDir();
+  writeF16Stories(dir);
+  const std::vector<int32_t> prompt = {1, 403, 407, 261, 378, 100, 13, 263};
+  auto run = [&](ModelRunnerOptions options, std::vector<float>* logits) {
+    options.kv_cache.num_blocks = 4;
+    Result<std::unique_ptr<ModelRunner>> runner = ModelRunner::create(dir, options);
+    EXPECT_TRUE(runner.isOk()) << runner.status().toString();
+    if (!runner.isOk()) return std::string();
+    Status status;
+    *logits = testing_runner::allPositionLogits(**runner, prompt, 8, iota(4), &status);
+    EXPECT_TRUE(status.isOk()) << status.toString();
+    return (*runner)->summary();
+  };
+  std::vector<float> auto_logits, f16_logits, kept_logits;
+  const std::string auto_summary = run({}, &auto_logits);
+  ModelRunnerOptions explicit_f16;
+  explicit_f16.weight_dtype = DType::kF16;
+  EXPECT_NE(run(explicit_f16, &f16_logits).find("weights F16 "), std::string::npos);
+  ModelRunnerOptions f32_products;  // BF16 not packed: F16 stays the better form
+  f32_products.cpu_bf16_dot_products = false;
+  EXPECT_NE(run(f32_products, &kept_logits).find("weights F16 "), std::string::npos);
+  if (kernels::cpu::cpuHasAvx512Bf16()) {
+    EXPECT_NE(auto_summary.find("weights BF16 (from F16) "), std::string::npos) << auto_summary;
+  } else {
+    EXPECT_NE(auto_summary.find("weights F16 "), std::string::npos) << auto_summary;
+  }
+  // BF16 weights and activations: within the BF16 dot-product bound of the golden tests.
+  ASSERT_EQ(auto_logits.size(), f16_logits.size());
+  const int vocab = static_cast<int>(auto_logits.size() / prompt.size());
+  for (size_t row = 0; row < prompt.size(); ++row) {
+    const float* a = auto_logits.data() + row * vocab;
+    const float* f = f16_logits.data() + row * vocab;
+    float lo = f[0], hi = f[0], worst = 0.0f;
+    for (int i = 0; i < vocab; ++i) {
+      lo = std::min(lo, f[i]);
+      hi = std::max(hi, f[i]);
+      worst = std::max(worst, std::fabs(a[i] - f[i]));
+    }
+    EXPECT_LE(worst, 5e-2f * (hi - lo)) << "row " << row;
+  }
 }
 
 TEST(ModelRunner, NamesAMissingTensor) {
