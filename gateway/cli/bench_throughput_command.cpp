@@ -234,9 +234,9 @@ void addBenchThroughputCommand(CLI::App& app) {
                   "Context length the KV cache must hold; 0: the model's")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--dtype", args->dtype,
-                  "Weights: auto (as stored; F16 as BF16 on CPUs with AVX-512 BF16), f32 or bf16 "
-                  "(converted at load)")
-      ->check(CLI::IsMember({"auto", "f32", "bf16"}));
+                  "Weights: auto (as stored; F16 as BF16 on CPUs with AVX-512 BF16), f32, bf16 "
+                  "or f16 (converted at load)")
+      ->check(CLI::IsMember({"auto", "f32", "bf16", "f16"}));
   cmd->add_option("--kv-cache-dtype", args->kv_cache_dtype,
                   "auto (bf16 for 16-bit weights, else f32), f32 or bf16")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
