@@ -31,7 +31,7 @@ using LoadProgressCallback = std::function<void(const LoadProgress&)>;
   return stage == LoadProgress::Stage::kWeights ? "weights" : "KV cache";
 }
 
-// Turns events into lines worth showing, e.g. "weights  45% (121.1/269.1 MB)": one when a stage
+// Turns events into lines worth showing, e.g. "weights   45% (121.1/269.1 MB)": one when a stage
 // ends, and otherwise one when the percentage moved and at least `min_interval` passed since the
 // last line (or since construction). A terminal redraws every percent (interval 0); a log takes
 // one line a second, so a small model logs only each stage's end.

@@ -94,7 +94,8 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::create(
     // F16 ones (the CPU backend with AVX-512 BF16), which loads as BF16, as vLLM's CPU backend
     // casts float16 models to bfloat16. There the BF16 path is the fast one (smollm2-135m:
     // prefill 1,583 vs 834 tok/s, decode 122 vs 98, 2 threads); the weights lose 3 of their 11
-    // significant bits, and the activations are rounded to BF16 on that path anyway.
+    // significant bits, and the activations are rounded to BF16 on that path anyway. The
+    // converted weights are copies: nothing is read in place from the file mapping then.
     ASSIGN_OR_RETURN(TensorView embed, runner->weights_->get("model.embed_tokens.weight",
                                                              {c.vocab_size, c.hidden_size}));
     const int h = static_cast<int>(c.hidden_size);
@@ -112,6 +113,7 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::create(
     kv_options.dtype = w == DType::kBF16 || w == DType::kF16 ? DType::kBF16 : DType::kF32;
   }
   ASSIGN_OR_RETURN(runner->kv_, KvCachePool::create(b, c, kv_options, options.on_load_progress));
+  runner->options_.on_load_progress = nullptr;  // may capture the caller's locals
   kernels::AttentionPlanLimits limits;
   limits.max_num_seqs = options.max_num_seqs;
   limits.max_num_tokens = options.max_num_tokens;

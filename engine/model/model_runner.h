@@ -41,7 +41,8 @@ struct ModelRunnerOptions {
   bool cpu_bf16_dot_products = true;
   // CPU backend: pack F32 / BF16 matmul weights at load (CpuBackendOptions::pack_weights).
   bool cpu_pack_weights = true;
-  // Told how the load goes (weights, then KV cache); may be empty.
+  // Told how the load goes (weights, then KV cache); may be empty. Called only inside
+  // create(), which drops it afterwards, so it may capture the caller's locals.
   LoadProgressCallback on_load_progress;
 
   [[nodiscard]] Status validate() const;

@@ -41,8 +41,7 @@ struct EngineSpec {
   bool enable_prefix_caching = true;  // reuse KV blocks of shared prompt prefixes
   double kv_cache_space = 0.0;        // GiB of KV cache; 0: sized for max_num_seqs full contexts
   int block_size = 16;                // tokens per KV block
-  std::string dtype =
-      "auto";  // weights: auto (as stored; F16 -> BF16 on CPUs with AVX-512 BF16), f32, bf16 or f16
+  std::string dtype = "auto";         // weights: auto, f32, bf16 or f16 (docs/configuration.md)
   std::string kv_cache_dtype = "auto";  // auto (bf16 for 16-bit weights, else f32), f32, bf16
   std::string chat_template;          // a Jinja file overriding the model's chat template
   bool enable_auto_tool_choice = false;  // read chat answers for tool calls (tool_choice auto)

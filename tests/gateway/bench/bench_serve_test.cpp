@@ -5,14 +5,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "gateway/bench/request_scheduler.h"
 #include "tests/gateway/bench/fake_openai_server.h"
 
 namespace manifold::bench {
@@ -146,45 +143,6 @@ TEST(BenchServe, FailsFastWhenTheServerIsUnreachable) {
   config.show_progress = false;
   std::ostringstream report;
   EXPECT_FALSE(runBenchServe(config, report).isOk());
-}
-
-// --request-rate and --burstiness as vLLM's get_request: gaps drawn from a gamma distribution of
-// shape `burstiness` with mean 1 / rate, so the squared coefficient of variation of the gaps is
-// 1 / burstiness (1: Poisson arrivals).
-TEST(ArrivalOffsets, GapsHaveTheRequestedMeanAndBurstiness) {
-  constexpr size_t kCount = 40001;
-  for (double burstiness : {1.0, 0.25, 4.0}) {
-    std::mt19937_64 rng(7);
-    const std::vector<double> offsets = arrivalOffsets(kCount, 20.0, burstiness, rng);
-    ASSERT_EQ(offsets.size(), kCount);
-    EXPECT_EQ(offsets[0], 0.0);
-    double sum = 0.0, sum_sq = 0.0;
-    for (size_t i = 1; i < kCount; ++i) {
-      const double gap = offsets[i] - offsets[i - 1];
-      ASSERT_GE(gap, 0.0);
-      sum += gap;
-      sum_sq += gap * gap;
-    }
-    const double n = kCount - 1;
-    const double mean = sum / n;
-    const double cv2 = (sum_sq / n - mean * mean) / (mean * mean);
-    // Within 5 standard errors: the mean's relative error is sqrt(CV^2 / n); the sample
-    // variance's is sqrt((2 + excess kurtosis) / n), a gamma's excess kurtosis being 6 / shape.
-    const double mean_tol = 5.0 * std::sqrt(1.0 / burstiness / n) / 20.0;
-    const double cv2_tol = 5.0 * std::sqrt((2.0 + 6.0 / burstiness) / n) / burstiness;
-    EXPECT_NEAR(mean, 1.0 / 20.0, mean_tol) << "burstiness " << burstiness;
-    EXPECT_NEAR(cv2, 1.0 / burstiness, cv2_tol) << "burstiness " << burstiness;
-  }
-}
-
-TEST(ArrivalOffsets, AreReproducibleFromTheSeedAndAllZeroAtAnInfiniteRate) {
-  std::mt19937_64 a(3), b(3), c(4);
-  EXPECT_EQ(arrivalOffsets(50, 5.0, 1.0, a), arrivalOffsets(50, 5.0, 1.0, b));
-  std::mt19937_64 a2(3);
-  EXPECT_NE(arrivalOffsets(50, 5.0, 1.0, a2), arrivalOffsets(50, 5.0, 1.0, c));
-  std::mt19937_64 rng(1);
-  EXPECT_EQ(arrivalOffsets(5, std::numeric_limits<double>::infinity(), 1.0, rng),
-            std::vector<double>(5, 0.0));
 }
 
 }  // namespace
