@@ -37,7 +37,8 @@ struct ServedModelOptions {
   // Requests admitted at once (running + waiting); <= 0: unlimited.
   int admission_capacity = 0;
   RoutingPolicy policy = RoutingPolicy::kLeastOutstanding;
-  // Chat answers to requests with tools are read for tool calls in this format ("hermes");
+  // Chat answers to requests with tools are read for tool calls in this format (a name of
+  // gateway/api/tool_calls.h: "hermes", "llama3_json", "mistral");
   // empty: answers are plain text (vLLM's --enable-auto-tool-choice --tool-call-parser).
   std::string tool_call_parser;
 };

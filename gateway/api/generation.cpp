@@ -22,14 +22,15 @@ struct ChoiceState {
   json stop_reason = nullptr;  // vLLM extra: the stop string or token id that ended it
   bool echoed = false;         // streaming: the prompt was sent already
   size_t content_sent = 0;     // streaming with tool calls: bytes of text sent as content
-  bool call_started = false;   // streaming with tool calls: the first <tool_call> has begun
+  bool call_started = false;   // streaming with tool calls: the first call has begun
 };
 
 // OpenAI's tool_calls list for parsed calls; `with_index` for stream deltas.
-json toolCallsJson(const std::vector<ParsedToolCall>& calls, bool with_index) {
+json toolCallsJson(ToolCallFormat format, const std::vector<ParsedToolCall>& calls,
+                   bool with_index) {
   json out = json::array();
   for (size_t i = 0; i < calls.size(); ++i) {
-    json call = {{"id", newId("chatcmpl-tool-")},
+    json call = {{"id", newToolCallId(format)},
                  {"type", "function"},
                  {"function", {{"name", calls[i].name}, {"arguments", calls[i].arguments}}}};
     if (with_index) call["index"] = i;
@@ -169,18 +170,18 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     // As vLLM: a chunk per step that produced tokens, even when they add no text yet (a partial
     // UTF-8 character, a held-back stop-string prefix, ids past the tokenizer's vocabulary), so
     // clients see every token arrive.
-    if (!plan_.tool_call_parser.empty()) {
+    if (plan_.tool_call_format) {
       // Only text that cannot be part of a tool call goes out now; the rest waits for the end.
       // Everything before content_sent is plain, so only the unsent tail (at most a held-back
       // tag prefix plus this delta) can change that.
       text.clear();
       if (!choice.call_started) {
         const std::string tail = choice.text.substr(choice.content_sent) + delta.text;
-        const size_t safe = hermesContentPrefix(tail);
-        text = tail.substr(0, safe);
-        choice.content_sent += safe;
-        choice.call_started =
-            tail.compare(safe, kHermesCallStart.size(), kHermesCallStart) == 0;
+        const StreamSplit split =
+            splitStreamedContent(*plan_.tool_call_format, tail, choice.content_sent == 0);
+        text = tail.substr(0, split.plain);
+        choice.content_sent += split.plain;
+        choice.call_started = split.call_started;
       }
     }
     if (text.empty() && delta.logprobs.empty() && delta.token_ids.empty()) return;
@@ -214,12 +215,12 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   void streamFinish(size_t choice_index) {
     ChoiceState& choice = choices_[choice_index];
     const char* finish = finishReasonText(*choice.finish_reason);
-    if (!plan_.tool_call_parser.empty()) {
+    if (plan_.tool_call_format) {
       // The held-back end of the answer: its tool calls, or the rest of its content.
-      ParsedToolCalls parsed = parseHermesToolCalls(choice.text);
+      ParsedToolCalls parsed = parseToolCalls(*plan_.tool_call_format, choice.text);
       json delta;
       if (!parsed.calls.empty()) {
-        delta = {{"tool_calls", toolCallsJson(parsed.calls, true)}};
+        delta = {{"tool_calls", toolCallsJson(*plan_.tool_call_format, parsed.calls, true)}};
         finish = "tool_calls";
       } else if (choice.content_sent < choice.text.size()) {
         delta = {{"content", choice.text.substr(choice.content_sent)}};
@@ -277,11 +278,12 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     if (plan_.header.kind == ApiKind::kChat) {
       entry["message"] = {
           {"role", "assistant"}, {"content", choice.text}, {"tool_calls", json::array()}};
-      if (!plan_.tool_call_parser.empty()) {
-        ParsedToolCalls parsed = parseHermesToolCalls(choice.text);
+      if (plan_.tool_call_format) {
+        ParsedToolCalls parsed = parseToolCalls(*plan_.tool_call_format, choice.text);
         if (!parsed.calls.empty()) {
           entry["message"]["content"] = parsed.content ? json(*parsed.content) : json(nullptr);
-          entry["message"]["tool_calls"] = toolCallsJson(parsed.calls, false);
+          entry["message"]["tool_calls"] =
+              toolCallsJson(*plan_.tool_call_format, parsed.calls, false);
           entry["finish_reason"] = "tool_calls";
         }
       }

@@ -6,12 +6,14 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "gateway/api/access_log.h"
 #include "gateway/api/openai_request.h"
 #include "gateway/api/openai_response.h"
+#include "gateway/api/tool_calls.h"
 #include "gateway/http/http_message.h"
 #include "routing/admission.h"
 #include "routing/served_model.h"
@@ -29,8 +31,8 @@ struct GenerationPlan {
   std::vector<PreparedPrompt> prompts;
   bool echo = false;           // completions: prefix each choice with its prompt
   bool chat_logprobs = false;  // chat: logprobs were asked for
-  // Chat: read the answers for tool calls in this format (tool_calls.h); empty: plain text.
-  std::string tool_call_parser;
+  // Chat: read the answers for tool calls in this format; nullopt: they are plain text.
+  std::optional<ToolCallFormat> tool_call_format;
   // Told which replica ("replica-N") each engine request went to (metrics); may be empty.
   std::function<void(const std::string& engine)> on_routed;
 };

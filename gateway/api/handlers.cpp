@@ -6,6 +6,7 @@
 #include "gateway/api/api_error.h"
 #include "gateway/api/generation.h"
 #include "gateway/api/openai_request.h"
+#include "gateway/api/tool_calls.h"
 
 namespace manifold::gateway {
 namespace {
@@ -147,7 +148,14 @@ void handleChatCompletions(RequestContext& ctx, const nlohmann::ordered_json& bo
   GenerationPlan plan;
   plan.header = {ApiKind::kChat, newResponseId(ApiKind::kChat), request.options.model, unixNow()};
   plan.chat_logprobs = request.logprobs;
-  if (request.wants_tool_calls) plan.tool_call_parser = model.options().tool_call_parser;
+  if (request.wants_tool_calls) {
+    plan.tool_call_format = toolCallFormatNamed(model.options().tool_call_parser);
+    // [TOOL_CALLS] is a special token: keep it in the text the parser reads (as vLLM's
+    // MistralToolParser.adjust_request does).
+    if (plan.tool_call_format == ToolCallFormat::kMistral) {
+      request.options.params.skip_special_tokens = false;
+    }
+  }
   plan.prompts.push_back(std::move(prompt));
   plan.options = std::move(request.options);
   admitAndStart(ctx, std::move(plan), model);

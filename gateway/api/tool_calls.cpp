@@ -1,27 +1,39 @@
 #include "gateway/api/tool_calls.h"
 
 #include <algorithm>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
 #include "gateway/api/openai_request.h"
+#include "gateway/api/openai_response.h"
 
 namespace manifold::gateway {
 namespace {
 
-constexpr std::string_view kStart = kHermesCallStart;
-constexpr std::string_view kEnd = "</tool_call>";
+using json = nlohmann::json;
 
-// One call's JSON, or nullopt when it is not {"name": string, "arguments": ...}.
-std::optional<ParsedToolCall> parseCall(std::string_view body) {
-  if (nestedTooDeep(body)) return std::nullopt;  // model output is not depth-checked elsewhere
-  const auto call = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (call.is_discarded() || !call.is_object()) return std::nullopt;
+constexpr std::string_view kHermesStart = "<tool_call>";
+constexpr std::string_view kHermesEnd = "</tool_call>";
+constexpr std::string_view kPythonTag = "<|python_tag|>";
+constexpr std::string_view kMistralTag = "[TOOL_CALLS]";
+
+// Model output is not depth-checked elsewhere: parse it only when shallow enough.
+json parseModelJson(std::string_view text) {
+  if (nestedTooDeep(text)) return json(json::value_t::discarded);
+  return json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
+// One call, or nullopt when `call` is not {"name": string, ...}. The arguments are read from
+// "arguments", or from "parameters" where `parameters_key` (Llama 3's name for them).
+std::optional<ParsedToolCall> callFrom(const json& call, bool parameters_key) {
+  if (!call.is_object()) return std::nullopt;
   const auto name = call.find("name");
   if (name == call.end() || !name->is_string()) return std::nullopt;
   ParsedToolCall out;
   out.name = name->get<std::string>();
-  const auto arguments = call.find("arguments");
+  auto arguments = call.find("arguments");
+  if (arguments == call.end() && parameters_key) arguments = call.find("parameters");
   if (arguments == call.end() || arguments->is_null()) {
     out.arguments = "{}";
   } else if (arguments->is_string()) {
@@ -32,38 +44,163 @@ std::optional<ParsedToolCall> parseCall(std::string_view body) {
   return out;
 }
 
-}  // namespace
+size_t skipSpace(std::string_view text, size_t at) {
+  while (at < text.size() &&
+         (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r')) {
+    ++at;
+  }
+  return at;
+}
 
-ParsedToolCalls parseHermesToolCalls(std::string_view text) {
-  ParsedToolCalls plain;
-  plain.content = std::string(text);
-  const size_t first = text.find(kStart);
-  if (first == std::string_view::npos) return plain;
+// The end (one past the closing bracket) of the JSON object or array that opens at `at`, or npos
+// when it does not close. Brackets inside strings do not count; the value is not validated.
+size_t bracketedValueEnd(std::string_view text, size_t at) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = at; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (--depth == 0) return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+ParsedToolCalls plainText(std::string_view text) { return {std::string(text), {}}; }
+
+ParsedToolCalls parseHermes(std::string_view text) {
+  const size_t first = text.find(kHermesStart);
+  if (first == std::string_view::npos) return plainText(text);
   ParsedToolCalls out;
   size_t at = first;
   while (at != std::string_view::npos) {
-    const size_t body = at + kStart.size();
-    const size_t end = text.find(kEnd, body);
+    const size_t body = at + kHermesStart.size();
+    const size_t end = text.find(kHermesEnd, body);
+    // An unclosed last block counts if its JSON is complete (the answer hit max_tokens or a
+    // stop string right after it).
     const std::string_view block =
         text.substr(body, end == std::string_view::npos ? std::string_view::npos : end - body);
-    std::optional<ParsedToolCall> call = parseCall(block);
-    if (!call) return plain;
+    std::optional<ParsedToolCall> call = callFrom(parseModelJson(block), false);
+    if (!call) return plainText(text);
     out.calls.push_back(std::move(*call));
     if (end == std::string_view::npos) break;
-    at = text.find(kStart, end + kEnd.size());
+    at = text.find(kHermesStart, end + kHermesEnd.size());
   }
   if (first > 0) out.content = std::string(text.substr(0, first));
   return out;
 }
 
-size_t hermesContentPrefix(std::string_view text) {
-  const size_t start = text.find(kStart);
-  if (start != std::string_view::npos) return start;
-  // Hold back a tail that could still grow into "<tool_call>".
-  for (size_t keep = std::min(text.size(), kStart.size() - 1); keep > 0; --keep) {
-    if (text.substr(text.size() - keep) == kStart.substr(0, keep)) return text.size() - keep;
+// Objects joined by ";" (Llama 3.2 writes "; " between parallel calls), nothing else around.
+ParsedToolCalls parseLlama3Json(std::string_view text) {
+  size_t at = skipSpace(text, 0);
+  if (text.substr(at).starts_with(kPythonTag)) at = skipSpace(text, at + kPythonTag.size());
+  if (at == text.size() || text[at] != '{') return plainText(text);
+  ParsedToolCalls out;
+  while (at < text.size()) {
+    if (text[at] != '{') return plainText(text);
+    const size_t end = bracketedValueEnd(text, at);
+    if (end == std::string_view::npos) return plainText(text);
+    std::optional<ParsedToolCall> call = callFrom(parseModelJson(text.substr(at, end - at)), true);
+    if (!call) return plainText(text);
+    out.calls.push_back(std::move(*call));
+    at = skipSpace(text, end);
+    if (at < text.size() && text[at] == ';') at = skipSpace(text, at + 1);
   }
-  return text.size();
+  return out;
+}
+
+// [TOOL_CALLS] and a JSON array of calls (or one call), repeated if the model repeats the tag.
+ParsedToolCalls parseMistral(std::string_view text) {
+  const size_t first = text.find(kMistralTag);
+  if (first == std::string_view::npos) return plainText(text);
+  ParsedToolCalls out;
+  size_t at = first;
+  while (at < text.size()) {
+    if (!text.substr(at).starts_with(kMistralTag)) return plainText(text);
+    at = skipSpace(text, at + kMistralTag.size());
+    const size_t end = at < text.size() ? bracketedValueEnd(text, at) : std::string_view::npos;
+    if (end == std::string_view::npos) return plainText(text);
+    const json value = parseModelJson(text.substr(at, end - at));
+    if (!value.is_array() && !value.is_object()) return plainText(text);
+    for (const json& item : value.is_array() ? value : json::array({value})) {
+      std::optional<ParsedToolCall> call = callFrom(item, false);
+      if (!call) return plainText(text);
+      out.calls.push_back(std::move(*call));
+    }
+    at = skipSpace(text, end);
+  }
+  if (out.calls.empty()) return plainText(text);
+  if (first > 0) out.content = std::string(text.substr(0, first));
+  return out;
+}
+
+// Formats whose calls open with a tag anywhere in the answer: text before the tag is content, and
+// a tail that could still grow into the tag is held back.
+StreamSplit splitAtTag(std::string_view text, std::string_view tag) {
+  const size_t start = text.find(tag);
+  if (start != std::string_view::npos) return {start, true};
+  for (size_t keep = std::min(text.size(), tag.size() - 1); keep > 0; --keep) {
+    if (text.substr(text.size() - keep) == tag.substr(0, keep)) return {text.size() - keep, false};
+  }
+  return {text.size(), false};
+}
+
+// Llama 3 JSON: a call is the whole answer, so the answer's first non-space text decides.
+StreamSplit splitLlama3Json(std::string_view text, bool at_answer_start) {
+  if (!at_answer_start) return {text.size(), false};  // decided plain when the first byte went
+  const std::string_view rest = text.substr(skipSpace(text, 0));
+  if (rest.starts_with('{') || rest.starts_with(kPythonTag)) return {0, true};
+  if (rest.empty() || kPythonTag.starts_with(rest)) return {0, false};
+  return {text.size(), false};
+}
+
+}  // namespace
+
+ParsedToolCalls parseToolCalls(ToolCallFormat format, std::string_view text) {
+  switch (format) {
+    case ToolCallFormat::kHermes:
+      return parseHermes(text);
+    case ToolCallFormat::kLlama3Json:
+      return parseLlama3Json(text);
+    case ToolCallFormat::kMistral:
+      return parseMistral(text);
+  }
+  return plainText(text);
+}
+
+StreamSplit splitStreamedContent(ToolCallFormat format, std::string_view unsent,
+                                 bool at_answer_start) {
+  switch (format) {
+    case ToolCallFormat::kHermes:
+      return splitAtTag(unsent, kHermesStart);
+    case ToolCallFormat::kLlama3Json:
+      return splitLlama3Json(unsent, at_answer_start);
+    case ToolCallFormat::kMistral:
+      return splitAtTag(unsent, kMistralTag);
+  }
+  return {unsent.size(), false};
+}
+
+std::string newToolCallId(ToolCallFormat format) {
+  if (format != ToolCallFormat::kMistral) return newId("chatcmpl-tool-");
+  // vLLM's MistralToolCall.generate_random_id: 9 characters from [a-zA-Z0-9].
+  static constexpr std::string_view kAlphabet =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  std::uniform_int_distribution<size_t> pick(0, kAlphabet.size() - 1);
+  std::string id(9, ' ');
+  for (char& c : id) c = kAlphabet[pick(rng)];
+  return id;
 }
 
 }  // namespace manifold::gateway

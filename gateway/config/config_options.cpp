@@ -264,8 +264,11 @@ std::vector<ConfigOption> buildOptions() {
                         "calls, returned as `tool_calls`; needs tool_call_parser."));
   o.push_back(member<E>("tool_call_parser", "--tool-call-parser", "MANIFOLD_TOOL_CALL_PARSER",
                         &E::tool_call_parser,
-                        "How the model writes tool calls: `hermes` (a JSON object with `name` and "
-                        "`arguments` inside `<tool_call>` tags; Hermes, Qwen2.5)."));
+                        "How the model writes tool calls: `hermes` (JSON objects with `name` and "
+                        "`arguments` inside `<tool_call>` tags; Hermes, Qwen2.5), `llama3_json` "
+                        "(the answer is JSON objects with `name` and `parameters`, joined by `;`; "
+                        "Llama 3.1-3.3) or `mistral` (`[TOOL_CALLS]` and a JSON array of calls; "
+                        "Mistral v0.3 tokenizers)."));
   o.push_back(member<E>("max_waiting_requests", "--max-waiting-requests",
                         "MANIFOLD_MAX_WAITING_REQUESTS", &E::max_waiting_requests,
                         "Requests that may wait beyond max_num_seqs per replica; more get 429 "

@@ -8,6 +8,7 @@
 #include "common/dtype.h"
 #include "engine/kv_cache/cache_config.h"
 #include "engine/scheduler/scheduler_config.h"
+#include "gateway/api/tool_calls.h"
 #include "routing/replica_policy.h"
 
 namespace manifold::gateway {
@@ -63,9 +64,13 @@ Status validateEngine(const EngineSpec& e, const std::string& where) {
   if (*kv_dtype == DType::kF16) {
     return fieldError(where + ".kv_cache_dtype", "must be auto, f32 or bf16 (no f16 KV cache)");
   }
-  if (!e.tool_call_parser.empty() && e.tool_call_parser != "hermes") {
+  if (!e.tool_call_parser.empty() && !toolCallFormatNamed(e.tool_call_parser)) {
+    std::string known;
+    for (std::string_view name : kToolCallFormatNames) {
+      known += (known.empty() ? "" : ", ") + std::string(name);
+    }
     return fieldError(where + ".tool_call_parser",
-                      "unknown format `" + e.tool_call_parser + "` (known: hermes)");
+                      "unknown format `" + e.tool_call_parser + "` (known: " + known + ")");
   }
   if (e.enable_auto_tool_choice && e.tool_call_parser.empty()) {
     return fieldError(where + ".enable_auto_tool_choice", "needs tool_call_parser");

@@ -45,7 +45,7 @@ struct EngineSpec {
   std::string kv_cache_dtype = "auto";  // auto (bf16 for 16-bit weights, else f32), f32, bf16
   std::string chat_template;          // a Jinja file overriding the model's chat template
   bool enable_auto_tool_choice = false;  // read chat answers for tool calls (tool_choice auto)
-  std::string tool_call_parser;          // their format: "hermes" (gateway/api/tool_calls.h)
+  std::string tool_call_parser;          // their format (gateway/api/tool_calls.h)
   int max_waiting_requests = 256;     // queued beyond max_num_seqs before answering 429
 };
 

@@ -57,15 +57,23 @@ std::vector<json> chunks(const HttpResult& result) {
 constexpr const char* kToolAnswer =
     "Checking.<tool_call>{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}"
     "</tool_call>";
+// The same call as the "tools-llama3" (llama3_json) and "tools-mistral" (mistral) models write it.
+constexpr const char* kLlama3ToolAnswer =
+    "{\"name\":\"get_weather\",\"parameters\":{\"city\":\"Paris\"}}";
+constexpr const char* kMistralToolAnswer =
+    "Checking.[TOOL_CALLS][{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}]";
 
-json toolRequest(const json& extra) {
-  json body = {{"model", "tools"},
-               {"messages", json::array({{{"role", "user"}, {"content", "Weather in Paris?"}}})},
-               {"max_tokens", std::string(kToolAnswer).size()},
-               {"temperature", 0},
-               {"tools", json::array({{{"type", "function"},
-                                       {"function", {{"name", "get_weather"},
-                                                     {"parameters", {{"type", "object"}}}}}}})}};
+json toolRequest(const json& extra, const std::string& model = "tools",
+                 const std::string& answer = kToolAnswer) {
+  json body = {
+      {"model", model},
+      {"messages", json::array({{{"role", "user"}, {"content", "Weather in Paris?"}}})},
+      {"max_tokens", answer.size()},
+      {"temperature", 0},
+      {"tools",
+       json::array(
+           {{{"type", "function"},
+             {"function", {{"name", "get_weather"}, {"parameters", {{"type", "object"}}}}}}})}};
   for (auto& [k, v] : extra.items()) body[k] = v;
   return body;
 }
@@ -81,9 +89,13 @@ class OpenAiApiTest : public ::testing::Test {
     TestModel narrow{.id = "narrow", .admission_capacity = 1};
     TestModel tools{.id = "tools", .tool_call_parser = "hermes"};
     tools.engine.script = kToolAnswer;
+    TestModel llama3_tools{.id = "tools-llama3", .tool_call_parser = "llama3_json"};
+    llama3_tools.engine.script = kLlama3ToolAnswer;
+    TestModel mistral_tools{.id = "tools-mistral", .tool_call_parser = "mistral"};
+    mistral_tools.engine.script = kMistralToolAnswer;
     narrow.engine.start_held = true;
-    gateway_ =
-        std::make_unique<TestGateway>(std::vector<TestModel>{fake, pair, slow, narrow, tools});
+    gateway_ = std::make_unique<TestGateway>(
+        std::vector<TestModel>{fake, pair, slow, narrow, tools, llama3_tools, mistral_tools});
   }
   HttpClient client() { return HttpClient(gateway_->port()); }
 
@@ -103,7 +115,8 @@ TEST_F(OpenAiApiTest, ModelsListsEveryNameWithItsContextLength) {
     EXPECT_EQ(m["created"], 1700000000);
     EXPECT_EQ(m["max_model_len"], 256);
   }
-  EXPECT_EQ(ids, (std::vector<std::string>{"fake", "fake-alias", "pair", "slow", "narrow", "tools"}));
+  EXPECT_EQ(ids, (std::vector<std::string>{"fake", "fake-alias", "pair", "slow", "narrow", "tools",
+                                           "tools-llama3", "tools-mistral"}));
   auto one = client().get("/v1/models/fake-alias");
   ASSERT_EQ(one.status, 200);
   EXPECT_EQ(one.json()["parent"], "fake");
@@ -310,6 +323,58 @@ TEST_F(OpenAiApiTest, ChatStreamSendsContentThenTheToolCall) {
   EXPECT_EQ(json::parse(calls[0]["function"]["arguments"].get<std::string>()),
             json({{"city", "Paris"}}));
   EXPECT_EQ(finish, "tool_calls");
+}
+
+// --tool-call-parser llama3_json and mistral, answered and streamed: the same call in OpenAI's
+// shape. Mistral's calls get 9-character ids (its chat templates reject others) and its answers
+// are decoded with special tokens kept, since [TOOL_CALLS] is one.
+TEST_F(OpenAiApiTest, ChatReadsLlama3JsonAndMistralToolCalls) {
+  struct Case {
+    std::string model, answer, content;
+  };
+  for (const Case& c : {Case{"tools-llama3", kLlama3ToolAnswer, ""},
+                        Case{"tools-mistral", kMistralToolAnswer, "Checking."}}) {
+    SCOPED_TRACE(c.model);
+    auto result = client().post("/v1/chat/completions", toolRequest({}, c.model, c.answer));
+    ASSERT_EQ(result.status, 200) << result.body;
+    const json choice = result.json()["choices"][0];
+    EXPECT_EQ(choice["finish_reason"], "tool_calls");
+    EXPECT_EQ(choice["message"]["content"], c.content.empty() ? json(nullptr) : json(c.content));
+    ASSERT_EQ(choice["message"]["tool_calls"].size(), 1u);
+    const json call = choice["message"]["tool_calls"][0];
+    EXPECT_EQ(call["function"]["name"], "get_weather");
+    EXPECT_EQ(json::parse(call["function"]["arguments"].get<std::string>()),
+              json({{"city", "Paris"}}));
+    const std::string id = call["id"];
+    if (c.model == "tools-mistral") {
+      EXPECT_EQ(id.size(), 9u) << id;
+    } else {
+      EXPECT_TRUE(id.starts_with("chatcmpl-tool-")) << id;
+    }
+    auto submitted = gateway_->engine(c.model).submitted();
+    ASSERT_FALSE(submitted.empty());
+    EXPECT_EQ(submitted.back().params.skip_special_tokens, c.model != "tools-mistral");
+
+    auto stream =
+        client().post("/v1/chat/completions", toolRequest({{"stream", true}}, c.model, c.answer));
+    ASSERT_EQ(stream.status, 200) << stream.body;
+    std::string content;
+    json calls = json::array();
+    std::string finish;
+    for (const json& e : chunks(stream)) {
+      if (e["choices"].empty()) continue;
+      const json& delta = e["choices"][0]["delta"];
+      if (delta.contains("content")) content += delta["content"].get<std::string>();
+      if (delta.contains("tool_calls")) {
+        for (const json& call_delta : delta["tool_calls"]) calls.push_back(call_delta);
+      }
+      if (!e["choices"][0]["finish_reason"].is_null()) finish = e["choices"][0]["finish_reason"];
+    }
+    EXPECT_EQ(content, c.content);  // nothing of the call leaks as content
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0]["function"]["name"], "get_weather");
+    EXPECT_EQ(finish, "tool_calls");
+  }
 }
 
 TEST_F(OpenAiApiTest, ChatLogprobsListEachTokenWithBytesAndAlternatives) {

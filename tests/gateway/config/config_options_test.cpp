@@ -123,9 +123,12 @@ TEST(ConfigOptions, SchedulerAndDtypeSettingsAreChecked) {
             "engines[0].enable_auto_tool_choice: needs tool_call_parser");
   config.engines[0].tool_call_parser = "pythonic";
   EXPECT_EQ(config.validate().message(),
-            "engines[0].tool_call_parser: unknown format `pythonic` (known: hermes)");
-  config.engines[0].tool_call_parser = "hermes";
-  EXPECT_TRUE(config.validate().isOk());
+            "engines[0].tool_call_parser: unknown format `pythonic` (known: hermes, llama3_json, "
+            "mistral)");
+  for (const char* parser : {"hermes", "llama3_json", "mistral"}) {
+    config.engines[0].tool_call_parser = parser;
+    EXPECT_TRUE(config.validate().isOk()) << parser;
+  }
 }
 
 TEST(ConfigOptions, ValidationCatchesNameClashesAndMissingModels) {
