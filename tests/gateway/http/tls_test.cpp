@@ -2,10 +2,13 @@
 // server against it.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <thread>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -64,8 +67,10 @@ class TlsTest : public ::testing::Test {
     gateway::GatewayOptions options;
     options.http.ssl_certfile = (dir_ / "cert.pem").string();
     options.http.ssl_keyfile = (dir_ / "key.pem").string();
-    gateway_ =
-        std::make_unique<TestGateway>(std::vector<TestModel>{TestModel{.id = "fake"}}, options);
+    TestModel slow{.id = "slow"};
+    slow.engine.token_delay = std::chrono::milliseconds(10);
+    gateway_ = std::make_unique<TestGateway>(std::vector<TestModel>{TestModel{.id = "fake"}, slow},
+                                             options);
   }
   void TearDown() override {
     gateway_.reset();
@@ -165,6 +170,41 @@ TEST_F(TlsTest, PlainHttpOnTheTlsPortGetsNoAnswer) {
   EXPECT_EQ(plain.status, 0);
   // And the server still serves HTTPS afterwards.
   EXPECT_EQ(tlsClient().get("/health").status, 200);
+}
+
+// Connections that end without TLS's close_notify (the peer's TCP connection just closes: a
+// truncated TLS stream) mid-stream, mid-request or mid-handshake. The streaming request is aborted
+// in the engine, as when a plain-HTTP client leaves, and the server keeps serving.
+TEST_F(TlsTest, TruncatedConnectionsAbortTheirRequestsAndTheServerKeepsServing) {
+  HttpClient cutter(gateway_->port(), {.tls = true});
+  const std::string got = cutter.requestAndCut(
+      "/v1/completions",
+      {{"model", "slow"}, {"prompt", "Hi"}, {"max_tokens", 200}, {"stream", true}}, 300);
+  EXPECT_NE(got.find("data: "), std::string::npos) << got;
+  FakeEngine& engine = gateway_->engine("slow");
+  for (int i = 0; i < 1000 && engine.abortedIds().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(engine.abortedIds().size(), 1u);
+  EXPECT_EQ(engine.numActive(), 0);
+
+  // Half a request, then the cut: no answer, nothing submitted.
+  EXPECT_EQ(cutter.sendAndCut("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                              "{\"model\": \"slow\", \"pro",
+                              0),
+            "");
+  // Half a handshake: the header of a ClientHello record and one byte of it.
+  EXPECT_EQ(HttpClient(gateway_->port()).sendAndCut(std::string("\x16\x03\x01\x00\xc8\x01", 6), 0),
+            "");
+  EXPECT_EQ(engine.submitted().size(), 1u);
+
+  auto completion = tlsClient().post(
+      "/v1/completions",
+      {{"model", "slow"}, {"prompt", "Hi"}, {"max_tokens", 3}, {"temperature", 0}});
+  ASSERT_EQ(completion.status, 200) << completion.body;
+  EXPECT_EQ(completion.json()["choices"][0]["text"], "abc");
+  EXPECT_EQ(engine.numActive(), 0);
 }
 
 }  // namespace

@@ -117,22 +117,42 @@ HttpResult HttpClient::raw(const std::string& bytes) {
 
 std::string HttpClient::requestAndCut(const std::string& target, const nlohmann::json& body,
                                       size_t bytes_before_cut) {
+  std::ostringstream request;
+  request << makeRequest("POST", target, body.dump(), {}, options_.host);
+  return sendAndCut(request.str(), bytes_before_cut);
+}
+
+std::string HttpClient::sendAndCut(const std::string& bytes, size_t bytes_before_cut) {
   net::io_context ioc;
-  tcp::socket socket(ioc);
   beast::error_code ec;
-  socket.connect(tcp::endpoint(net::ip::make_address(options_.host), port_), ec);
-  if (ec) return {};
-  auto req = makeRequest("POST", target, body.dump(), {}, options_.host);
-  http::write(socket, req, ec);
+  const tcp::endpoint endpoint(net::ip::make_address(options_.host), port_);
   std::string received;
-  char chunk[4096];
-  while (received.size() < bytes_before_cut) {
-    size_t n = socket.read_some(net::buffer(chunk), ec);
-    if (ec) break;
-    received.append(chunk, n);
+  auto exchange = [&](auto& stream) {
+    net::write(stream, net::buffer(bytes), ec);
+    char chunk[4096];
+    while (!ec && received.size() < bytes_before_cut) {
+      const size_t n = stream.read_some(net::buffer(chunk), ec);
+      received.append(chunk, n);
+    }
+  };
+  if (!options_.tls) {
+    tcp::socket socket(ioc);
+    socket.connect(endpoint, ec);
+    if (ec) return {};
+    exchange(socket);
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    return received;
   }
-  socket.shutdown(tcp::socket::shutdown_both, ec);
-  socket.close(ec);
+  ssl::context ctx(ssl::context::tls_client);
+  ctx.set_verify_mode(ssl::verify_none);
+  ssl::stream<tcp::socket> stream(ioc, ctx);
+  stream.next_layer().connect(endpoint, ec);
+  if (ec) return {};
+  stream.handshake(ssl::stream_base::client, ec);
+  if (ec) return {};
+  exchange(stream);
+  // The TCP connection ends with no TLS close_notify: a truncated stream, to the server.
+  stream.next_layer().shutdown(tcp::socket::shutdown_both, ec);
   return received;
 }
 

@@ -49,9 +49,11 @@ class HttpClient {
   HttpResult raw(const std::string& bytes);
 
   // Sends a request, reads until `bytes_before_cut` bytes of the response arrived, then closes
-  // the connection. Returns what was read.
+  // the connection (over TLS: the TCP connection, with no close_notify). Returns what was read.
   std::string requestAndCut(const std::string& target, const nlohmann::json& body,
                             size_t bytes_before_cut);
+  // The same with `bytes` sent as they are (a partial request, say).
+  std::string sendAndCut(const std::string& bytes, size_t bytes_before_cut);
 
   // Several requests on one keep-alive connection; returns their results in order.
   std::vector<HttpResult> keepAlive(const std::vector<std::string>& targets);
