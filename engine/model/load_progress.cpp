@@ -14,9 +14,10 @@ std::optional<std::string> LoadProgressLines::next(const LoadProgress& progress,
     stage_ = progress.stage;
     last_percent_ = -1;
   }
-  const uint64_t total = progress.total_bytes > 0 ? progress.total_bytes : 1;
+  // A stage with nothing to do (zero bytes) is done at once.
+  const uint64_t total = progress.total_bytes;
   const uint64_t done = progress.done_bytes < total ? progress.done_bytes : total;
-  const int percent = static_cast<int>(100 * done / total);
+  const int percent = total > 0 ? static_cast<int>(100 * done / total) : 100;
   const bool ended = done == total;
   // 100% only when done == total (the division rounds down), so a stage ends on one line.
   if (percent == last_percent_ || (!ended && now - last_line_ < min_interval_)) {

@@ -38,8 +38,10 @@ TEST(LoadProgressLines, ToleratesDoneBeyondTotalAndAZeroTotal) {
   const Clock::time_point t0 = Clock::now();
   LoadProgressLines lines(milliseconds(0), t0);
   EXPECT_EQ(lines.next({kWeights, 150, 100}, t0), "weights  100% (0.0/0.0 MB)");
-  LoadProgressLines empty(milliseconds(0), t0);
-  EXPECT_EQ(empty.next({kKv, 0, 0}, t0), "KV cache   0% (0.0/0.0 MB)");
+  // A stage with nothing to do ends at once, on its one line, even within the interval.
+  LoadProgressLines empty(milliseconds(1000), t0);
+  EXPECT_EQ(empty.next({kKv, 0, 0}, t0), "KV cache 100% (0.0/0.0 MB)");
+  EXPECT_EQ(empty.next({kKv, 0, 0}, t0), std::nullopt);
 }
 
 }  // namespace
