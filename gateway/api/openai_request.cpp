@@ -13,7 +13,9 @@ using json = nlohmann::ordered_json;
 constexpr size_t kMaxPrompts = 64;
 
 Status typeError(std::string_view field, std::string_view expected) {
-  return invalidArgument("`" + std::string(field) + "` must be " + std::string(expected));
+  std::string message = "`";
+  message.append(field).append("` must be ").append(expected);
+  return invalidArgument(message);
 }
 
 // Typed, optional access to the fields of a JSON object; absent and null read as "not given".
@@ -418,11 +420,12 @@ Result<DetokenizeRequest> parseDetokenizeRequest(const json& body) {
   return r;
 }
 
-bool nestedTooDeep(std::string_view text) {
+JsonBrackets scanJsonBrackets(std::string_view text, size_t at, bool stop_when_closed) {
+  JsonBrackets out;
   int depth = 0;
   bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
+  for (size_t i = at; i < text.size(); ++i) {
+    const char c = text[i];
     if (in_string) {
       if (c == '\\') {
         ++i;
@@ -432,12 +435,15 @@ bool nestedTooDeep(std::string_view text) {
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
-      if (++depth > kMaxJsonDepth) return true;
+      out.max_depth = std::max(out.max_depth, ++depth);
     } else if (c == ']' || c == '}') {
-      --depth;
+      if (--depth == 0 && stop_when_closed) {
+        out.end = i + 1;
+        return out;
+      }
     }
   }
-  return false;
+  return out;
 }
 
 }  // namespace manifold::gateway

@@ -62,9 +62,19 @@ struct DetokenizeRequest {
 
 // Copying and dumping a json value recurse once per level; deeper text could overflow the stack.
 inline constexpr int kMaxJsonDepth = 64;
-// True when arrays and objects in `text` nest deeper than kMaxJsonDepth. Brackets inside strings
-// do not count; the text need not be valid JSON (the parser judges that).
-[[nodiscard]] bool nestedTooDeep(std::string_view text);
+// The brackets of a JSON text from `at` on, those inside strings left out (the text need not be
+// valid JSON: the parser judges that): the greatest depth of arrays and objects, and, when
+// `stop_when_closed`, one past the bracket at which the depth returns to zero (npos: never).
+struct JsonBrackets {
+  int max_depth = 0;
+  size_t end = std::string_view::npos;
+};
+[[nodiscard]] JsonBrackets scanJsonBrackets(std::string_view text, size_t at,
+                                            bool stop_when_closed);
+// True when arrays and objects in `text` nest deeper than kMaxJsonDepth.
+[[nodiscard]] inline bool nestedTooDeep(std::string_view text) {
+  return scanJsonBrackets(text, 0, false).max_depth > kMaxJsonDepth;
+}
 
 // Parses a request body; errors say what is wrong with the JSON. Objects keep the body's key
 // order, which chat templates can show (`tools | tojson`).

@@ -53,27 +53,9 @@ size_t skipSpace(std::string_view text, size_t at) {
 }
 
 // The end (one past the closing bracket) of the JSON object or array that opens at `at`, or npos
-// when it does not close. Brackets inside strings do not count; the value is not validated.
+// when it does not close. The value is not validated.
 size_t bracketedValueEnd(std::string_view text, size_t at) {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = at; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      ++depth;
-    } else if (c == '}' || c == ']') {
-      if (--depth == 0) return i + 1;
-    }
-  }
-  return std::string_view::npos;
+  return scanJsonBrackets(text, at, /*stop_when_closed=*/true).end;
 }
 
 ParsedToolCalls plainText(std::string_view text) { return {std::string(text), {}}; }
