@@ -11,12 +11,16 @@
 #include "gateway/serving/engine_factory.h"
 #include "gateway/serving/serve.h"
 #include "tests/gateway/testing/http_client.h"
+#include "tests/gateway/testing/request_fuzzer.h"
 
 namespace manifold::gateway {
 namespace {
 
 using json = nlohmann::json;
+using testing::fuzzSeedRequests;
+using testing::FuzzTally;
 using testing::HttpClient;
+using testing::sendMutatedRequests;
 using namespace std::chrono_literals;
 
 const std::string kModelDir = MANIFOLD_SOURCE_DIR "/models/stories260K";
@@ -150,6 +154,25 @@ TEST_F(RealEngineTest, StreamCutByTheClientFreesItsKvBlocks) {
     std::this_thread::sleep_for(10ms);
   }
   EXPECT_EQ(replica["num_running"], 0);
+  EXPECT_EQ(replica["kv_cache_usage"], 0.0);
+}
+
+// The randomized requests of request_fuzz_test on the real model: the same answers (a success
+// or a 4xx OpenAI error) through the real tokenizer, chat template, scheduler and sampler, and
+// the KV cache is empty afterwards.
+TEST_F(RealEngineTest, MutatedRequestsGetAnAnswerOrAnOpenAiErrorAndFreeTheirBlocks) {
+  const FuzzTally tally =
+      sendMutatedRequests(server_->port(), fuzzSeedRequests("stories", "stories"), 80, 0xfeed0000);
+  EXPECT_GT(tally.successes, 50);
+  EXPECT_GT(tally.errors, 250);
+  json replica;
+  for (int i = 0; i < 200; ++i) {
+    replica = client().get("/debug/engines").json()["models"][0]["replicas"][0];
+    if (replica["num_running"] == 0 && replica["kv_cache_usage"] == 0.0) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(replica["num_running"], 0);
+  EXPECT_EQ(replica["num_waiting"], 0);
   EXPECT_EQ(replica["kv_cache_usage"], 0.0);
 }
 
