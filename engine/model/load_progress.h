@@ -20,7 +20,7 @@ struct LoadProgress {
   };
   Stage stage = Stage::kWeights;
   uint64_t done_bytes = 0;
-  uint64_t total_bytes = 0;  // > 0; each stage ends with an event where done_bytes == total_bytes
+  uint64_t total_bytes = 0;  // each stage ends with an event where done_bytes == total_bytes
 };
 
 // Called on the loading thread: weights events first (after the embedding, each decoder layer

@@ -21,8 +21,7 @@ struct ChoiceState {
   std::optional<FinishReason> finish_reason;
   json stop_reason = nullptr;  // vLLM extra: the stop string or token id that ended it
   bool echoed = false;         // streaming: the prompt was sent already
-  size_t content_sent = 0;     // streaming with tool calls: bytes of text sent as content
-  bool call_started = false;   // streaming with tool calls: the first call has begun
+  std::optional<ToolCallStream> tool_calls;  // streaming with a tool-call format
 };
 
 // OpenAI's tool_calls list for parsed calls; `with_index` for stream deltas.
@@ -172,17 +171,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     // clients see every token arrive.
     if (plan_.tool_call_format) {
       // Only text that cannot be part of a tool call goes out now; the rest waits for the end.
-      // Everything before content_sent is plain, so only the unsent tail (at most a held-back
-      // tag prefix plus this delta) can change that.
-      text.clear();
-      if (!choice.call_started) {
-        const std::string tail = choice.text.substr(choice.content_sent) + delta.text;
-        const StreamSplit split =
-            splitStreamedContent(*plan_.tool_call_format, tail, choice.content_sent == 0);
-        text = tail.substr(0, split.plain);
-        choice.content_sent += split.plain;
-        choice.call_started = split.call_started;
-      }
+      text = toolCallStream(choice).append(delta.text);
     }
     if (text.empty() && delta.logprobs.empty() && delta.token_ids.empty()) return;
     json entry = {{"index", choice_index}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
@@ -203,6 +192,11 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     send(std::move(chunk));
   }
 
+  ToolCallStream& toolCallStream(ChoiceState& choice) const {
+    if (!choice.tool_calls) choice.tool_calls.emplace(*plan_.tool_call_format);
+    return *choice.tool_calls;
+  }
+
   // The ids before the choice's next token: its prompt and what it generated so far.
   std::vector<int32_t> contextOf(size_t choice_index) const {
     size_t prompt_index = choice_index / static_cast<size_t>(plan_.options.params.n);
@@ -217,15 +211,14 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     const char* finish = finishReasonText(*choice.finish_reason);
     if (plan_.tool_call_format) {
       // The held-back end of the answer: its tool calls, or the rest of its content.
-      ParsedToolCalls parsed = parseToolCalls(*plan_.tool_call_format, choice.text);
+      ParsedToolCalls parsed = toolCallStream(choice).finish();
       json delta;
       if (!parsed.calls.empty()) {
         delta = {{"tool_calls", toolCallsJson(*plan_.tool_call_format, parsed.calls, true)}};
         finish = "tool_calls";
-      } else if (choice.content_sent < choice.text.size()) {
-        delta = {{"content", choice.text.substr(choice.content_sent)}};
+      } else if (parsed.content && !parsed.content->empty()) {
+        delta = {{"content", std::move(*parsed.content)}};
       }
-      choice.content_sent = choice.text.size();
       if (!delta.is_null()) {
         json chunk = envelope(plan_.header, true);
         chunk["choices"].push_back({{"index", choice_index},

@@ -1,5 +1,6 @@
 #include "gateway/api/openai_request.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <utility>

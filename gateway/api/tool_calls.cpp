@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -60,6 +61,18 @@ size_t bracketedValueEnd(std::string_view text, size_t at) {
 
 ParsedToolCalls plainText(std::string_view text) { return {std::string(text), {}}; }
 
+// A mistral answer without calls that parse, as content: its [TOOL_CALLS] tags taken out.
+ParsedToolCalls mistralPlainText(std::string_view text) {
+  std::string out;
+  for (size_t at = 0; at <= text.size();) {
+    const size_t tag = text.find(kMistralTag, at);
+    out += text.substr(at, tag == std::string_view::npos ? std::string_view::npos : tag - at);
+    if (tag == std::string_view::npos) break;
+    at = tag + kMistralTag.size();
+  }
+  return {std::move(out), {}};
+}
+
 ParsedToolCalls parseHermes(std::string_view text) {
   const size_t first = text.find(kHermesStart);
   if (first == std::string_view::npos) return plainText(text);
@@ -104,27 +117,34 @@ ParsedToolCalls parseLlama3Json(std::string_view text) {
 // [TOOL_CALLS] and a JSON array of calls (or one call), repeated if the model repeats the tag.
 ParsedToolCalls parseMistral(std::string_view text) {
   const size_t first = text.find(kMistralTag);
-  if (first == std::string_view::npos) return plainText(text);
+  if (first == std::string_view::npos) return mistralPlainText(text);
   ParsedToolCalls out;
   size_t at = first;
   while (at < text.size()) {
-    if (!text.substr(at).starts_with(kMistralTag)) return plainText(text);
+    if (!text.substr(at).starts_with(kMistralTag)) return mistralPlainText(text);
     at = skipSpace(text, at + kMistralTag.size());
     const size_t end = at < text.size() ? bracketedValueEnd(text, at) : std::string_view::npos;
-    if (end == std::string_view::npos) return plainText(text);
+    if (end == std::string_view::npos) return mistralPlainText(text);
     const json value = parseModelJson(text.substr(at, end - at));
-    if (!value.is_array() && !value.is_object()) return plainText(text);
+    if (!value.is_array() && !value.is_object()) return mistralPlainText(text);
     for (const json& item : value.is_array() ? value : json::array({value})) {
       std::optional<ParsedToolCall> call = callFrom(item, false);
-      if (!call) return plainText(text);
+      if (!call) return mistralPlainText(text);
       out.calls.push_back(std::move(*call));
     }
     at = skipSpace(text, end);
   }
-  if (out.calls.empty()) return plainText(text);
+  if (out.calls.empty()) return mistralPlainText(text);
   if (first > 0) out.content = std::string(text.substr(0, first));
   return out;
 }
+
+// Of an answer's unsent text: how many leading bytes are plain content for certain, and whether
+// the rest certainly begins a call.
+struct StreamSplit {
+  size_t plain = 0;
+  bool call_started = false;
+};
 
 // Formats whose calls open with a tag anywhere in the answer: text before the tag is content, and
 // a tail that could still grow into the tag is held back.
@@ -160,17 +180,34 @@ ParsedToolCalls parseToolCalls(ToolCallFormat format, std::string_view text) {
   return plainText(text);
 }
 
-StreamSplit splitStreamedContent(ToolCallFormat format, std::string_view unsent,
-                                 bool at_answer_start) {
-  switch (format) {
+std::string ToolCallStream::append(std::string_view delta) {
+  text_ += delta;
+  if (call_started_) return {};
+  const std::string_view unsent = std::string_view(text_).substr(content_sent_);
+  StreamSplit split{unsent.size(), false};
+  switch (format_) {
     case ToolCallFormat::kHermes:
-      return splitAtTag(unsent, kHermesStart);
+      split = splitAtTag(unsent, kHermesStart);
+      break;
     case ToolCallFormat::kLlama3Json:
-      return splitLlama3Json(unsent, at_answer_start);
+      split = splitLlama3Json(unsent, content_sent_ == 0);
+      break;
     case ToolCallFormat::kMistral:
-      return splitAtTag(unsent, kMistralTag);
+      split = splitAtTag(unsent, kMistralTag);
+      break;
   }
-  return {unsent.size(), false};
+  call_started_ = split.call_started;
+  std::string content(unsent.substr(0, split.plain));
+  content_sent_ += split.plain;
+  return content;
+}
+
+ParsedToolCalls ToolCallStream::finish() const {
+  ParsedToolCalls parsed = parseToolCalls(format_, text_);
+  // The content before the first call was sent already.
+  if (!parsed.calls.empty()) return {std::nullopt, std::move(parsed.calls)};
+  const std::string_view rest = std::string_view(text_).substr(content_sent_);
+  return format_ == ToolCallFormat::kMistral ? mistralPlainText(rest) : plainText(rest);
 }
 
 std::string newToolCallId(ToolCallFormat format) {

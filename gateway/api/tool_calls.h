@@ -1,15 +1,22 @@
-// Tool calls in chat answers, read as vLLM's `--tool-call-parser` reads them. Three formats:
-// - hermes (Hermes, Qwen2.5): each call is <tool_call>{"name": ..., "arguments":
-// {...}}</tool_call>;
-//   the text before the first call is the message content.
-// - llama3_json (Llama 3.1-3.3 JSON tool calling): the whole answer is one or more
-//   {"name": ..., "parameters": {...}} objects ("arguments" also accepted), joined by "; ",
-//   optionally after <|python_tag|>. There is no content beside them.
-// - mistral (Mistral v0.3 tokenizers): [TOOL_CALLS] then a JSON array of
-//   {"name": ..., "arguments": {...}}; the text before the tag is the content. [TOOL_CALLS] is a
-//   special token, so answers read for it are decoded with special tokens kept, and the calls get
-//   the 9-character alphanumeric ids Mistral's chat templates require.
-// A call that does not parse makes the whole answer plain content, as in vLLM.
+// Tool calls in chat answers, in the formats of vLLM's `--tool-call-parser`:
+// - hermes (Hermes, Qwen2.5): each call is a JSON object with "name" and "arguments" inside
+//   <tool_call></tool_call> tags; the text before the first call is the message content.
+// - llama3_json (Llama 3.1-3.3 JSON tool calling): the whole answer is one or more JSON objects
+//   with "name" and "parameters" ("arguments" also read), joined by ";" (Llama 3.2 writes "; "),
+//   optionally after <|python_tag|>. There is no content beside them. As vLLM's parser that tests
+//   the answer's start (startswith + raw_decode), not the later one that searches it anywhere.
+// - mistral (Mistral v0.3 tokenizers): [TOOL_CALLS] and a JSON array of objects with "name" and
+//   "arguments"; the text before the tag is the content. [TOOL_CALLS] is a special token, so
+//   answers read for it are decoded with special tokens kept (as vLLM's adjust_request does),
+//   and the calls get the 9-character alphanumeric ids Mistral's chat templates require.
+//
+// An answer whose calls do not parse is plain content, as in vLLM; for mistral the tags are taken
+// out of it (vLLM's tool_content), since the user never asked for special tokens. Where vLLM's
+// parsers raise and fall back to plain content, these are more lenient in three ways, each
+// tested: a call without arguments (or with null) gets "{}"; string arguments are passed on as
+// written, not JSON-encoded again; and mistral also takes a single object instead of an array.
+// They are stricter in one: text after a mistral array makes the answer plain content, where
+// vLLM's regex keeps the calls and drops that text.
 #pragma once
 
 #include <array>
@@ -22,6 +29,7 @@ namespace manifold::gateway {
 
 enum class ToolCallFormat { kHermes, kLlama3Json, kMistral };
 
+// Header-only, so that the config library checks names without linking the API library.
 inline constexpr std::array<std::string_view, 3> kToolCallFormatNames = {"hermes", "llama3_json",
                                                                          "mistral"};
 
@@ -40,23 +48,33 @@ struct ParsedToolCall {
 
 struct ParsedToolCalls {
   std::optional<std::string> content;  // nullopt: no text besides the calls
-  std::vector<ParsedToolCall> calls;   // empty: `content` is the whole text
+  std::vector<ParsedToolCall> calls;   // empty: `content` is the whole answer
 };
 
 // Splits a finished answer.
 [[nodiscard]] ParsedToolCalls parseToolCalls(ToolCallFormat format, std::string_view text);
 
-// Streaming. `unsent` is the answer after the bytes already sent as content (all plain);
-// `at_answer_start` says that nothing was sent yet. Returns how many leading bytes of `unsent`
-// are plain content for certain, and whether the rest certainly begins a tool call (then nothing
-// more is content until the answer ends and is parsed whole). Bytes neither plain nor a call yet
-// (a prefix of a call's tag) are held back until more text decides them.
-struct StreamSplit {
-  size_t plain = 0;
-  bool call_started = false;
+// A streamed answer read for tool calls. Text that cannot be part of a call goes out as it
+// arrives; from where a call may begin (a prefix of a tag, or for llama3_json an answer not yet
+// begun) it is held back until more text decides it, and from where a call certainly begins until
+// the answer ends and is parsed whole. The content sent over the stream plus finish()'s content
+// equals parseToolCalls' content; nothing of a call is ever sent as content.
+class ToolCallStream {
+ public:
+  explicit ToolCallStream(ToolCallFormat format) : format_(format) {}
+
+  // Appends generated text; returns the content that may be sent now (possibly empty).
+  [[nodiscard]] std::string append(std::string_view delta);
+
+  // The answer ended: its calls (content: nullopt) or, when it has none, the content held back.
+  [[nodiscard]] ParsedToolCalls finish() const;
+
+ private:
+  ToolCallFormat format_;
+  std::string text_;         // the answer so far
+  size_t content_sent_ = 0;  // bytes of text_ returned as content (all before any call)
+  bool call_started_ = false;
 };
-[[nodiscard]] StreamSplit splitStreamedContent(ToolCallFormat format, std::string_view unsent,
-                                               bool at_answer_start);
 
 // A new call id: "chatcmpl-tool-" and 32 hex digits, or 9 alphanumerics for mistral.
 [[nodiscard]] std::string newToolCallId(ToolCallFormat format);
