@@ -21,18 +21,34 @@ using json = nlohmann::json;
 TEST(RequestFuzz, MutatedRequestsGetAnAnswerOrAnOpenAiErrorAndLeaveNothingRunning) {
   TestModel fake{.id = "fake"};
   fake.engine.max_model_len = 64;
-  TestModel tools{.id = "tools", .tool_call_parser = "hermes"};
-  tools.engine.script = "Hm.<tool_call>{\"name\":\"get_weather\",\"arguments\":{}}</tool_call>";
-  TestGateway gateway({fake, tools});
+  // Chat answers read for tool calls in each format (the scripts are what the models write).
+  TestModel hermes{.id = "tools", .tool_call_parser = "hermes"};
+  hermes.engine.script = "Hm.<tool_call>{\"name\":\"get_weather\",\"arguments\":{}}</tool_call>";
+  TestModel llama3{.id = "tools-llama3", .tool_call_parser = "llama3_json"};
+  llama3.engine.script = "{\"name\":\"get_weather\",\"parameters\":{}}";
+  TestModel mistral{.id = "tools-mistral", .tool_call_parser = "mistral"};
+  mistral.engine.script = "Hm.[TOOL_CALLS][{\"name\":\"get_weather\",\"arguments\":{}}]";
+  TestGateway gateway({fake, hermes, llama3, mistral});
 
-  // About 2,100 requests; 42,000 with other seeds and up to 6 mutations each also passed.
-  const FuzzTally tally =
+  // About 2,800 requests; 42,000 with other seeds and up to 6 mutations each also passed.
+  FuzzTally tally =
       sendMutatedRequests(gateway.port(), fuzzSeedRequests("fake", "tools"), 300, 0x5eed0000);
+  for (const char* chat_model : {"tools-llama3", "tools-mistral"}) {
+    std::vector<FuzzSeed> chat_seeds;
+    for (const FuzzSeed& seed : fuzzSeedRequests("fake", chat_model)) {
+      if (seed.first == "/v1/chat/completions") chat_seeds.push_back(seed);
+    }
+    const FuzzTally more = sendMutatedRequests(gateway.port(), chat_seeds, 180, 0x5eed1000);
+    tally.successes += more.successes;
+    tally.errors += more.errors;
+  }
   // Both kinds of answer happen: the mutations are neither all fatal nor all harmless.
-  EXPECT_GT(tally.successes, 200);
-  EXPECT_GT(tally.errors, 1000);
+  EXPECT_GT(tally.successes, 250);
+  EXPECT_GT(tally.errors, 1300);
 
-  for (const char* model : {"fake", "tools"}) EXPECT_EQ(gateway.engine(model).numActive(), 0);
+  for (const char* model : {"fake", "tools", "tools-llama3", "tools-mistral"}) {
+    EXPECT_EQ(gateway.engine(model).numActive(), 0) << model;
+  }
   const HttpResult ok =
       HttpClient(gateway.port())
           .post("/v1/completions",

@@ -188,15 +188,16 @@ TEST_F(TlsTest, TruncatedConnectionsAbortTheirRequestsAndTheServerKeepsServing) 
   ASSERT_EQ(engine.abortedIds().size(), 1u);
   EXPECT_EQ(engine.numActive(), 0);
 
-  // Half a request, then the cut: no answer, nothing submitted.
-  EXPECT_EQ(cutter.sendAndCut("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                              "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
-                              "{\"model\": \"slow\", \"pro",
-                              0),
+  // Half a request, then the end of the TCP stream: the server closes the connection without an
+  // answer (a hang would block the read) and submits nothing.
+  EXPECT_EQ(cutter.sendAndHalfClose("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                    "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                                    "{\"model\": \"slow\", \"pro"),
             "");
-  // Half a handshake: the header of a ClientHello record and one byte of it.
-  EXPECT_EQ(HttpClient(gateway_->port()).sendAndCut(std::string("\x16\x03\x01\x00\xc8\x01", 6), 0),
-            "");
+  // Half a handshake (a ClientHello record's header and one byte of it), then the end.
+  EXPECT_EQ(
+      HttpClient(gateway_->port()).sendAndHalfClose(std::string("\x16\x03\x01\x00\xc8\x01", 6)),
+      "");
   EXPECT_EQ(engine.submitted().size(), 1u);
 
   auto completion = tlsClient().post(

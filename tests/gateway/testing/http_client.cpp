@@ -123,12 +123,23 @@ std::string HttpClient::requestAndCut(const std::string& target, const nlohmann:
 }
 
 std::string HttpClient::sendAndCut(const std::string& bytes, size_t bytes_before_cut) {
+  return exchangeAndCut(bytes, bytes_before_cut, /*half_close=*/false);
+}
+
+std::string HttpClient::sendAndHalfClose(const std::string& bytes) {
+  return exchangeAndCut(bytes, std::string::npos, /*half_close=*/true);
+}
+
+std::string HttpClient::exchangeAndCut(const std::string& bytes, size_t bytes_before_cut,
+                                       bool half_close) {
   net::io_context ioc;
   beast::error_code ec;
   const tcp::endpoint endpoint(net::ip::make_address(options_.host), port_);
   std::string received;
-  auto exchange = [&](auto& stream) {
+  auto exchange = [&](auto& stream, tcp::socket& socket) {
     net::write(stream, net::buffer(bytes), ec);
+    // A FIN after the bytes (over TLS: with no close_notify before it).
+    if (half_close) socket.shutdown(tcp::socket::shutdown_send, ec);
     char chunk[4096];
     while (!ec && received.size() < bytes_before_cut) {
       const size_t n = stream.read_some(net::buffer(chunk), ec);
@@ -139,7 +150,7 @@ std::string HttpClient::sendAndCut(const std::string& bytes, size_t bytes_before
     tcp::socket socket(ioc);
     socket.connect(endpoint, ec);
     if (ec) return {};
-    exchange(socket);
+    exchange(socket, socket);
     socket.shutdown(tcp::socket::shutdown_both, ec);
     return received;
   }
@@ -150,7 +161,7 @@ std::string HttpClient::sendAndCut(const std::string& bytes, size_t bytes_before
   if (ec) return {};
   stream.handshake(ssl::stream_base::client, ec);
   if (ec) return {};
-  exchange(stream);
+  exchange(stream, stream.next_layer());
   // The TCP connection ends with no TLS close_notify: a truncated stream, to the server.
   stream.next_layer().shutdown(tcp::socket::shutdown_both, ec);
   return received;

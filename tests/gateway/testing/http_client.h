@@ -54,11 +54,17 @@ class HttpClient {
                             size_t bytes_before_cut);
   // The same with `bytes` sent as they are (a partial request, say).
   std::string sendAndCut(const std::string& bytes, size_t bytes_before_cut);
+  // Sends `bytes`, ends its side of the TCP connection (over TLS with no close_notify), and reads
+  // until the server closes the connection. Returns what was read; blocks while the server
+  // keeps the connection open.
+  std::string sendAndHalfClose(const std::string& bytes);
 
   // Several requests on one keep-alive connection; returns their results in order.
   std::vector<HttpResult> keepAlive(const std::vector<std::string>& targets);
 
  private:
+  std::string exchangeAndCut(const std::string& bytes, size_t bytes_before_cut, bool half_close);
+
   uint16_t port_;
   ClientOptions options_;
 };

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tests/gateway/testing/http_client.h"
@@ -41,10 +42,18 @@ class Mutator {
       case 5:
         return "";
       case 6: {
-        static const char* kStrings[] = {"none",         "auto",        "required",
-                                         "text",         "json_object", "\xc3\xa9t\xc3\xa9",
-                                         "\xff\xfe",     "a\u0000b",    "<tool_call>",
-                                         "[TOOL_CALLS]", "-1",          "1e3"};
+        static const std::string kStrings[] = {"none",
+                                               "auto",
+                                               "required",
+                                               "text",
+                                               "json_object",
+                                               "\xc3\xa9t\xc3\xa9",
+                                               "\xff\xfe",  // invalid UTF-8
+                                               std::string("a\0b", 3),
+                                               "<tool_call>",
+                                               "[TOOL_CALLS]",
+                                               "-1",
+                                               "1e3"};
         return kStrings[below(static_cast<int>(std::size(kStrings)))];
       }
       case 7:
@@ -64,12 +73,16 @@ class Mutator {
     }
   }
 
-  // One structural or byte-level change to the body.
-  void mutate(json& body, std::string& text) {
-    if (below(5) == 0) {
-      mutateBytes(text);
-      return;
-    }
+  // Structural changes to `body`, then, one time in five, byte-level ones to its text.
+  std::string mutate(json& body) {
+    for (int m = 1 + below(3); m > 0; --m) mutateStructure(body);
+    std::string text = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (below(5) == 0) mutateBytes(text);
+    return text;
+  }
+
+ private:
+  void mutateStructure(json& body) {
     std::vector<json*> nodes;
     collect(body, nodes);
     json& node = *nodes[static_cast<size_t>(below(static_cast<int>(nodes.size())))];
@@ -101,10 +114,8 @@ class Mutator {
         node = node.is_structured() ? randomValue(3) : json::array({node});
         break;
     }
-    text = body.dump(-1, ' ', false, json::error_handler_t::replace);
   }
 
- private:
   std::string pickKey() {
     static const char* kKeys[] = {"model",
                                   "prompt",
@@ -169,7 +180,8 @@ class Mutator {
           text[at] = static_cast<char>(below(256));
           break;
         case 1:
-          text.insert(at, 1, "{}[]\",:\\0x-e\x80"[below(14)]);
+          static constexpr std::string_view kBytes = "{}[]\",:\\0x-e\x80";
+          text.insert(at, 1, kBytes[static_cast<size_t>(below(static_cast<int>(kBytes.size())))]);
           break;
         default:
           text.resize(at);
@@ -257,8 +269,7 @@ FuzzTally sendMutatedRequests(uint16_t port, const std::vector<FuzzSeed>& seeds,
     Mutator mutator(seed_base + s);
     for (int round = 0; round < rounds; ++round) {
       json body = seeds[s].second;
-      std::string text = body.dump();
-      for (int m = 1 + mutator.below(3); m > 0; --m) mutator.mutate(body, text);
+      const std::string text = mutator.mutate(body);
       const std::string what = "seed request " + std::to_string(s) + ", round " +
                                std::to_string(round) + ": POST " + seeds[s].first + " " +
                                text.substr(0, 600);

@@ -1,7 +1,7 @@
 // Randomized requests for gateway tests: valid bodies of every generating endpoint with one to
-// three random mutations each, structural (a field's value replaced by one of another type or an
-// extreme, a field removed, an unknown one added, a scalar wrapped in a list) or byte-level
-// (bytes flipped, inserted, cut). Deterministic for a seed.
+// three structural mutations each (a field's value replaced by one of another type or an extreme,
+// a field removed, an unknown one added, a scalar wrapped in a list), and one time in five
+// byte-level ones on top (bytes flipped, inserted, cut). Deterministic for a seed.
 #pragma once
 
 #include <cstdint>
