@@ -154,6 +154,9 @@ BENCHMARK(BM_MatmulPacked)
     ->ArgsProduct({{1, 8, 64, 512}, {576}, {3072}, {1, 2}, {0, 2}})
     ->ArgsProduct({{1, 8, 64, 512}, {1536}, {576}, {1, 2}, {0, 2}})
     ->ArgsProduct({{1}, {576}, {49152}, {1, 2}, {0, 2}})
+    // Batched decode out of cache (the LM head is 56 MB in BF16): does the arithmetic of 4 or 8
+    // rows hide under the weight stream?
+    ->ArgsProduct({{4, 8}, {576}, {49152}, {2}, {2}})
     // Llama-3-8B's attention and down projection depths: several depth blocks per panel.
     ->ArgsProduct({{8, 512}, {4096, 14336}, {4096}, {2}, {0, 2}})
     ->MinTime(0.3);
