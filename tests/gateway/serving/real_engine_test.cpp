@@ -93,6 +93,16 @@ class RealEngineTest : public ::testing::Test {
     server_ = nullptr;
   }
   static HttpClient client() { return HttpClient(server_->port()); }
+  // The replica's stats once nothing runs and the KV cache is empty, or after 2 s.
+  static json idleReplica() {
+    json replica;
+    for (int i = 0; i < 200; ++i) {
+      replica = client().get("/debug/engines").json()["models"][0]["replicas"][0];
+      if (replica["num_running"] == 0 && replica["kv_cache_usage"] == 0.0) break;
+      std::this_thread::sleep_for(10ms);
+    }
+    return replica;
+  }
 
   static GatewayServer* server_;
 };
@@ -147,12 +157,7 @@ TEST_F(RealEngineTest, StreamCutByTheClientFreesItsKvBlocks) {
                           {"ignore_eos", true},
                           {"stream", true}},
                          800);
-  json replica;
-  for (int i = 0; i < 200; ++i) {
-    replica = client().get("/debug/engines").json()["models"][0]["replicas"][0];
-    if (replica["num_running"] == 0 && replica["kv_cache_usage"] == 0.0) break;
-    std::this_thread::sleep_for(10ms);
-  }
+  const json replica = idleReplica();
   EXPECT_EQ(replica["num_running"], 0);
   EXPECT_EQ(replica["kv_cache_usage"], 0.0);
 }
@@ -165,12 +170,7 @@ TEST_F(RealEngineTest, MutatedRequestsGetAnAnswerOrAnOpenAiErrorAndFreeTheirBloc
       sendMutatedRequests(server_->port(), fuzzSeedRequests("stories", "stories"), 80, 0xfeed0000);
   EXPECT_GT(tally.successes, 50);
   EXPECT_GT(tally.errors, 250);
-  json replica;
-  for (int i = 0; i < 200; ++i) {
-    replica = client().get("/debug/engines").json()["models"][0]["replicas"][0];
-    if (replica["num_running"] == 0 && replica["kv_cache_usage"] == 0.0) break;
-    std::this_thread::sleep_for(10ms);
-  }
+  const json replica = idleReplica();
   EXPECT_EQ(replica["num_running"], 0);
   EXPECT_EQ(replica["num_waiting"], 0);
   EXPECT_EQ(replica["kv_cache_usage"], 0.0);

@@ -52,6 +52,25 @@ HttpResult readResult(Stream& stream, beast::flat_buffer& buffer) {
   return result;
 }
 
+// A client context: verifying the server against options.ca_file, or not at all without one.
+ssl::context tlsContext(const ClientOptions& options) {
+  ssl::context ctx(ssl::context::tls_client);
+  if (!options.ca_file.empty()) {
+    ctx.load_verify_file(options.ca_file);
+    ctx.set_verify_mode(ssl::verify_peer);
+  } else {
+    ctx.set_verify_mode(ssl::verify_none);
+  }
+  return ctx;
+}
+
+bool connectTls(ssl::stream<tcp::socket>& stream, const tcp::endpoint& endpoint,
+                beast::error_code& ec) {
+  stream.next_layer().connect(endpoint, ec);
+  if (!ec) stream.handshake(ssl::stream_base::client, ec);
+  return !ec;
+}
+
 }  // namespace
 
 nlohmann::json HttpResult::json() const {
@@ -87,18 +106,9 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
     if (ec) return {};
     return readResult(socket, buffer);
   }
-  ssl::context ctx(ssl::context::tls_client);
-  if (!options_.ca_file.empty()) {
-    ctx.load_verify_file(options_.ca_file);
-    ctx.set_verify_mode(ssl::verify_peer);
-  } else {
-    ctx.set_verify_mode(ssl::verify_none);
-  }
+  ssl::context ctx = tlsContext(options_);
   ssl::stream<tcp::socket> stream(ioc, ctx);
-  stream.next_layer().connect(endpoint, ec);
-  if (ec) return {};
-  stream.handshake(ssl::stream_base::client, ec);
-  if (ec) return {};
+  if (!connectTls(stream, endpoint, ec)) return {};
   http::write(stream, req, ec);
   if (ec) return {};
   return readResult(stream, buffer);
@@ -154,13 +164,9 @@ std::string HttpClient::exchangeAndCut(const std::string& bytes, size_t bytes_be
     socket.shutdown(tcp::socket::shutdown_both, ec);
     return received;
   }
-  ssl::context ctx(ssl::context::tls_client);
-  ctx.set_verify_mode(ssl::verify_none);
+  ssl::context ctx = tlsContext(options_);
   ssl::stream<tcp::socket> stream(ioc, ctx);
-  stream.next_layer().connect(endpoint, ec);
-  if (ec) return {};
-  stream.handshake(ssl::stream_base::client, ec);
-  if (ec) return {};
+  if (!connectTls(stream, endpoint, ec)) return {};
   exchange(stream, stream.next_layer());
   // The TCP connection ends with no TLS close_notify: a truncated stream, to the server.
   stream.next_layer().shutdown(tcp::socket::shutdown_both, ec);
