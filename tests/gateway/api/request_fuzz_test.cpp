@@ -2,7 +2,7 @@
 // request_fuzzer.h): whatever arrives, the answer is a success or an OpenAI error with a 4xx
 // status (never a 5xx, a dropped connection or a hang), and when all is done no engine request is
 // left running and the server still answers correctly. real_engine_test sends the same to a real
-// model.
+// model; the second test here sends them through the upstream proxy.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -55,6 +55,31 @@ TEST(RequestFuzz, MutatedRequestsGetAnAnswerOrAnOpenAiErrorAndLeaveNothingRunnin
                 {{"model", "fake"}, {"prompt", "hi"}, {"max_tokens", 4}, {"temperature", 0}});
   ASSERT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(ok.json()["choices"][0]["text"], "abcd");
+}
+
+// The same through the upstream proxy: a front gateway whose models are remote ones on a second
+// gateway. The upstream's answers, errors included, are relayed; the proxy adds no 5xx of its own.
+TEST(RequestFuzz, MutatedRequestsThroughTheUpstreamProxyAreRelayed) {
+  TestModel fake{.id = "fake"};
+  fake.engine.max_model_len = 64;
+  TestModel hermes{.id = "tools", .tool_call_parser = "hermes"};
+  hermes.engine.script = "Hm.<tool_call>{\"name\":\"get_weather\",\"arguments\":{}}</tool_call>";
+  TestGateway back({fake, hermes});
+  const std::string base = "http://127.0.0.1:" + std::to_string(back.port()) + "/v1";
+  TestModel remote_fake{.id = "fake"};
+  remote_fake.upstream = UpstreamTarget{base, "", "fake"};
+  TestModel remote_tools{.id = "tools"};
+  remote_tools.upstream = UpstreamTarget{base, "", "tools"};
+  TestGateway front({remote_fake, remote_tools});
+
+  std::vector<FuzzSeed> seeds;
+  for (const FuzzSeed& seed : fuzzSeedRequests("fake", "tools")) {
+    if (seed.first.starts_with("/v1/")) seeds.push_back(seed);
+  }
+  const FuzzTally tally = sendMutatedRequests(front.port(), seeds, 100, 0x5eed2000);
+  EXPECT_GT(tally.successes, 50);
+  EXPECT_GT(tally.errors, 250);
+  for (const char* model : {"fake", "tools"}) EXPECT_EQ(back.engine(model).numActive(), 0);
 }
 
 }  // namespace
