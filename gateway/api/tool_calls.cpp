@@ -181,33 +181,33 @@ ParsedToolCalls parseToolCalls(ToolCallFormat format, std::string_view text) {
 }
 
 std::string ToolCallStream::append(std::string_view delta) {
-  text_ += delta;
+  unsent_ += delta;
   if (call_started_) return {};
-  const std::string_view unsent = std::string_view(text_).substr(content_sent_);
-  StreamSplit split{unsent.size(), false};
+  StreamSplit split{unsent_.size(), false};
   switch (format_) {
     case ToolCallFormat::kHermes:
-      split = splitAtTag(unsent, kHermesStart);
+      split = splitAtTag(unsent_, kHermesStart);
       break;
     case ToolCallFormat::kLlama3Json:
-      split = splitLlama3Json(unsent, content_sent_ == 0);
+      split = splitLlama3Json(unsent_, !sent_any_);
       break;
     case ToolCallFormat::kMistral:
-      split = splitAtTag(unsent, kMistralTag);
+      split = splitAtTag(unsent_, kMistralTag);
       break;
   }
   call_started_ = split.call_started;
-  std::string content(unsent.substr(0, split.plain));
-  content_sent_ += split.plain;
+  std::string content = unsent_.substr(0, split.plain);
+  unsent_.erase(0, split.plain);
+  sent_any_ = sent_any_ || split.plain > 0;
   return content;
 }
 
 ParsedToolCalls ToolCallStream::finish() const {
-  ParsedToolCalls parsed = parseToolCalls(format_, text_);
-  // The content before the first call was sent already.
+  // What was sent is plain text before any call, so the held-back rest decides alone: it starts
+  // at the first call's tag (or, for llama3_json, is the whole answer) when there are calls.
+  ParsedToolCalls parsed = parseToolCalls(format_, unsent_);
   if (!parsed.calls.empty()) return {std::nullopt, std::move(parsed.calls)};
-  const std::string_view rest = std::string_view(text_).substr(content_sent_);
-  return format_ == ToolCallFormat::kMistral ? mistralPlainText(rest) : plainText(rest);
+  return format_ == ToolCallFormat::kMistral ? mistralPlainText(unsent_) : plainText(unsent_);
 }
 
 std::string newToolCallId(ToolCallFormat format) {

@@ -71,8 +71,8 @@ class ToolCallStream {
 
  private:
   ToolCallFormat format_;
-  std::string text_;         // the answer so far
-  size_t content_sent_ = 0;  // bytes of text_ returned as content (all before any call)
+  std::string unsent_;     // the answer after what append() returned as content
+  bool sent_any_ = false;  // some content was returned (llama3_json: the answer is plain)
   bool call_started_ = false;
 };
 
