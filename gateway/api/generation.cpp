@@ -272,9 +272,10 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       entry["message"] = {
           {"role", "assistant"}, {"content", choice.text}, {"tool_calls", json::array()}};
       if (plan_.tool_call_format) {
+        // Without calls the content is the answer (for mistral without its tags).
         ParsedToolCalls parsed = parseToolCalls(*plan_.tool_call_format, choice.text);
+        entry["message"]["content"] = parsed.content ? json(*parsed.content) : json(nullptr);
         if (!parsed.calls.empty()) {
-          entry["message"]["content"] = parsed.content ? json(*parsed.content) : json(nullptr);
           entry["message"]["tool_calls"] =
               toolCallsJson(*plan_.tool_call_format, parsed.calls, false);
           entry["finish_reason"] = "tool_calls";

@@ -377,6 +377,35 @@ TEST_F(OpenAiApiTest, ChatReadsLlama3JsonAndMistralToolCalls) {
   }
 }
 
+// A mistral answer cut before its call is complete is content, without the [TOOL_CALLS] special
+// token (kept in the text only for the parser), answered or streamed.
+TEST_F(OpenAiApiTest, ChatMistralAnswerWithABrokenCallIsContentWithoutTheTag) {
+  const std::string answer = kMistralToolAnswer;
+  const std::string cut = answer.substr(0, answer.size() - 5);
+  std::string expected = cut;
+  expected.erase(expected.find("[TOOL_CALLS]"), std::string("[TOOL_CALLS]").size());
+  json body = toolRequest({}, "tools-mistral", answer);
+  body["max_tokens"] = cut.size();
+  auto result = client().post("/v1/chat/completions", body);
+  ASSERT_EQ(result.status, 200) << result.body;
+  const json choice = result.json()["choices"][0];
+  EXPECT_EQ(choice["message"]["content"], expected);
+  EXPECT_TRUE(choice["message"]["tool_calls"].empty());
+  EXPECT_EQ(choice["finish_reason"], "length");
+
+  body["stream"] = true;
+  auto stream = client().post("/v1/chat/completions", body);
+  ASSERT_EQ(stream.status, 200) << stream.body;
+  std::string content;
+  for (const json& e : chunks(stream)) {
+    if (e["choices"].empty()) continue;
+    const json& delta = e["choices"][0]["delta"];
+    EXPECT_FALSE(delta.contains("tool_calls"));
+    if (delta.contains("content")) content += delta["content"].get<std::string>();
+  }
+  EXPECT_EQ(content, expected);
+}
+
 TEST_F(OpenAiApiTest, ChatLogprobsListEachTokenWithBytesAndAlternatives) {
   auto result =
       client().post("/v1/chat/completions", chatBody({{"logprobs", true}, {"top_logprobs", 3}}));
