@@ -142,7 +142,7 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
   const ModelConfig& c = config_;
   // Checkpoint bytes fetched so far. Tensors the model does not use (none in a plain HF
   // checkpoint) are never fetched; the last event reports the whole store anyway.
-  const uint64_t total_bytes = std::max<uint64_t>(1, weights.totalBytes());
+  const uint64_t total_bytes = weights.totalBytes();
   uint64_t read_bytes = 0;
   auto report = [&](uint64_t done) {
     if (on_progress) {
