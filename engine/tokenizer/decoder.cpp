@@ -101,6 +101,34 @@ std::string stripToken(const std::string& token, const std::string& content, siz
 
 }  // namespace
 
+std::string Decoder::tokenBytes(const std::string& token) const {
+  std::string bytes = token;
+  bool fused = false;  // after Fuse the list is the whole text: Strip then trims only its ends
+  for (const Step& step : steps_) {
+    switch (step.kind) {
+      case Kind::kByteLevel:
+        if (std::optional<std::string> decoded = byte_level::decode(bytes)) bytes = *decoded;
+        break;
+      case Kind::kByteFallback:
+        if (const int byte = byteToken(bytes); byte >= 0) bytes.assign(1, static_cast<char>(byte));
+        break;
+      case Kind::kFuse:
+        fused = true;
+        break;
+      case Kind::kReplace:
+        bytes = step.pattern->replaceAll(bytes, step.text);
+        break;
+      case Kind::kStrip:
+        if (!fused) bytes = stripToken(bytes, step.text, step.strip_start, step.strip_stop);
+        break;
+      case Kind::kMetaspace:
+        bytes = replaceAll(bytes, step.text, " ");
+        break;
+    }
+  }
+  return bytes;
+}
+
 Decoder::~Decoder() = default;
 
 Result<std::unique_ptr<Decoder>> Decoder::fromJson(const nlohmann::json& json) {

@@ -25,6 +25,10 @@ class Decoder {
 
   // The text of `tokens` (valid UTF-8: undecodable bytes become U+FFFD).
   [[nodiscard]] std::string decode(std::vector<std::string> tokens) const;
+  // The bytes one token string adds in the middle of a text: the steps applied to it alone, as
+  // a token that is not the text's first (Metaspace keeps its space, a Strip after Fuse does not
+  // apply), and without replacing bytes that are not UTF-8 on their own.
+  [[nodiscard]] std::string tokenBytes(const std::string& token) const;
 
  private:
   enum class Kind { kByteLevel, kMetaspace, kReplace, kByteFallback, kFuse, kStrip };

@@ -178,6 +178,14 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special_to
   return utf8::repairLossy(text);
 }
 
+std::optional<std::string> Tokenizer::tokenBytes(int32_t id) const {
+  if (isSpecial(id)) return std::nullopt;
+  std::optional<std::string> token = idToToken(id);
+  if (!token) return std::nullopt;
+  // Without a decoder HF joins the tokens with spaces.
+  return decoder_ ? decoder_->tokenBytes(*token) : " " + *token;
+}
+
 bool Tokenizer::isSpecial(int32_t id) const {
   const AddedToken* added = added_->byId(id);
   return added != nullptr && added->special;

@@ -65,6 +65,11 @@ class Tokenizer {
   // clean_up_tokenization_spaces (" ." -> ".") is not applied, so byte-level text round-trips.
   [[nodiscard]] std::string decode(std::span<const int32_t> ids, bool skip_special_tokens) const;
 
+  // The bytes token `id` adds to an output after its first token (the decoder run on it alone,
+  // bytes not yet valid UTF-8 kept as they are), or nullopt for special tokens and ids outside
+  // the vocabulary. What structured output checks a grammar against.
+  [[nodiscard]] std::optional<std::string> tokenBytes(int32_t id) const;
+
   // Largest id + 1, counting added tokens.
   [[nodiscard]] int vocabSize() const { return vocab_size_; }
   // The id of tokenizer_config's bos_token, if it has one that is in the vocabulary.

@@ -55,6 +55,29 @@ TEST_P(TestVectors, DecodeOfEncodeIsTheIdentity) {
   }
 }
 
+// tokenBytes (what structured output checks) is what each token after the first adds to the
+// decoded text.
+TEST_P(TestVectors, TokenBytesAreWhatEachLaterTokenAddsToTheText) {
+  const std::string dir = tokenizerDir(GetParam());
+  const Tokenizer& tokenizer = sharedTokenizer(dir);
+  size_t checked = 0;
+  for (const auto& test_case : loadTestVectors(dir)) {
+    const std::vector<int32_t>& ids = test_case.ids;
+    if (ids.size() < 2) continue;
+    const std::string first = tokenizer.decode(std::span(ids).first(1), false);
+    if (first.find("\xEF\xBF\xBD") != std::string::npos) continue;  // a partial character
+    std::string text = first;
+    for (size_t i = 1; i < ids.size(); ++i) {
+      const std::optional<std::string> bytes = tokenizer.tokenBytes(ids[i]);
+      ASSERT_TRUE(bytes.has_value()) << ids[i];
+      text += *bytes;
+    }
+    EXPECT_EQ(text, test_case.text);
+    ++checked;
+  }
+  EXPECT_GE(checked, 20u);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTokenizers, TestVectors,
                          ::testing::Values("gpt2", "llama2", "llama3-8b-instruct",
                                            "qwen2.5-instruct"),
