@@ -1,0 +1,108 @@
+#include "engine/structured_output/token_bytes_index.h"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+namespace manifold {
+
+TokenBytesIndex::TokenBytesIndex(std::vector<std::optional<std::string>> bytes_by_id,
+                                 std::vector<int32_t> eos_ids)
+    : eos_(bytes_by_id.size(), 0), string_text_(bytes_by_id.size(), 0) {
+  for (int32_t id : eos_ids) {
+    if (id >= 0 && static_cast<size_t>(id) < eos_.size()) eos_[id] = 1;
+  }
+  JsonGrammar in_string;
+  const bool started = in_string.advance("{\"");
+  assert(started && in_string.betweenStringCharacters());
+  (void)started;
+  bytes_.resize(bytes_by_id.size());
+  std::vector<int32_t> with_bytes;
+  std::vector<int32_t> not_text;
+  for (size_t id = 0; id < bytes_by_id.size(); ++id) {
+    if (!bytes_by_id[id] || bytes_by_id[id]->empty()) continue;
+    bytes_[id] = std::move(*bytes_by_id[id]);
+    const std::string& bytes = bytes_[id];
+    max_length_ = std::max(max_length_, bytes.size());
+    with_bytes.push_back(static_cast<int32_t>(id));
+    JsonGrammar state = in_string;
+    string_text_[id] = eos_[id] == 0 && bytes.find_first_of("\"\\") == std::string::npos &&
+                       state.advance(bytes) && state.betweenStringCharacters();
+    if (string_text_[id] == 0) not_text.push_back(static_cast<int32_t>(id));
+  }
+  all_ = makeWalk(std::move(with_bytes));
+  not_string_text_ = makeWalk(std::move(not_text));
+}
+
+TokenBytesIndex::Walk TokenBytesIndex::makeWalk(std::vector<int32_t> ids) const {
+  Walk w;
+  std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return bytes_[a] < bytes_[b]; });
+  w.common_prefix.assign(ids.size(), 0);
+  for (size_t i = 1; i < ids.size(); ++i) {
+    const std::string& prev = bytes_[ids[i - 1]];
+    const std::string& cur = bytes_[ids[i]];
+    const size_t limit = std::min(prev.size(), cur.size());
+    size_t n = 0;
+    while (n < limit && prev[n] == cur[n]) ++n;
+    w.common_prefix[i] = static_cast<uint32_t>(n);
+  }
+  w.order = std::move(ids);
+  return w;
+}
+
+bool TokenBytesIndex::isEos(int32_t id) const {
+  return id >= 0 && id < vocabSize() && eos_[id] != 0;
+}
+
+bool TokenBytesIndex::accepts(const JsonGrammar& state, int32_t id) const {
+  JsonGrammar copy = state;
+  return advance(copy, id);
+}
+
+bool TokenBytesIndex::advance(JsonGrammar& state, int32_t id) const {
+  if (id < 0 || id >= vocabSize()) return false;
+  if (eos_[id] != 0) return state.complete();
+  return !bytes_[id].empty() && state.advance(bytes_[id]);
+}
+
+void TokenBytesIndex::allowedTokens(const JsonGrammar& state, std::span<uint8_t> allowed) const {
+  assert(allowed.size() == bytes_.size());
+  if (state.complete()) {
+    // Only the end may follow; no byte is taken.
+    std::copy(eos_.begin(), eos_.end(), allowed.begin());
+    return;
+  }
+  if (state.betweenStringCharacters()) {
+    std::copy(string_text_.begin(), string_text_.end(), allowed.begin());
+    walk(not_string_text_, state, allowed);
+    return;
+  }
+  std::fill(allowed.begin(), allowed.end(), 0);
+  walk(all_, state, allowed);
+}
+
+void TokenBytesIndex::walk(const Walk& walk, const JsonGrammar& state,
+                           std::span<uint8_t> allowed) const {
+  // states[d]: the grammar after the first d bytes of the last token read, valid for d <= good.
+  std::vector<JsonGrammar> states(max_length_ + 1);
+  states[0] = state;
+  size_t good = 0;
+  for (size_t i = 0; i < walk.order.size(); ++i) {
+    const int32_t id = walk.order[i];
+    const size_t shared = walk.common_prefix[i];
+    if (shared > good) {  // shares a prefix the grammar refused
+      allowed[id] = 0;
+      continue;
+    }
+    const std::string& bytes = bytes_[id];
+    size_t d = shared;
+    for (; d < bytes.size(); ++d) {
+      states[d + 1] = states[d];
+      if (!states[d + 1].advance(static_cast<uint8_t>(bytes[d]))) break;
+    }
+    good = d;
+    allowed[id] = d == bytes.size() && eos_[id] == 0;
+  }
+}
+
+}  // namespace manifold

@@ -1,0 +1,117 @@
+// TokenBytesIndex: the prefix-sharing walk gives the same mask as testing every token on its own,
+// on hand-made vocabularies and on the bundled real tokenizers' vocabularies.
+#include "engine/structured_output/token_bytes_index.h"
+
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "engine/tokenizer/tokenizer.h"
+#include "tests/engine/tokenizer/tokenizer_fixtures.h"
+
+namespace manifold {
+namespace {
+
+std::vector<uint8_t> bruteForceMask(const TokenBytesIndex& index, const JsonGrammar& state) {
+  std::vector<uint8_t> mask(static_cast<size_t>(index.vocabSize()));
+  for (int32_t id = 0; id < index.vocabSize(); ++id) mask[id] = index.accepts(state, id);
+  return mask;
+}
+
+std::vector<uint8_t> walkMask(const TokenBytesIndex& index, const JsonGrammar& state) {
+  std::vector<uint8_t> mask(static_cast<size_t>(index.vocabSize()), 7);
+  index.allowedTokens(state, mask);
+  return mask;
+}
+
+JsonGrammar after(std::string_view text) {
+  JsonGrammar grammar;
+  EXPECT_TRUE(grammar.advance(text)) << text;
+  return grammar;
+}
+
+TEST(TokenBytesIndex, MasksAHandMadeVocabulary) {
+  // Shared prefixes in both directions, a refused prefix with longer tokens after it, a token
+  // without bytes, an EOS id.
+  std::vector<std::optional<std::string>> bytes = {
+      "{",  "{\"", "{\"a", "{\"a\":", "{}",         "{}}", "}", "\"", "\"a", "\"a\"", "1",
+      "12", "1x",  " ",    "  {",     std::nullopt, "",    "[", "x",  "xyz", "</s>"};
+  const int32_t eos = static_cast<int32_t>(bytes.size()) - 1;
+  TokenBytesIndex index(bytes, {eos});
+  EXPECT_TRUE(index.isEos(eos));
+
+  auto allowed = [&](const JsonGrammar& state) {
+    std::vector<std::string> out;
+    const std::vector<uint8_t> mask = walkMask(index, state);
+    for (size_t id = 0; id < mask.size(); ++id) {
+      if (mask[id] != 0) out.push_back(bytes[id] ? *bytes[id] : "<none>");
+    }
+    return out;
+  };
+  EXPECT_EQ(allowed(JsonGrammar()),
+            (std::vector<std::string>{"{", "{\"", "{\"a", "{\"a\":", "{}", " "}));
+  EXPECT_EQ(allowed(after("{")), (std::vector<std::string>{"}", "\"", "\"a", "\"a\"", " "}));
+  EXPECT_EQ(allowed(after("{\"a\":")),
+            (std::vector<std::string>{"{", "{\"", "{\"a", "{\"a\":", "{}", "{}}", "\"", "\"a",
+                                      "\"a\"", "1", "12", " ", "  {", "["}));
+  EXPECT_EQ(allowed(after("{\"a\":1")), (std::vector<std::string>{"}", "1", "12", " "}));
+  // Complete: only the end.
+  EXPECT_EQ(allowed(after("{}")), (std::vector<std::string>{"</s>"}));
+  EXPECT_TRUE(index.accepts(after("{}"), eos));
+  EXPECT_FALSE(index.accepts(JsonGrammar(), eos));
+}
+
+class RealVocabulary : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RealVocabulary, WalkEqualsTestingEveryToken) {
+  const Tokenizer& tokenizer = testing::sharedTokenizer(testing::tokenizerDir(GetParam()));
+  std::vector<std::optional<std::string>> bytes(static_cast<size_t>(tokenizer.vocabSize()) + 5);
+  for (size_t id = 0; id < bytes.size(); ++id) {
+    bytes[id] = tokenizer.tokenBytes(static_cast<int32_t>(id));
+  }
+  const TokenBytesIndex index(std::move(bytes), tokenizer.eosIds());
+  const char* prefixes[] = {"",
+                            " ",
+                            "{",
+                            "{\n  ",
+                            "{\"",
+                            "{\"na",
+                            "{\"name\"",
+                            "{\"name\": ",
+                            "{\"name\": \"caf\xC3",
+                            "{\"name\": \"x\\",
+                            "{\"name\": \"x\\u00",
+                            "{\"n\": -",
+                            "{\"n\": 0",
+                            "{\"n\": 12.5",
+                            "{\"n\": 1e",
+                            "{\"n\": [",
+                            "{\"n\": [1, tr",
+                            "{\"n\": [{}",
+                            "{\"n\": 1}"};
+  int allowed_somewhere = 0;
+  for (const char* prefix : prefixes) {
+    const JsonGrammar state = after(prefix);
+    const std::vector<uint8_t> walked = walkMask(index, state);
+    ASSERT_EQ(walked, bruteForceMask(index, state)) << "after \"" << prefix << "\"";
+    for (uint8_t a : walked) allowed_somewhere += a;
+  }
+  EXPECT_GT(allowed_somewhere, 1000);
+}
+
+INSTANTIATE_TEST_SUITE_P(Bundled, RealVocabulary,
+                         ::testing::Values("gpt2", "llama2", "llama3-8b-instruct",
+                                           "qwen2.5-instruct", "mistral-7b-v0.1"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) {
+                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace manifold
