@@ -32,6 +32,10 @@ struct SamplingParams {
   std::optional<int> logprobs;         // top logprobs per sampled token, 0..20; 0: chosen only
   std::optional<int> prompt_logprobs;  // top logprobs per prompt token, 0..20
   std::vector<std::pair<int32_t, float>> logit_bias;  // token id -> bias in [-100, 100]
+  // Structured output (response_format json_object, vLLM's StructuredOutputsParams.json_object):
+  // only tokens that keep the output a prefix of one JSON object may be drawn, and the output
+  // ends when the object closes (engine/structured_output/json_grammar.h).
+  bool json_object = false;
 
   static constexpr int kMaxN = 128;
   static constexpr int kMaxLogprobs = 20;

@@ -8,6 +8,7 @@
 #include "engine/output/detokenizer_text_decoder.h"
 #include "engine/sampler/logprobs.h"
 #include "engine/sampler/philox.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace manifold {
 
@@ -19,6 +20,9 @@ struct EngineCore::ActiveRequest {
   std::vector<int32_t> prompt;
   std::vector<std::unique_ptr<SequenceOutputProcessor>> processors;  // [n]
   std::vector<std::optional<PositionLogprobs>> step_logprobs;        // [n], this step's samples
+  // [n] with params.json_object: each sequence's grammar, advanced by its tokens. nullopt once
+  // a token the grammar refused was drawn (the sampler's all-masked fallback): unconstrained.
+  std::vector<std::optional<JsonGrammar>> grammars;
   RequestOutput output;  // deltas gathered in the current step
   RequestTiming timing;
   std::vector<PositionLogprobs> prompt_logprobs;  // of prompt tokens 1..P-1
@@ -107,6 +111,9 @@ Status EngineCore::validate(const EngineRequest& request) const {
     }
   }
   RETURN_IF_ERROR(request.params.validate(vocab));
+  if (request.params.json_object && tokenizer_ == nullptr) {
+    return invalidArgument("structured output (json_object) needs the model's tokenizer");
+  }
   // As vLLM: a priority the scheduler would ignore is an error, not a silent no-op.
   if (request.priority != 0 && config_.scheduler.policy != SchedulingPolicy::kPriority) {
     return invalidArgument("priority " + std::to_string(request.priority) +
@@ -118,6 +125,15 @@ Status EngineCore::validate(const EngineRequest& request) const {
                            std::to_string(request.params.n));
   }
   return Status::ok();
+}
+
+std::unique_ptr<TokenBytesIndex> EngineCore::buildTokenBytesIndex() const {
+  assert(tokenizer_ != nullptr);
+  std::vector<std::optional<std::string>> bytes(static_cast<size_t>(executor_.vocabSize()));
+  for (size_t id = 0; id < bytes.size(); ++id) {
+    bytes[id] = tokenizer_->tokenBytes(static_cast<int32_t>(id));
+  }
+  return std::make_unique<TokenBytesIndex>(std::move(bytes), config_.eos_token_ids);
 }
 
 Status EngineCore::addRequest(EngineRequest request, std::shared_ptr<RequestStream> stream) {
@@ -147,6 +163,10 @@ Status EngineCore::addRequest(EngineRequest request, std::shared_ptr<RequestStre
         std::move(decoder)));
   }
   r.step_logprobs.resize(r.params.n);
+  if (r.params.json_object) {
+    if (!token_index_) token_index_ = buildTokenBytesIndex();
+    r.grammars.assign(r.params.n, JsonGrammar());
+  }
 
   NewRequest scheduled;
   scheduled.request_id = r.id;
@@ -238,6 +258,10 @@ std::vector<std::vector<int32_t>> EngineCore::sampleStep(const SchedulerOutput& 
       row.sequence_index = s.num_samples > 1 ? k : s.seq_index;
       row.prompt_token_ids = r.prompt;
       row.output_token_ids = outputs;
+      if (!r.grammars.empty() && r.grammars[row.sequence_index]) {
+        row.token_index = token_index_.get();
+        row.grammar = &*r.grammars[row.sequence_index];
+      }
       rows.push_back(row);
       row_owner.push_back(i);
     }
@@ -247,8 +271,12 @@ std::vector<std::vector<int32_t>> EngineCore::sampleStep(const SchedulerOutput& 
   for (size_t j = 0; j < sampled.size(); ++j) {
     const ScheduledSequence& s = out.sequences[row_owner[j]];
     tokens[row_owner[j]].push_back(sampled[j].token_id);
-    requests_.at(s.request_id)->step_logprobs[rows[j].sequence_index] =
-        std::move(sampled[j].logprobs);
+    ActiveRequest& r = *requests_.at(s.request_id);
+    r.step_logprobs[rows[j].sequence_index] = std::move(sampled[j].logprobs);
+    if (rows[j].constrained()) {
+      std::optional<JsonGrammar>& grammar = r.grammars[rows[j].sequence_index];
+      if (!token_index_->advance(*grammar, sampled[j].token_id)) grammar.reset();
+    }
   }
   return tokens;
 }

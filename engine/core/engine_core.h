@@ -24,6 +24,7 @@
 #include "engine/sampler/sampler.h"
 #include "engine/scheduler/scheduler.h"
 #include "engine/scheduler/stop_checker.h"
+#include "engine/structured_output/token_bytes_index.h"
 
 namespace manifold {
 
@@ -101,6 +102,8 @@ class EngineCore {
   // Answers the requests the scheduler rejected (too long for the whole KV cache) with an error.
   void failRejected(const SchedulerOutput& output);
   void reportStep(const SchedulerOutput& output, int num_generation_tokens);
+  // The vocabulary's token bytes for structured output. REQUIRES: a tokenizer.
+  [[nodiscard]] std::unique_ptr<TokenBytesIndex> buildTokenBytesIndex() const;
 
   EngineCoreConfig config_;
   ModelExecutor& executor_;
@@ -111,6 +114,8 @@ class EngineCore {
   Sampler sampler_;
   ForwardBatchBuilder batch_builder_;
   std::vector<float> logits_;  // [rows, vocab_size] of the current step
+  // Built at the first structured-output request (tens of ms for a 128k vocabulary).
+  std::unique_ptr<TokenBytesIndex> token_index_;
   std::unordered_map<std::string, std::unique_ptr<ActiveRequest>> requests_;
   std::vector<ActiveRequest*> touched_;  // requests with output in the current step
   std::vector<std::string> finished_ids_;

@@ -53,21 +53,39 @@ std::vector<SampledToken> Sampler::sample(std::span<const SamplingRow> rows) {
 SampledToken Sampler::sampleRow(const SamplingRow& row) {
   assert(row.params != nullptr);
   assert(static_cast<int>(row.logits.size()) == vocab_size_);
+  assert(!row.constrained() || row.token_index->vocabSize() == vocab_size_);
   const SamplingParams& params = *row.params;
   const bool greedy = params.temperature < kGreedyTemperature;
+  const bool constrained = row.constrained();
+  auto takes = [&](int32_t token) {
+    return token >= 0 && row.token_index->accepts(*row.grammar, token);
+  };
 
   SampledToken result;
-  if (greedy && !logits_processor_.changesLogits(row)) {
+  const int32_t raw_greedy = greedy && !logits_processor_.changesLogits(row)
+                                 ? greedyToken(row.logits)
+                                 : -2;  // -2: not computed
+  if (raw_greedy != -2 && (!constrained || takes(raw_greedy))) {
     // Nothing to process: the argmax of the raw row, without a copy.
-    const int32_t token = greedyToken(row.logits);
-    result.token_id = token >= 0 ? token : 0;
+    result.token_id = raw_greedy >= 0 ? raw_greedy : 0;
   } else {
     logits_processor_.process(row, processed_);
+    if (constrained && (!greedy || !takes(greedyToken(processed_)))) {
+      maskByGrammar(row, processed_);
+    }
     const float max_processed = rowMax(processed_);
     if (!(max_processed > -std::numeric_limits<float>::infinity())) {
       // Everything masked (e.g. min_tokens over the only finite logit): fall back to the raw
-      // argmax rather than sample from an empty distribution.
+      // argmax rather than sample from an empty distribution; a constrained row keeps to what
+      // its grammar takes when it takes anything.
       result.token_id = argmax(row.logits);
+      if (constrained && !takes(result.token_id)) {
+        int32_t best = -1;  // allowed_ is this row's mask: an empty max ran maskByGrammar
+        for (int32_t id = 0; id < vocab_size_; ++id) {
+          if (allowed_[id] != 0 && (best < 0 || row.logits[id] > row.logits[best])) best = id;
+        }
+        if (best >= 0) result.token_id = best;
+      }
     } else if (greedy) {
       result.token_id = rowFirstIndexOf(processed_, max_processed);
     } else {
@@ -86,6 +104,14 @@ SampledToken Sampler::sampleRow(const SamplingRow& row) {
     result.logprobs = computePositionLogprobs(row.logits, result.token_id, *params.logprobs);
   }
   return result;
+}
+
+void Sampler::maskByGrammar(const SamplingRow& row, std::span<float> logits) {
+  allowed_.resize(static_cast<size_t>(vocab_size_));
+  row.token_index->allowedTokens(*row.grammar, allowed_);
+  for (int32_t id = 0; id < vocab_size_; ++id) {
+    if (allowed_[id] == 0) logits[id] = -std::numeric_limits<float>::infinity();
+  }
 }
 
 }  // namespace manifold

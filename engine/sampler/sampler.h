@@ -5,7 +5,8 @@
 // "raw_logprobs"):
 //   0. logprobs, when asked: log-softmax of the RAW model logits (before any step below), as vLLM
 //      returns them by default. The chosen token's logprob plus the top `logprobs` alternatives.
-//   1. NaN logits count as -inf.
+//   1. NaN logits count as -inf. Structured output: tokens the row's grammar does not take are
+//      -inf too (vLLM applies its grammar bitmask to the logits before the sampler).
 //   2. logit_bias: logit[t] += bias.
 //   3. min_tokens: while fewer than min_tokens tokens have been generated, the EOS ids (unless
 //      ignore_eos) and stop_token_ids are set to -inf.
@@ -26,8 +27,12 @@
 //  11. sample: u = samplingUniform(seed, sequence_index, step) in [0, 1) (philox.h); with the kept
 //      weights in ascending token id order, the token is the smallest id t with
 //      sum_{kept i <= t} w_i > u * sum_{kept} w_i (the last kept token if rounding leaves none).
-// If every token is -inf after steps 1-5, the row falls back to the argmax of the raw logits: the
-// sampler always returns a valid id and never produces NaN.
+// If every token is -inf after steps 1-5, the row falls back to the argmax of the raw logits (of a
+// constrained row: among the tokens its grammar takes, if any): the sampler always returns a valid
+// id and never produces NaN.
+//
+// A greedy constrained row first tests only the argmax against its grammar and computes the whole
+// mask only when the grammar refuses it: the result is the same, the argmax of the masked logits.
 //
 // Numerics: exp is fastExpNonPositive (fast_exp.h, relative error < 2e-7, exactly 0 below -87);
 // sums are in double over fixed blocks (row_ops.h). A CUDA implementation agrees up to that
@@ -65,7 +70,11 @@ class Sampler {
   int vocab_size_;
   LogitsProcessor logits_processor_;
   TokenFilter token_filter_;
+  // Sets the logits of tokens the row's grammar refuses to -inf; allowed_ holds the mask after.
+  void maskByGrammar(const SamplingRow& row, std::span<float> logits);
+
   std::vector<float> processed_;  // [vocab_size] logits after steps 1-5, then / temperature
+  std::vector<uint8_t> allowed_;  // [vocab_size] grammar mask of the current row
 };
 
 }  // namespace manifold

@@ -7,6 +7,8 @@
 
 #include "engine/request_output.h"
 #include "engine/sampling_params.h"
+#include "engine/structured_output/json_grammar.h"
+#include "engine/structured_output/token_bytes_index.h"
 
 namespace manifold {
 
@@ -25,6 +27,12 @@ struct SamplingRow {
   // This sequence's generated tokens so far. Its size is the step, the RNG position: the k-th
   // token of a sequence depends only on (seed, sequence_index, k) and the logits.
   std::span<const int32_t> output_token_ids;
+  // Structured output: when both are set, only tokens `grammar` takes (index->accepts) may be
+  // drawn. The caller advances its grammar by the drawn token.
+  const TokenBytesIndex* token_index = nullptr;
+  const JsonGrammar* grammar = nullptr;
+
+  [[nodiscard]] bool constrained() const { return token_index != nullptr && grammar != nullptr; }
 };
 
 struct SampledToken {

@@ -200,9 +200,12 @@ Result<GenerationOptions> parseGenerationOptions(const Fields& f) {
     if (!format->is_object() || !format->contains("type") || !(*format)["type"].is_string()) {
       return typeError("response_format", "an object with a `type`");
     }
-    if ((*format)["type"] != "text") {
+    const std::string type = (*format)["type"].get<std::string>();
+    if (type == "json_object") {
+      p.json_object = true;
+    } else if (type != "text") {
       return unimplemented("`response_format` of type " + (*format)["type"].dump() +
-                           " is not supported; only \"text\"");
+                           " is not supported; only \"text\" and \"json_object\"");
     }
   }
   return o;

@@ -13,7 +13,10 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/core/offline_generate.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace manifold {
 namespace {
@@ -136,6 +139,81 @@ TEST_P(BatchInvariance, SixtyFourConcurrentRequestsUnderPreemptionMatchTheirSolo
 
 INSTANTIATE_TEST_SUITE_P(GreedyAndSeeded, BatchInvariance, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "Seeded" : "Greedy"; });
+
+// response_format json_object on a real model, batched under preemption: each output is a JSON
+// object (finish "stop", by nlohmann) or, cut by max_tokens, text that nlohmann can still
+// continue; and each request gets the tokens it gets alone, so the grammar state follows every
+// sequence through preemption and recomputation.
+TEST(LocalEngineModel, JsonObjectOutputsAreObjectsAndBatchInvariant) {
+  Result<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::fromDirectory(kModelDir);
+  ASSERT_TRUE(tokenizer.isOk());
+  // This story model fills any room it gets with newlines. Biasing the closing tokens up and
+  // whitespace down lets some outputs finish well within max_tokens.
+  std::vector<std::pair<int32_t, float>> closing_bias;
+  for (int32_t id = 0; id < (*tokenizer)->vocabSize(); ++id) {
+    const std::optional<std::string> bytes = (*tokenizer)->tokenBytes(id);
+    if (bytes == "}" || bytes == "\"") closing_bias.emplace_back(id, *bytes == "}" ? 12.0f : 4.0f);
+    if (bytes && !bytes->empty() && bytes->find_first_not_of(" \n") == std::string::npos) {
+      closing_bias.emplace_back(id, -100.0f);
+    }
+  }
+  ASSERT_FALSE(closing_bias.empty());
+
+  std::mt19937 rng(21);
+  std::vector<EngineRequest> requests;
+  for (int i = 0; i < 24; ++i) {
+    const bool sampled = i % 2 == 1;
+    // Prompts of whole pieces: a prompt ending in a partial UTF-8 byte token would turn the
+    // output's first bytes into U+FFFD when decoded together (as in HF).
+    std::vector<int32_t> prompt = randomPrompt(rng, 5 + i);
+    for (int32_t& t : prompt) t = 259 + t % (512 - 259);
+    EngineRequest r =
+        request("j" + std::to_string(i), std::move(prompt), 40 + 3 * i, sampled ? 1.0f : 0.0f,
+                sampled ? std::optional<uint64_t>(500 + i) : std::nullopt);
+    r.params.ignore_eos = false;
+    r.params.json_object = true;
+    if (i % 3 != 0) r.params.logit_bias = closing_bias;
+    if (i == 5) r.params.n = 2;
+    requests.push_back(std::move(r));
+  }
+  std::unique_ptr<LocalEngine> batched = makeEngine(engineConfig(32, /*prefix_caching=*/true));
+  ASSERT_NE(batched, nullptr);
+  const std::vector<GenerationResult> together = generate(*batched, requests);
+  EXPECT_GT(statsWhenIdle(*batched).num_preemptions, 0);
+  EXPECT_EQ(statsWhenIdle(*batched).kv_cache_usage, 0.0);
+
+  std::unique_ptr<LocalEngine> solo = makeEngine(engineConfig(32, /*prefix_caching=*/false, 2));
+  ASSERT_NE(solo, nullptr);
+  int complete = 0;
+  int cut = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ASSERT_TRUE(together[i].error.isOk()) << together[i].error.toString();
+    const GenerationResult alone = runOne(*solo, requests[i]);
+    ASSERT_TRUE(alone.error.isOk());
+    ASSERT_EQ(together[i].sequences.size(), alone.sequences.size());
+    for (size_t k = 0; k < alone.sequences.size(); ++k) {
+      const GeneratedSequence& seq = together[i].sequences[k];
+      EXPECT_EQ(seq.token_ids, alone.sequences[k].token_ids) << "request " << i;
+      ASSERT_TRUE(seq.finish_reason.has_value());
+      if (*seq.finish_reason == FinishReason::kStop) {
+        const nlohmann::json value = nlohmann::json::parse(seq.text, nullptr, false);
+        EXPECT_TRUE(value.is_object()) << seq.text;
+        ++complete;
+      } else {
+        EXPECT_EQ(*seq.finish_reason, FinishReason::kLength);
+        try {
+          [[maybe_unused]] const nlohmann::json parsed = nlohmann::json::parse(seq.text);
+          ADD_FAILURE() << "a cut output parsed: " << seq.text;
+        } catch (const nlohmann::json::parse_error& e) {
+          EXPECT_GT(e.byte, seq.text.size()) << "not a prefix of a JSON object: " << seq.text;
+        }
+        ++cut;
+      }
+    }
+  }
+  EXPECT_GE(complete, 5);
+  EXPECT_GE(cut, 3);
+}
 
 TEST(LocalEngineModel, AbortMidGenerationEndsTheStreamAndFreesEveryBlock) {
   std::unique_ptr<LocalEngine> engine = makeEngine(engineConfig(64, /*prefix_caching=*/true));

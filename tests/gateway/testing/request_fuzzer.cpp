@@ -253,6 +253,7 @@ std::vector<FuzzSeed> fuzzSeedRequests(const std::string& model, const std::stri
       {"response_format", {{"type", "text"}}}};
   json chat_stream = chat;
   chat_stream["stream"] = true;
+  chat_stream["response_format"] = {{"type", "json_object"}};
   return {{"/v1/completions", completion},
           {"/v1/completions", streamed},
           {"/v1/completions", batch},
