@@ -18,13 +18,30 @@ int hexDigit(uint8_t byte) {
   return -1;
 }
 
+uint64_t firstBits(size_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1; }
+
 }  // namespace
+
+JsonGrammar::JsonGrammar(const JsonSchema& schema)
+    : schema_(&schema), node_(static_cast<uint16_t>(schema.root())) {}
 
 bool JsonGrammar::advance(std::string_view bytes) {
   for (char c : bytes) {
     if (!advance(static_cast<uint8_t>(c))) return false;
   }
   return true;
+}
+
+bool JsonGrammar::complete() const {
+  if (mode_ == Mode::kDone) return true;
+  if (depth_ != 0) return false;
+  if (numberCanEnd()) return true;
+  if (mode_ == Mode::kAlternative && !key_) {
+    for (int i = 0; i < 64; ++i) {
+      if (((candidates_ >> i) & 1u) != 0 && alternative(i).size() == length_) return true;
+    }
+  }
+  return false;
 }
 
 bool JsonGrammar::advance(uint8_t byte) {
@@ -101,13 +118,14 @@ bool JsonGrammar::advance(uint8_t byte) {
       if (++aux_ == literal.size()) endValue();
       return true;
     }
+    case Mode::kAlternative:
+      return alternativeByte(byte);
     case Mode::kDone:
       return false;
-    case Mode::kStart:
+    case Mode::kValue:
     case Mode::kObjectFirst:
     case Mode::kObjectKey:
     case Mode::kColon:
-    case Mode::kValue:
     case Mode::kArrayFirst:
     case Mode::kAfterValue:
       return structural(byte);
@@ -116,36 +134,51 @@ bool JsonGrammar::advance(uint8_t byte) {
 }
 
 bool JsonGrammar::structural(uint8_t byte) {
+  if (mode_ == Mode::kDone) return false;
   if (isWhitespace(byte)) {
-    const int limit = mode_ == Mode::kStart ? kMaxLeadingWhitespace : kMaxWhitespaceRun;
+    const int limit =
+        mode_ == Mode::kValue && depth_ == 0 ? kMaxLeadingWhitespace : kMaxWhitespaceRun;
     if (whitespace_run_ >= limit) return false;
     ++whitespace_run_;
     return true;
   }
   whitespace_run_ = 0;
   switch (mode_) {
-    case Mode::kStart:
-      return byte == '{' && openContainer(/*object=*/true);
+    case Mode::kValue:
+      return startValue(byte);
     case Mode::kObjectFirst:
       if (byte == '}') return closeContainer(/*object=*/true);
-      [[fallthrough]];
+      return startKey(byte);
     case Mode::kObjectKey:
-      if (byte != '"') return false;
-      mode_ = Mode::kString;
-      key_ = true;
-      return true;
+      return startKey(byte);
     case Mode::kColon:
       if (byte != ':') return false;
       mode_ = Mode::kValue;
       return true;
-    case Mode::kArrayFirst:
+    case Mode::kArrayFirst: {
       if (byte == ']') return closeContainer(/*object=*/false);
-      [[fallthrough]];
-    case Mode::kValue:
+      const JsonSchema::Node& array = schemaNode(top().node);
+      if (array.max_items == 0) return false;
+      top().items = 1;
+      node_ = static_cast<uint16_t>(array.items);
       return startValue(byte);
+    }
     case Mode::kAfterValue:
       if (byte == ',') {
-        mode_ = inObject() ? Mode::kObjectKey : Mode::kValue;
+        Frame& frame = top();
+        const JsonSchema::Node& container = schemaNode(frame.node);
+        if (frame.object) {
+          if (!container.properties.empty() &&
+              frame.seen == firstBits(container.properties.size())) {
+            return false;  // every property is written: only '}' is left
+          }
+          mode_ = Mode::kObjectKey;
+          return true;
+        }
+        if (frame.items >= container.max_items) return false;
+        ++frame.items;
+        node_ = static_cast<uint16_t>(container.items);
+        mode_ = Mode::kValue;
         return true;
       }
       if (byte == '}' || byte == ']') return closeContainer(byte == '}');
@@ -155,17 +188,21 @@ bool JsonGrammar::structural(uint8_t byte) {
   }
 }
 
-bool JsonGrammar::openContainer(bool object) {
+bool JsonGrammar::openContainer(bool object, int node) {
   if (depth_ >= kMaxDepth) return false;
-  const uint64_t bit = uint64_t{1} << depth_;
-  objects_ = object ? (objects_ | bit) : (objects_ & ~bit);
+  frames_[depth_] = Frame{0, 0, static_cast<uint16_t>(node), object};
   ++depth_;
   mode_ = object ? Mode::kObjectFirst : Mode::kArrayFirst;
   return true;
 }
 
 bool JsonGrammar::closeContainer(bool object) {
-  if (depth_ == 0 || inObject() != object) return false;
+  if (depth_ == 0 || top().object != object) return false;
+  const JsonSchema::Node& container = schemaNode(top().node);
+  if (object ? (top().seen & container.required) != container.required
+             : top().items < container.min_items) {
+    return false;
+  }
   --depth_;
   endValue();
   return true;
@@ -174,50 +211,139 @@ bool JsonGrammar::closeContainer(bool object) {
 void JsonGrammar::endValue() { mode_ = depth_ == 0 ? Mode::kDone : Mode::kAfterValue; }
 
 bool JsonGrammar::startValue(uint8_t byte) {
+  const int target = schema_->targetOf(node_);
+  const JsonSchema::Node& node = schemaNode(target);
+  if (!node.literals.empty()) {
+    node_ = static_cast<uint16_t>(target);
+    candidates_ = firstBits(node.literals.size());
+    length_ = 0;
+    key_ = false;
+    mode_ = Mode::kAlternative;
+    return alternativeByte(byte);
+  }
   switch (byte) {
     case '{':
-      return openContainer(/*object=*/true);
+      return (node.types & JsonSchema::kObject) != 0 &&
+             openContainer(/*object=*/true, node.object_node);
     case '[':
-      return openContainer(/*object=*/false);
+      return (node.types & JsonSchema::kArray) != 0 &&
+             openContainer(/*object=*/false, node.array_node);
     case '"':
+      if ((node.types & JsonSchema::kString) == 0) return false;
+      node_ = static_cast<uint16_t>(node.string_node);
       mode_ = Mode::kString;
       key_ = false;
-      return true;
-    case '-':
-      mode_ = Mode::kNumberMinus;
-      return true;
-    case '0':
-      mode_ = Mode::kNumberZero;
+      length_ = 0;
+      length_limited_ = schemaNode(node_).max_length != JsonSchema::kUnlimited;
       return true;
     case 't':
     case 'f':
-    case 'n':
+      if ((node.types & JsonSchema::kBoolean) == 0) return false;
       mode_ = Mode::kLiteral;
-      literal_ = byte == 't' ? 0 : byte == 'f' ? 1 : 2;
+      literal_ = byte == 't' ? 0 : 1;
+      aux_ = 1;
+      return true;
+    case 'n':
+      if ((node.types & JsonSchema::kNull) == 0) return false;
+      mode_ = Mode::kLiteral;
+      literal_ = 2;
       aux_ = 1;
       return true;
     default:
-      if (byte < '1' || byte > '9') return false;
-      mode_ = Mode::kNumberInt;
+      if ((byte != '-' && !isDigit(byte)) ||
+          (node.types & (JsonSchema::kNumber | JsonSchema::kInteger)) == 0) {
+        return false;
+      }
+      integer_ = (schemaNode(node.number_node).types & JsonSchema::kNumber) == 0;
+      mode_ = byte == '-' ? Mode::kNumberMinus : byte == '0' ? Mode::kNumberZero : Mode::kNumberInt;
       return true;
   }
+}
+
+bool JsonGrammar::startKey(uint8_t byte) {
+  if (byte != '"') return false;
+  const Frame& frame = top();
+  const JsonSchema::Node& container = schemaNode(frame.node);
+  key_ = true;
+  length_ = 0;
+  if (container.properties.empty()) {
+    mode_ = Mode::kString;
+    length_limited_ = false;
+    return true;
+  }
+  node_ = frame.node;
+  candidates_ = firstBits(container.properties.size()) & ~frame.seen;
+  mode_ = Mode::kAlternative;
+  return candidates_ != 0 && alternativeByte(byte);
+}
+
+std::string_view JsonGrammar::alternative(int i) const {
+  const JsonSchema::Node& node = schemaNode(node_);
+  return key_ ? std::string_view(node.properties[i].key) : std::string_view(node.literals[i]);
+}
+
+bool JsonGrammar::alternativeByte(uint8_t byte) {
+  uint64_t next = 0;
+  int ended = -1;  // an alternative that is whole without this byte
+  for (uint64_t rest = candidates_; rest != 0; rest &= rest - 1) {
+    const int i = __builtin_ctzll(rest);
+    const std::string_view text = alternative(i);
+    if (text.size() > length_ && static_cast<uint8_t>(text[length_]) == byte) {
+      next |= uint64_t{1} << i;
+    } else if (text.size() == length_) {
+      ended = i;
+    }
+  }
+  if (next == 0) {
+    // Only a value can end before the byte that follows it ("1" then ','); a key ends at its quote.
+    if (ended < 0 || key_) return false;
+    endValue();
+    return structural(byte);
+  }
+  candidates_ = next;
+  ++length_;
+  int whole = -1;
+  for (uint64_t rest = next; rest != 0; rest &= rest - 1) {
+    const int i = __builtin_ctzll(rest);
+    if (alternative(i).size() > length_) return true;  // a longer one may still follow
+    whole = i;
+  }
+  if (key_) {
+    Frame& frame = top();
+    frame.seen |= uint64_t{1} << whole;
+    node_ = static_cast<uint16_t>(schemaNode(frame.node).properties[whole].node);
+    key_ = false;
+    mode_ = Mode::kColon;
+  } else {
+    endValue();
+  }
+  return true;
+}
+
+bool JsonGrammar::countCharacter() {
+  if (key_) return true;
+  if (length_ >= schemaNode(node_).max_length) return false;
+  ++length_;
+  return true;
 }
 
 bool JsonGrammar::stringByte(uint8_t byte) {
   if (byte == '"') {
     if (key_) {
       key_ = false;
+      node_ = static_cast<uint16_t>(schemaNode(top().node).additional);
       mode_ = Mode::kColon;
-    } else {
-      endValue();
+      return true;
     }
+    if (length_ < schemaNode(node_).min_length) return false;
+    endValue();
     return true;
   }
+  if (byte < 0x20 || !countCharacter()) return false;
   if (byte == '\\') {
     mode_ = Mode::kEscape;
     return true;
   }
-  if (byte < 0x20) return false;
   if (byte < 0x80) return true;
   // A UTF-8 lead byte: how many continuation bytes follow, and the range of the first (RFC 3629:
   // no overlong forms, no surrogates, nothing past U+10FFFF).
@@ -238,6 +364,11 @@ bool JsonGrammar::stringByte(uint8_t byte) {
   }
   mode_ = Mode::kUtf8;
   return true;
+}
+
+bool JsonGrammar::numberCanEnd() const {
+  return mode_ == Mode::kNumberZero || mode_ == Mode::kNumberInt ||
+         mode_ == Mode::kNumberFraction || mode_ == Mode::kNumberExpInt;
 }
 
 bool JsonGrammar::numberByte(uint8_t byte) {
@@ -267,16 +398,17 @@ bool JsonGrammar::numberByte(uint8_t byte) {
       if (digit) return true;
       [[fallthrough]];
     case Mode::kNumberZero:
-      if (mode_ != Mode::kNumberFraction && mode_ != Mode::kNumberExpInt && byte == '.') {
-        mode_ = Mode::kNumberDot;
-        return true;
+      if (!integer_ && (mode_ == Mode::kNumberZero || mode_ == Mode::kNumberInt)) {
+        if (byte == '.') {
+          mode_ = Mode::kNumberDot;
+          return true;
+        }
       }
-      if (mode_ != Mode::kNumberExpInt && (byte == 'e' || byte == 'E')) {
+      if (!integer_ && mode_ != Mode::kNumberExpInt && (byte == 'e' || byte == 'E')) {
         mode_ = Mode::kNumberExp;
         return true;
       }
-      // The number ended before this byte (a number is never the top-level value, so a container
-      // is open around it).
+      // The number ended before this byte.
       endValue();
       return structural(byte);
     default:

@@ -1,26 +1,32 @@
-// A byte-level recognizer of one JSON object (RFC 8259), the grammar behind response_format
-// {"type": "json_object"}: structured output checks every candidate token's bytes against it, so
-// the sampler can only draw tokens that keep the output a prefix of a JSON object.
+// A byte-level recognizer of JSON that follows a JsonSchema: response_format json_schema, and
+// json_object (JsonSchema::anyObject(), the default). Structured output checks every candidate
+// token's bytes against it, so the sampler can only draw tokens that keep the output a prefix of
+// a value the schema allows.
 //
-// The state is a small value type (no heap), copied freely: TokenBytesIndex keeps one copy per
-// byte of the token it is testing. advance() either takes a byte or refuses it; after a refusal
-// the state is unspecified and the caller goes back to a copy.
+// The state is a value type without heap memory, copied freely: TokenBytesIndex keeps one copy
+// per byte of the token it is testing, and a copy moves only the open containers. advance()
+// either takes a byte or refuses it; after a refusal the state is unspecified and the caller goes
+// back to a copy.
 //
-// What it accepts, exactly as a strict parser (nlohmann::json, Python's json) would:
-// - at most one whitespace byte (a sentencepiece token's leading space), then one object; nothing
-//   after its closing brace;
-// - strings of valid UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF), no raw
-//   control characters, escapes \" \\ \/ \b \f \n \r \t \uXXXX with surrogate escapes only as a
-//   high-low pair;
-// - numbers -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, true, false, null.
-// Limits a parser does not have, so that a model cannot spend its tokens on them: the one leading
-// whitespace byte above, nesting at most kMaxDepth containers deep, and at most kMaxWhitespaceRun
-// whitespace bytes in a row outside strings (indentation 4 deep 7 levels fits). Small models left
-// free fill a whole max_tokens with newlines before the opening brace.
+// The JSON it reads is RFC 8259, as a strict parser (nlohmann::json, Python's json) reads it:
+// strings of valid UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF) without raw
+// control characters, escapes \" \\ \/ \b \f \n \r \t \uXXXX with surrogate escapes only as a
+// high-low pair, numbers -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, true, false, null.
+// Object keys with properties and enum/const values are matched as written by compact JSON
+// (json_schema.h).
+//
+// Limits a parser does not have, so that a model cannot spend its tokens on them: at most
+// kMaxLeadingWhitespace whitespace bytes before the value (one: a sentencepiece token's leading
+// space), nesting at most kMaxDepth containers deep, and at most kMaxWhitespaceRun whitespace
+// bytes in a row between tokens (indentation 4 deep 7 levels fits). Small models left free fill a
+// whole max_tokens with newlines before the opening brace.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string_view>
+
+#include "engine/structured_output/json_schema.h"
 
 namespace manifold {
 
@@ -30,27 +36,39 @@ class JsonGrammar {
   static constexpr int kMaxLeadingWhitespace = 1;
   static constexpr int kMaxWhitespaceRun = 32;
 
-  // Expects the start of the object.
-  JsonGrammar() = default;
+  // Expects the start of a value of `schema`'s root; the schema must outlive the grammar.
+  explicit JsonGrammar(const JsonSchema& schema = JsonSchema::anyObject());
+  JsonGrammar(const JsonGrammar& other) { *this = other; }
+  JsonGrammar& operator=(const JsonGrammar& other) {
+    // The open containers only: a copy per byte is what the vocabulary walk costs.
+    std::memcpy(static_cast<void*>(this), &other, offsetof(JsonGrammar, frames_));
+    std::memcpy(frames_, other.frames_, sizeof(Frame) * other.depth_);
+    return *this;
+  }
 
-  // Takes one byte; false if no JSON object continues with it (the state is then unspecified).
+  // Takes one byte; false if no allowed value continues with it (the state is then unspecified).
   [[nodiscard]] bool advance(uint8_t byte);
   // Takes every byte of `bytes`; false at the first refused one.
   [[nodiscard]] bool advance(std::string_view bytes);
-  // The object is closed: only the end of the output may follow.
-  [[nodiscard]] bool complete() const { return mode_ == Mode::kDone; }
-  // Inside a string, between characters (not in an escape or a multi-byte character): any text
-  // of whole characters without '"', '\\' or control characters keeps it there.
-  [[nodiscard]] bool betweenStringCharacters() const { return mode_ == Mode::kString; }
+  // What was read is a whole value: the output may end here. After a closing bracket or quote
+  // nothing else may follow; after a top-level number or literal that another allowed value
+  // extends ("1" of "12"), more bytes may.
+  [[nodiscard]] bool complete() const;
+  // No byte can follow: the output must end.
+  [[nodiscard]] bool done() const { return mode_ == Mode::kDone; }
+  // Inside a free string (a key or value without enum and length limits), between characters:
+  // any text of whole characters without '"', '\\' or control characters keeps it there.
+  [[nodiscard]] bool betweenStringCharacters() const {
+    return mode_ == Mode::kString && !length_limited_;
+  }
 
  private:
   enum class Mode : uint8_t {
-    kStart,        // kMaxLeadingWhitespace, then '{'
+    kValue,        // a value of value_node_ (also the start, depth 0)
     kObjectFirst,  // after '{': a key or '}'
     kObjectKey,    // after ',' in an object: a key
     kColon,        // after a key
-    kValue,        // after ':' or ',' in an array: a value
-    kArrayFirst,   // after '[': a value or ']'
+    kArrayFirst,   // after '[': an item or ']'
     kAfterValue,   // ',' or the container's closing bracket
     kString,
     kEscape,        // after '\'
@@ -66,31 +84,52 @@ class JsonGrammar {
     kNumberExp,      // after 'e' or 'E'
     kNumberExpSign,  // after the exponent's sign
     kNumberExpInt,
-    kLiteral,  // in true / false / null: literal_ which, aux_ bytes matched
+    kLiteral,      // in true / false / null: literal_ which, aux_ bytes matched
+    kAlternative,  // matching candidates_ of node_'s literals (or its property keys when key_)
     kDone,
   };
 
-  [[nodiscard]] bool inObject() const { return ((objects_ >> (depth_ - 1)) & 1u) != 0; }
-  [[nodiscard]] bool openContainer(bool object);
+  struct Frame {
+    uint64_t seen = 0;   // object with properties: bit i, properties[i] was written
+    uint32_t items = 0;  // array: items begun
+    uint16_t node = 0;   // the container's schema node
+    bool object = false;
+  };
+
+  [[nodiscard]] const JsonSchema::Node& schemaNode(int index) const { return schema_->node(index); }
+  [[nodiscard]] Frame& top() { return frames_[depth_ - 1]; }
+  [[nodiscard]] const Frame& top() const { return frames_[depth_ - 1]; }
+  [[nodiscard]] bool openContainer(bool object, int node);
   [[nodiscard]] bool closeContainer(bool object);
   // A value (scalar or container) ended: what follows depends on the container around it.
   void endValue();
   [[nodiscard]] bool startValue(uint8_t byte);
+  [[nodiscard]] bool startKey(uint8_t byte);
   [[nodiscard]] bool stringByte(uint8_t byte);
+  [[nodiscard]] bool countCharacter();
   [[nodiscard]] bool numberByte(uint8_t byte);
+  [[nodiscard]] bool alternativeByte(uint8_t byte);
   [[nodiscard]] bool structural(uint8_t byte);
+  [[nodiscard]] std::string_view alternative(int i) const;
+  [[nodiscard]] bool numberCanEnd() const;
 
-  uint64_t objects_ = 0;  // bit d - 1: the container at depth d is an object (else an array)
-  uint16_t hex_ = 0;      // the \uXXXX value read so far
-  Mode mode_ = Mode::kStart;
+  const JsonSchema* schema_;
+  uint64_t candidates_ = 0;  // kAlternative: which alternatives still match
+  uint32_t length_ = 0;      // code points of the string being read; bytes of an alternative
+  uint16_t node_ = 0;        // node of the value expected next (kValue) or being read
+  uint16_t hex_ = 0;         // the \uXXXX value read so far
+  Mode mode_ = Mode::kValue;
   uint8_t depth_ = 0;  // open containers
   uint8_t aux_ = 0;
   uint8_t utf8_lo_ = 0;
   uint8_t utf8_hi_ = 0;
   uint8_t literal_ = 0;  // index into the literals (true, false, null)
   uint8_t whitespace_run_ = 0;
-  bool key_ = false;            // the string being read is an object key
-  bool low_surrogate_ = false;  // the \uXXXX being read must be a low surrogate
+  bool key_ = false;             // the string being read is an object key
+  bool low_surrogate_ = false;   // the \uXXXX being read must be a low surrogate
+  bool length_limited_ = false;  // the string being read has a maxLength
+  bool integer_ = false;         // the number being read must be an integer
+  Frame frames_[kMaxDepth];      // must stay last (operator=)
 };
 
 }  // namespace manifold

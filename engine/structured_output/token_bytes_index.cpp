@@ -67,7 +67,7 @@ bool TokenBytesIndex::advance(JsonGrammar& state, int32_t id) const {
 
 void TokenBytesIndex::allowedTokens(const JsonGrammar& state, std::span<uint8_t> allowed) const {
   assert(allowed.size() == bytes_.size());
-  if (state.complete()) {
+  if (state.done()) {
     // Only the end may follow; no byte is taken.
     std::copy(eos_.begin(), eos_.end(), allowed.begin());
     return;
@@ -75,10 +75,14 @@ void TokenBytesIndex::allowedTokens(const JsonGrammar& state, std::span<uint8_t>
   if (state.betweenStringCharacters()) {
     std::copy(string_text_.begin(), string_text_.end(), allowed.begin());
     walk(not_string_text_, state, allowed);
-    return;
+  } else {
+    std::fill(allowed.begin(), allowed.end(), 0);
+    walk(all_, state, allowed);
   }
-  std::fill(allowed.begin(), allowed.end(), 0);
-  walk(all_, state, allowed);
+  if (state.complete()) {
+    // A whole top-level number or literal that could also go on ("1" of "12").
+    for (size_t id = 0; id < eos_.size(); ++id) allowed[id] |= eos_[id];
+  }
 }
 
 void TokenBytesIndex::walk(const Walk& walk, const JsonGrammar& state,

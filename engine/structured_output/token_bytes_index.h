@@ -11,7 +11,7 @@
 // control character) are allowed there without a walk, and only the others are walked.
 //
 // Tokens without bytes (special tokens, ids past the tokenizer, tokens that decode to nothing)
-// are never allowed, except the end-of-sequence ids once the grammar is complete.
+// are never allowed, except the end-of-sequence ids when the grammar is complete.
 //
 // Thread safety: immutable after construction.
 #pragma once

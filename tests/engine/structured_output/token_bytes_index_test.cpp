@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "engine/tokenizer/tokenizer.h"
 #include "tests/engine/tokenizer/tokenizer_fixtures.h"
@@ -100,6 +101,37 @@ TEST_P(RealVocabulary, WalkEqualsTestingEveryToken) {
     for (uint8_t a : walked) allowed_somewhere += a;
   }
   EXPECT_GT(allowed_somewhere, 1000);
+
+  // States of a schema: property keys and enum values (alternatives), a string with a length
+  // limit (no fast path), an integer, a number at the top level (EOS allowed mid-value).
+  auto schema = JsonSchema::compile(nlohmann::json::parse(R"({
+      "type": "object", "required": ["name"],
+      "properties": {"name": {"type": "string", "maxLength": 4},
+                     "kind": {"enum": ["cat", "caterpillar", 12, null]},
+                     "age": {"type": "integer"}, "tags": {"type": "array", "items": {}}}})"));
+  ASSERT_TRUE(schema.isOk());
+  const char* schema_prefixes[] = {"",
+                                   "{",
+                                   "{\"",
+                                   "{\"na",
+                                   "{\"name\":\"ab",
+                                   "{\"kind\":",
+                                   "{\"kind\":\"cat",
+                                   "{\"age\":1",
+                                   "{\"tags\":[",
+                                   "{\"name\":\"x\","};
+  for (const char* prefix : schema_prefixes) {
+    JsonGrammar state(**schema);
+    ASSERT_TRUE(state.advance(prefix)) << prefix;
+    ASSERT_EQ(walkMask(index, state), bruteForceMask(index, state)) << "schema, after " << prefix;
+  }
+  auto number = JsonSchema::compile(nlohmann::json{{"type", "number"}});
+  ASSERT_TRUE(number.isOk());
+  JsonGrammar twelve(**number);
+  ASSERT_TRUE(twelve.advance("12"));
+  const std::vector<uint8_t> mask = walkMask(index, twelve);
+  ASSERT_EQ(mask, bruteForceMask(index, twelve));
+  for (int32_t eos : tokenizer.eosIds()) EXPECT_EQ(mask[eos], 1) << "EOS after a whole number";
 }
 
 INSTANTIATE_TEST_SUITE_P(Bundled, RealVocabulary,

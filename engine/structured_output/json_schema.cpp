@@ -1,0 +1,286 @@
+#include "engine/structured_output/json_schema.h"
+
+#include <map>
+#include <set>
+#include <string_view>
+#include <utility>
+
+namespace manifold {
+namespace {
+
+using nlohmann::json;
+
+// Keywords that say nothing about what may be written.
+const std::set<std::string_view> kAnnotations = {
+    "title",    "description", "default",  "examples",  "$schema", "$id",
+    "$comment", "deprecated",  "readOnly", "writeOnly", "$defs",   "definitions"};
+
+Status unsupported(const std::string& where, const std::string& what) {
+  return invalidArgument(where + ": " + what + " is not supported");
+}
+
+Result<uint32_t> count(const json& value, const std::string& where) {
+  if (!value.is_number_integer() || value.get<int64_t>() < 0) {
+    return invalidArgument(where + " must be a non-negative integer");
+  }
+  return static_cast<uint32_t>(std::min<int64_t>(value.get<int64_t>(), JsonSchema::kUnlimited - 1));
+}
+
+Result<uint8_t> typeBit(const json& name, const std::string& where) {
+  static const std::map<std::string, uint8_t, std::less<>> kTypes = {
+      {"object", JsonSchema::kObject},   {"array", JsonSchema::kArray},
+      {"string", JsonSchema::kString},   {"number", JsonSchema::kNumber},
+      {"integer", JsonSchema::kInteger}, {"boolean", JsonSchema::kBoolean},
+      {"null", JsonSchema::kNull}};
+  if (!name.is_string() || kTypes.count(name.get<std::string>()) == 0) {
+    return invalidArgument(where + " has an unknown type " + name.dump());
+  }
+  return kTypes.find(name.get<std::string>())->second;
+}
+
+// The JSON types a value of these bits can take, integers counted as numbers.
+uint8_t kinds(uint8_t types) {
+  return (types & JsonSchema::kInteger) != 0 ? (types | JsonSchema::kNumber) & ~JsonSchema::kInteger
+                                             : types;
+}
+
+}  // namespace
+
+class JsonSchema::Compiler {
+ public:
+  Compiler(const json& root, JsonSchema& schema) : root_(root), schema_(schema) {}
+
+  Status run() {
+    schema_.nodes_.emplace_back();  // kAnyNode
+    const int root = newNode();
+    refs_["#"] = root;
+    RETURN_IF_ERROR(compileInto(root, root_, "schema"));
+    schema_.root_ = root;
+    return finish();
+  }
+
+ private:
+  int newNode() {
+    const int index = static_cast<int>(schema_.nodes_.size());
+    schema_.nodes_.emplace_back();
+    Node& node = schema_.nodes_.back();
+    node.object_node = node.array_node = node.string_node = node.number_node = index;
+    return index;
+  }
+
+  Node& at(int index) { return schema_.nodes_[static_cast<size_t>(index)]; }
+
+  Result<int> compile(const json& s, const std::string& where) {
+    if (s.is_boolean() && s.get<bool>()) return kAnyNode;
+    const int index = newNode();
+    RETURN_IF_ERROR(compileInto(index, s, where));
+    return index;
+  }
+
+  Status compileInto(int index, const json& s, const std::string& where) {
+    if (schema_.nodes_.size() > kMaxNodes) return unsupported(where, "a schema this large");
+    if (s.is_boolean()) {
+      if (s.get<bool>()) return Status::ok();
+      return unsupported(where, "the schema false");
+    }
+    if (!s.is_object()) return invalidArgument(where + " must be an object");
+    for (const auto& [key, value] : s.items()) {
+      if (kAnnotations.count(key) != 0) continue;
+      if (key == "$ref") {
+        if (!value.is_string()) return invalidArgument(where + ".$ref must be a string");
+        ASSIGN_OR_RETURN(at(index).ref, resolveRef(value.get<std::string>(), where));
+        if (s.size() > 1) {
+          for (const auto& [other, unused] : s.items()) {
+            if (other != "$ref" && kAnnotations.count(other) == 0) {
+              return unsupported(where, "\"" + other + "\" beside $ref");
+            }
+          }
+        }
+        return Status::ok();
+      }
+    }
+    for (const auto& [key, value] : s.items()) {
+      if (kAnnotations.count(key) != 0) continue;
+      const std::string here = where + "." + key;
+      if (key == "type") {
+        uint8_t types = 0;
+        if (value.is_array()) {
+          for (const json& name : value) {
+            ASSIGN_OR_RETURN(uint8_t bit, typeBit(name, here));
+            types |= bit;
+          }
+        } else {
+          ASSIGN_OR_RETURN(types, typeBit(value, here));
+        }
+        if (types == 0) return invalidArgument(here + " names no type");
+        at(index).types = types;
+      } else if (key == "properties") {
+        if (!value.is_object()) return invalidArgument(here + " must be an object");
+        if (value.size() > kMaxAlternatives) return unsupported(here, "more than 64 properties");
+        for (const auto& [name, property] : value.items()) {
+          ASSIGN_OR_RETURN(int node, compile(property, here + "." + name));
+          at(index).properties.push_back(Property{json(name).dump(), node, false});
+        }
+      } else if (key == "required") {
+        if (!value.is_array()) return invalidArgument(here + " must be a list");
+      } else if (key == "additionalProperties") {
+        if (value.is_boolean() && !value.get<bool>()) continue;
+        // With properties the object keeps to them (narrower, still valid); without, the values
+        // of any keys follow this schema.
+        ASSIGN_OR_RETURN(at(index).additional, compile(value, here));
+      } else if (key == "items") {
+        if (value.is_array()) return unsupported(here, "a list of item schemas");
+        ASSIGN_OR_RETURN(at(index).items, compile(value, here));
+      } else if (key == "minItems") {
+        ASSIGN_OR_RETURN(at(index).min_items, count(value, here));
+      } else if (key == "maxItems") {
+        ASSIGN_OR_RETURN(at(index).max_items, count(value, here));
+      } else if (key == "minLength") {
+        ASSIGN_OR_RETURN(at(index).min_length, count(value, here));
+      } else if (key == "maxLength") {
+        ASSIGN_OR_RETURN(at(index).max_length, count(value, here));
+      } else if (key == "enum" || key == "const") {
+        if (key == "enum" && (!value.is_array() || value.empty())) {
+          return invalidArgument(here + " must be a non-empty list");
+        }
+        const json values = key == "enum" ? value : json::array({value});
+        if (values.size() > kMaxAlternatives) return unsupported(here, "more than 64 values");
+        for (const json& v : values) at(index).literals.push_back(v.dump());
+      } else if (key == "anyOf" || key == "oneOf") {
+        if (!value.is_array() || value.empty()) {
+          return invalidArgument(here + " must be a non-empty list");
+        }
+        for (size_t i = 0; i < value.size(); ++i) {
+          ASSIGN_OR_RETURN(int branch, compile(value[i], here + "[" + std::to_string(i) + "]"));
+          at(index).branches.push_back(branch);
+        }
+      } else {
+        return unsupported(where, "the keyword \"" + key + "\"");
+      }
+    }
+    Node& node = at(index);
+    if (!node.branches.empty() &&
+        (s.contains("type") || !node.properties.empty() || !node.literals.empty())) {
+      return unsupported(where, "anyOf beside type, properties or enum");
+    }
+    if (node.min_items > node.max_items || node.min_length > node.max_length) {
+      return invalidArgument(where + " has a minimum above its maximum");
+    }
+    if (const auto required = s.find("required"); required != s.end()) {
+      for (const json& name : *required) {
+        const std::string key = name.is_string() ? json(name.get<std::string>()).dump() : "";
+        bool found = false;
+        for (size_t i = 0; i < node.properties.size(); ++i) {
+          if (node.properties[i].key == key) {
+            node.properties[i].required = true;
+            node.required |= uint64_t{1} << i;
+            found = true;
+          }
+        }
+        if (!found) {
+          return invalidArgument(where + ".required names " + name.dump() +
+                                 ", which is not among its properties");
+        }
+      }
+    }
+    return Status::ok();
+  }
+
+  Result<int> resolveRef(const std::string& ref, const std::string& where) {
+    if (const auto it = refs_.find(ref); it != refs_.end()) return it->second;
+    std::string_view name = ref;
+    const json* defs = nullptr;
+    for (const char* prefix : {"#/$defs/", "#/definitions/"}) {
+      if (name.substr(0, std::string_view(prefix).size()) == prefix) {
+        name.remove_prefix(std::string_view(prefix).size());
+        const auto found = root_.find(prefix[2] == '$' ? "$defs" : "definitions");
+        if (found != root_.end()) defs = &*found;
+        break;
+      }
+    }
+    if (defs == nullptr || !defs->is_object() || !defs->contains(std::string(name))) {
+      return invalidArgument(where + ".$ref \"" + ref +
+                             "\" names no definition (only \"#\", \"#/$defs/NAME\" and "
+                             "\"#/definitions/NAME\" are followed)");
+    }
+    const int index = newNode();
+    refs_[ref] = index;
+    RETURN_IF_ERROR(compileInto(index, (*defs)[std::string(name)], ref));
+    return index;
+  }
+
+  // Follows $refs and merges anyOf branches, now that every node exists.
+  Status finish() {
+    const size_t n = schema_.nodes_.size();
+    schema_.targets_.assign(n, -1);
+    for (size_t i = 0; i < n; ++i) {
+      int target = static_cast<int>(i);
+      for (size_t hops = 0; at(target).ref >= 0; ++hops) {
+        if (hops > n) return invalidArgument("a $ref refers to itself");
+        target = at(target).ref;
+      }
+      schema_.targets_[i] = target;
+    }
+    std::vector<int> state(n, 0);  // 0: not merged, 1: merging, 2: merged
+    for (size_t i = 0; i < n; ++i) RETURN_IF_ERROR(merge(static_cast<int>(i), state));
+    return Status::ok();
+  }
+
+  Status merge(int index, std::vector<int>& state) {
+    if (state[index] == 2) return Status::ok();
+    if (state[index] == 1) return unsupported("an anyOf", "an anyOf that contains itself");
+    state[index] = 1;
+    Node& node = at(index);
+    if (!node.branches.empty()) {
+      node.types = 0;
+      for (int branch : node.branches) {
+        const int target = schema_.targets_[branch];
+        RETURN_IF_ERROR(merge(target, state));
+        const Node& b = at(target);
+        if (!b.literals.empty()) return unsupported("an anyOf", "an enum or const branch");
+        if ((kinds(node.types) & kinds(b.types)) != 0) {
+          return unsupported("an anyOf", "branches that allow the same type");
+        }
+        node.types |= b.types;
+        if ((b.types & kObject) != 0) node.object_node = b.object_node;
+        if ((b.types & kArray) != 0) node.array_node = b.array_node;
+        if ((b.types & kString) != 0) node.string_node = b.string_node;
+        if ((b.types & (kNumber | kInteger)) != 0) node.number_node = b.number_node;
+      }
+    }
+    state[index] = 2;
+    return Status::ok();
+  }
+
+  const json& root_;
+  JsonSchema& schema_;
+  std::map<std::string, int> refs_;
+};
+
+Result<std::shared_ptr<const JsonSchema>> JsonSchema::compile(const json& schema) {
+  auto compiled = std::make_shared<JsonSchema>();
+  RETURN_IF_ERROR(Compiler(schema, *compiled).run());
+  return std::shared_ptr<const JsonSchema>(std::move(compiled));
+}
+
+Result<std::shared_ptr<const JsonSchema>> JsonSchema::compileText(std::string_view text) {
+  const json schema = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (schema.is_discarded()) return invalidArgument("the schema is not valid JSON");
+  return compile(schema);
+}
+
+const JsonSchema& JsonSchema::anyObject() {
+  static const JsonSchema* const schema = [] {
+    auto* s = new JsonSchema();
+    s->nodes_.resize(2);
+    s->nodes_[1].types = kObject;
+    s->nodes_[1].object_node = s->nodes_[1].array_node = s->nodes_[1].string_node =
+        s->nodes_[1].number_node = 1;
+    s->targets_ = {0, 1};
+    s->root_ = 1;
+    return s;
+  }();
+  return *schema;
+}
+
+}  // namespace manifold

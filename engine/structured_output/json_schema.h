@@ -1,0 +1,110 @@
+// A JSON Schema compiled into the nodes JsonGrammar follows (response_format json_schema, vLLM's
+// StructuredOutputsParams.json). Each node says which JSON types a value may have and, per type,
+// what constrains it.
+//
+// The subset, and how it reads it (as xgrammar's strict mode, vLLM's default backend):
+// - type (one name or a list); without it every type is allowed, each under its keywords.
+// - object: properties, required, additionalProperties. An object with properties has only those
+//   keys, each at most once, in any order, the required ones before it closes
+//   (additionalProperties is taken as false, which only narrows what is written). An object
+//   without properties takes any keys, their values following additionalProperties (a schema, or
+//   any value).
+// - array: items (one schema for every item), minItems, maxItems.
+// - string: minLength, maxLength (in code points).
+// - number, integer (no fraction or exponent), boolean, null.
+// - enum and const: the value is exactly one of the values, written as compact JSON.
+// - anyOf / oneOf whose branches have different types (the usual Optional: [{...}, {"type":
+//   "null"}]), $ref to "#", "#/$defs/..." or "#/definitions/..." (recursion included).
+// - Annotations are ignored: title, description, default, examples, $schema, $id, $comment,
+//   deprecated, readOnly, writeOnly.
+// Any other keyword (pattern, format, minimum, allOf, prefixItems, ...) is an error naming it:
+// the grammar could not guarantee it, and a silently ignored constraint would be a broken
+// promise.
+//
+// Thread safety: immutable after compile().
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace manifold {
+
+class JsonSchema {
+ public:
+  enum Type : uint8_t {
+    kObject = 1,
+    kArray = 2,
+    kString = 4,
+    kNumber = 8,    // any number, integers included
+    kInteger = 16,  // integers only (when kNumber is not set)
+    kBoolean = 32,
+    kNull = 64,
+  };
+  static constexpr uint8_t kAnyType = kObject | kArray | kString | kNumber | kBoolean | kNull;
+  static constexpr uint32_t kUnlimited = std::numeric_limits<uint32_t>::max();
+  // Literal and property candidates are tracked in 64-bit masks.
+  static constexpr size_t kMaxAlternatives = 64;
+  static constexpr size_t kMaxNodes = 65535;
+
+  struct Property {
+    std::string key;  // as the output writes it, quotes included: "\"name\""
+    int node = 0;
+    bool required = false;
+  };
+
+  struct Node {
+    uint8_t types = kAnyType;
+    // object
+    std::vector<Property> properties;  // empty: any keys
+    uint64_t required = 0;             // bit i: properties[i] is required
+    int additional = kAnyNode;         // the values of any keys (no properties)
+    // array
+    int items = kAnyNode;
+    uint32_t min_items = 0;
+    uint32_t max_items = kUnlimited;
+    // string
+    uint32_t min_length = 0;
+    uint32_t max_length = kUnlimited;
+    // enum / const: when not empty the value is exactly one of these texts, whatever `types`
+    std::vector<std::string> literals;
+    // Where a value of each kind continues: this node, or for anyOf the branch of that type.
+    int object_node = 0;
+    int array_node = 0;
+    int string_node = 0;
+    int number_node = 0;
+    // Compilation only: a $ref (the node it names) or anyOf (its branches), resolved at the end.
+    int ref = -1;
+    std::vector<int> branches;
+  };
+
+  static constexpr int kAnyNode = 0;  // any JSON value
+
+  // Errors (kInvalidArgument) name the keyword and where it is, e.g. "properties.tags.items".
+  [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> compile(
+      const nlohmann::json& schema);
+  [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> compileText(std::string_view text);
+  // response_format json_object: any object.
+  [[nodiscard]] static const JsonSchema& anyObject();
+
+  [[nodiscard]] int root() const { return root_; }
+  [[nodiscard]] const Node& node(int index) const { return nodes_[static_cast<size_t>(index)]; }
+  // The node a value of schema node `index` follows: `index` with its $refs followed.
+  [[nodiscard]] int targetOf(int index) const { return targets_[static_cast<size_t>(index)]; }
+  [[nodiscard]] size_t numNodes() const { return nodes_.size(); }
+
+ private:
+  class Compiler;
+
+  std::vector<Node> nodes_;
+  std::vector<int> targets_;  // [node]: the node after following $refs
+  int root_ = kAnyNode;
+};
+
+}  // namespace manifold

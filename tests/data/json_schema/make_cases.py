@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+"""Writes cases.json: JSON Schemas, documents, and whether each document is valid, as judged by
+python-jsonschema (Debian's python3-jsonschema, Draft 2020-12). The C++ tests check that
+JsonGrammar accepts exactly the valid documents.
+
+The documents avoid what the grammar reads more narrowly than JSON Schema, on purpose and as
+documented (engine/structured_output/json_schema.h): integral floats such as 1.0 where an integer
+is asked for, enum values spelled other than as compact JSON, keys outside `properties` (every
+schema here with properties says additionalProperties false).
+
+Run: /usr/bin/python3 tests/data/json_schema/make_cases.py > tests/data/json_schema/cases.json
+"""
+import copy
+import json
+import random
+
+import jsonschema
+
+SCHEMAS = {
+    "person": {
+        "type": "object",
+        "title": "Person",
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 12, "description": "full"},
+            "age": {"type": "integer"},
+            "email": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+            "tags": {"type": "array", "items": {"enum": ["a", "bb", "c"]},
+                     "minItems": 1, "maxItems": 3},
+            "score": {"type": "number"},
+        },
+        "required": ["name", "age"],
+        "additionalProperties": False,
+    },
+    "tree": {
+        "$defs": {
+            "node": {
+                "type": "object",
+                "properties": {
+                    "value": {"type": "number"},
+                    "children": {"type": "array", "items": {"$ref": "#/$defs/node"}},
+                },
+                "required": ["value"],
+                "additionalProperties": False,
+            }
+        },
+        "$ref": "#/$defs/node",
+    },
+    "mixed_enum": {"enum": ["red", "green", 1, 12, True, None, {"a": 1}, [1, 2]]},
+    "int_array": {"type": "array", "items": {"type": ["integer", "null"]}, "maxItems": 4},
+    "short_string": {"type": "string", "minLength": 2, "maxLength": 5},
+    "number": {"type": "number"},
+    "flags": {"type": "object", "additionalProperties": {"type": "boolean"}},
+    "shape": {
+        "type": "object",
+        "properties": {"kind": {"const": "circle"}, "r": {"type": "number"}},
+        "required": ["kind", "r"],
+        "additionalProperties": False,
+    },
+    "optional_only": {
+        "type": "object",
+        "properties": {"x": {"type": "integer"}, "y": {"type": "boolean"}},
+        "additionalProperties": False,
+    },
+    "any_object": {"type": "object"},
+}
+
+VALID = {
+    "person": [
+        {"name": "Ann", "age": 31},
+        {"age": -4, "name": "Zoë Æ", "email": None, "tags": ["bb"]},
+        {"name": "a\"b\\c\n", "age": 0, "email": "x@y", "tags": ["a", "c", "a"], "score": 1.5e3},
+        {"score": -0.25, "tags": ["c"], "email": "é", "age": 7, "name": "😀x"},
+    ],
+    "tree": [
+        {"value": 1},
+        {"value": 2.5, "children": []},
+        {"children": [{"value": 1, "children": [{"value": -3e-2}]}, {"value": 0}], "value": 9},
+    ],
+    "mixed_enum": ["red", "green", 1, 12, True, None, {"a": 1}, [1, 2]],
+    "int_array": [[], [1, None, -7], [0, 0, 0, 123456789]],
+    "short_string": ["ab", "abcde", "éé", "😀😀😀", "\"\\"],
+    "number": [0, -1, 3.25, 1e-7, -12345678901],
+    "flags": [{}, {"a": True}, {"x y": False, "": True}],
+    "shape": [{"kind": "circle", "r": 2}, {"r": 0.5, "kind": "circle"}],
+    "optional_only": [{}, {"x": 1}, {"y": False}, {"y": True, "x": -2}],
+    "any_object": [{}, {"a": [1, {"b": None}], "c": "d"}],
+}
+
+OTHER_VALUES = ["", "text", "é", 0, 7, -3, 2.5, True, False, None, [], [1], {}, {"k": 1}]
+
+
+def mutations(value, rng):
+    """Values near `value`: one change somewhere inside it."""
+    out = []
+    for _ in range(12):
+        v = copy.deepcopy(value)
+        target = v
+        path = []
+        while isinstance(target, (dict, list)) and target and rng.random() < 0.6:
+            key = rng.choice(list(target.keys())) if isinstance(target, dict) else rng.randrange(len(target))
+            if not isinstance(target[key], (dict, list)):
+                break
+            path.append(key)
+            target = target[key]
+        choice = rng.randrange(5)
+        if isinstance(target, dict) and target and choice < 2:
+            key = rng.choice(list(target.keys()))
+            if choice == 0:
+                del target[key]
+            else:
+                target[key] = rng.choice(OTHER_VALUES)
+        elif isinstance(target, dict) and choice == 2:
+            target[rng.choice(["name", "age", "zz", "value", "kind", "x"])] = rng.choice(OTHER_VALUES)
+        elif isinstance(target, list) and choice < 3:
+            if target and rng.random() < 0.5:
+                target.pop(rng.randrange(len(target)))
+            else:
+                target.append(rng.choice(OTHER_VALUES))
+        else:
+            v = rng.choice(OTHER_VALUES + ["a", "bb", "circle", "abcdef", "x" * 13, 12, 1])
+        out.append(v)
+    return out
+
+
+def nested_bool(value):
+    """A bool inside a container: python-jsonschema 4.10 compares enum members with ==, for which
+    {"a": True} equals {"a": 1}. JSON does not; such documents are left out of enum cases."""
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return any(isinstance(v, bool) or nested_bool(v) for v in items)
+
+
+def texts(value, rng, literals):
+    forms = [json.dumps(value, separators=(",", ":"), ensure_ascii=False),
+             json.dumps(value, separators=(",", ":"), ensure_ascii=True)]
+    if not literals:
+        forms.append(json.dumps(value, indent=2, ensure_ascii=False))
+        forms.append(json.dumps(value, ensure_ascii=rng.random() < 0.5))
+    return forms
+
+
+def main():
+    rng = random.Random(3)
+    cases = []
+    for name, schema in SCHEMAS.items():
+        validator = jsonschema.Draft202012Validator(schema)
+        literals = name == "mixed_enum"
+        values = list(VALID[name])
+        for v in VALID[name]:
+            values.extend(mutations(v, rng))
+        documents = []
+        seen = set()
+        for v in values:
+            if literals and nested_bool(v):
+                continue
+            for text in texts(v, rng, literals):
+                if text in seen:
+                    continue
+                seen.add(text)
+                documents.append({"text": text, "valid": validator.is_valid(v)})
+        for v in VALID[name]:
+            assert validator.is_valid(v), (name, v)
+        cases.append({"name": name, "schema": schema, "documents": documents})
+    json.dump({"generator": "tests/data/json_schema/make_cases.py",
+               "oracle": "python3-jsonschema Draft202012Validator", "cases": cases},
+              fp=__import__("sys").stdout, indent=1, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    main()

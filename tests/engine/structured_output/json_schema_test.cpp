@@ -1,0 +1,149 @@
+// JsonSchema and JsonGrammar following it, against python-jsonschema: tests/data/json_schema/
+// cases.json holds schemas and documents judged valid or not by Draft202012Validator
+// (make_cases.py); the grammar must take exactly the valid ones, whole.
+#include "engine/structured_output/json_schema.h"
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "engine/structured_output/json_grammar.h"
+
+namespace manifold {
+namespace {
+
+using nlohmann::json;
+
+json loadCases() {
+  std::ifstream in(std::string(MANIFOLD_SOURCE_DIR) + "/tests/data/json_schema/cases.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  return json::parse(text.str());
+}
+
+bool acceptsWhole(const JsonSchema& schema, std::string_view text) {
+  JsonGrammar grammar(schema);
+  return grammar.advance(text) && grammar.complete();
+}
+
+TEST(JsonSchema, GrammarTakesExactlyWhatPythonJsonschemaValidates) {
+  const json root = loadCases();
+  ASSERT_GE(root.at("cases").size(), 10u);
+  int valid = 0;
+  int invalid = 0;
+  for (const json& c : root.at("cases")) {
+    const std::string name = c.at("name").get<std::string>();
+    Result<std::shared_ptr<const JsonSchema>> schema = JsonSchema::compile(c.at("schema"));
+    ASSERT_TRUE(schema.isOk()) << name << ": " << schema.status().toString();
+    for (const json& doc : c.at("documents")) {
+      const std::string text = doc.at("text").get<std::string>();
+      const bool expected = doc.at("valid").get<bool>();
+      EXPECT_EQ(acceptsWhole(**schema, text), expected) << name << ": " << text;
+      (expected ? valid : invalid) += 1;
+    }
+  }
+  EXPECT_GE(valid, 150);
+  EXPECT_GE(invalid, 350);
+}
+
+TEST(JsonSchema, ObjectsKeepToTheirPropertiesOnceEachAndCloseOnlyWithTheRequiredOnes) {
+  const json schema = {{"type", "object"},
+                       {"properties", {{"a", {{"type", "integer"}}}, {"ab", {{"type", "string"}}}}},
+                       {"required", {"ab"}}};
+  auto compiled = JsonSchema::compile(schema);
+  ASSERT_TRUE(compiled.isOk());
+  const JsonSchema& s = **compiled;
+  EXPECT_TRUE(acceptsWhole(s, R"({"ab":"x"})"));
+  EXPECT_TRUE(acceptsWhole(s, R"({"a":1,"ab":"x"})"));
+  EXPECT_TRUE(acceptsWhole(s, R"({ "ab" : "x" , "a" : 2 })"));
+  EXPECT_FALSE(acceptsWhole(s, R"({"a":1})"));              // "ab" is required
+  EXPECT_FALSE(acceptsWhole(s, R"({"ab":"x","ab":"y"})"));  // once each
+  EXPECT_FALSE(acceptsWhole(s, R"({"ab":"x","c":1})"));
+  EXPECT_FALSE(acceptsWhole(s, R"({"a":1.5,"ab":"x"})"));  // an integer
+  EXPECT_FALSE(acceptsWhole(s, R"({"ab":"x",})"));         // every property written: no ','
+  JsonGrammar grammar(s);
+  ASSERT_TRUE(grammar.advance(R"({"a":1,"ab":"x")"));
+  EXPECT_FALSE(JsonGrammar(grammar).advance(','));
+}
+
+TEST(JsonSchema, TopLevelScalarsAreCompleteWhereTheyMayEnd) {
+  auto number = JsonSchema::compile(json{{"type", "number"}});
+  ASSERT_TRUE(number.isOk());
+  JsonGrammar grammar(**number);
+  ASSERT_TRUE(grammar.advance("12"));
+  EXPECT_TRUE(grammar.complete());
+  EXPECT_FALSE(grammar.done());
+  ASSERT_TRUE(grammar.advance("."));
+  EXPECT_FALSE(grammar.complete());
+  auto literals = JsonSchema::compile(json{{"enum", {1, 12, "x"}}});
+  ASSERT_TRUE(literals.isOk());
+  JsonGrammar one(**literals);
+  ASSERT_TRUE(one.advance("1"));
+  EXPECT_TRUE(one.complete());  // "1", or "12" to come
+  ASSERT_TRUE(one.advance("2"));
+  EXPECT_TRUE(one.done());
+  JsonGrammar text(**literals);
+  ASSERT_TRUE(text.advance("\"x\""));
+  EXPECT_TRUE(text.done());
+}
+
+TEST(JsonSchema, RefusesWhatTheGrammarCouldNotKeepNamingIt) {
+  const struct {
+    json schema;
+    const char* message;
+  } cases[] = {
+      {{{"type", "string"}, {"pattern", "^a$"}}, "\"pattern\""},
+      {{{"type", "string"}, {"format", "date-time"}}, "\"format\""},
+      {{{"type", "integer"}, {"minimum", 0}}, "\"minimum\""},
+      {{{"allOf", json::array({json::object()})}}, "\"allOf\""},
+      {{{"not", json::object()}}, "\"not\""},
+      {{{"type", "array"}, {"items", json::array({json::object()})}}, "list of item schemas"},
+      {{{"anyOf", {{{"type", "integer"}}, {{"type", "number"}}}}}, "the same type"},
+      {{{"anyOf", {{{"type", "object"}}, {{"type", "object"}}}}}, "the same type"},
+      {{{"anyOf", {{{"enum", {1}}}, {{"type", "null"}}}}}, "enum"},
+      {{{"$ref", "#/$defs/missing"}}, "names no definition"},
+      {{{"$ref", "http://example.com/s.json"}}, "names no definition"},
+      {{{"type", "object"}, {"properties", {{"a", json::object()}}}, {"required", {"b"}}},
+       "not among its properties"},
+      {{{"type", "strange"}}, "unknown type"},
+      {{{"type", "string"}, {"minLength", 5}, {"maxLength", 2}}, "minimum above its maximum"},
+      {{{"type", "array"}, {"minItems", -1}}, "non-negative integer"},
+      {false, "the schema false"},
+      {{{"$defs", {{"a", {{"$ref", "#/$defs/a"}}}}}, {"$ref", "#/$defs/a"}}, "refers to itself"},
+  };
+  for (const auto& c : cases) {
+    Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::compile(c.schema);
+    ASSERT_FALSE(compiled.isOk()) << c.schema.dump();
+    EXPECT_NE(compiled.status().message().find(c.message), std::string::npos)
+        << c.schema.dump() << " -> " << compiled.status().message();
+  }
+  EXPECT_FALSE(JsonSchema::compileText("{not json").isOk());
+}
+
+TEST(JsonSchema, FollowsRecursiveReferencesAndOptionalUnions) {
+  const json schema = json::parse(R"({
+    "$defs": {"list": {"anyOf": [{"type": "null"},
+                                 {"type": "object",
+                                  "properties": {"head": {"type": "integer"},
+                                                 "tail": {"$ref": "#/$defs/list"}},
+                                  "required": ["head", "tail"]}]}},
+    "$ref": "#/$defs/list"})");
+  auto compiled = JsonSchema::compile(schema);
+  ASSERT_TRUE(compiled.isOk()) << compiled.status().toString();
+  EXPECT_TRUE(acceptsWhole(**compiled, "null"));
+  EXPECT_TRUE(acceptsWhole(**compiled, R"({"head":1,"tail":{"tail":null,"head":2}})"));
+  EXPECT_FALSE(acceptsWhole(**compiled, R"({"head":1,"tail":{"head":2}})"));
+  EXPECT_FALSE(acceptsWhole(**compiled, R"({"head":1,"tail":3})"));
+  // "#" is the whole schema.
+  auto self = JsonSchema::compile(json::parse(
+      R"({"type": "array", "items": {"anyOf": [{"type": "integer"}, {"$ref": "#"}]}})"));
+  ASSERT_TRUE(self.isOk()) << self.status().toString();
+  EXPECT_TRUE(acceptsWhole(**self, "[1,[2,[]],[[3]]]"));
+  EXPECT_FALSE(acceptsWhole(**self, "[1,[\"x\"]]"));
+}
+
+}  // namespace
+}  // namespace manifold
