@@ -32,10 +32,11 @@ struct SamplingParams {
   std::optional<int> logprobs;         // top logprobs per sampled token, 0..20; 0: chosen only
   std::optional<int> prompt_logprobs;  // top logprobs per prompt token, 0..20
   std::vector<std::pair<int32_t, float>> logit_bias;  // token id -> bias in [-100, 100]
-  // Structured output (response_format json_object, vLLM's StructuredOutputsParams.json_object):
-  // only tokens that keep the output a prefix of one JSON object may be drawn, and the output
-  // ends when the object closes (engine/structured_output/json_grammar.h).
+  // Structured output (vLLM's StructuredOutputsParams json_object and json): only tokens that
+  // keep the output a prefix of one JSON object, or of a value json_schema allows, may be drawn,
+  // and the output ends when the value does (engine/structured_output/json_grammar.h).
   bool json_object = false;
+  std::string json_schema;  // JSON Schema text; empty: none (json_schema.h says what is supported)
 
   static constexpr int kMaxN = 128;
   static constexpr int kMaxLogprobs = 20;

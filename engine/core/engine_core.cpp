@@ -20,8 +20,10 @@ struct EngineCore::ActiveRequest {
   std::vector<int32_t> prompt;
   std::vector<std::unique_ptr<SequenceOutputProcessor>> processors;  // [n]
   std::vector<std::optional<PositionLogprobs>> step_logprobs;        // [n], this step's samples
-  // [n] with params.json_object: each sequence's grammar, advanced by its tokens. nullopt once
-  // a token the grammar refused was drawn (the sampler's all-masked fallback): unconstrained.
+  // Structured output: the compiled json_schema (none for json_object), and [n] each
+  // sequence's grammar, advanced by its tokens. nullopt once a token the grammar refused was
+  // drawn (the sampler's all-masked fallback): unconstrained from then on.
+  std::shared_ptr<const JsonSchema> schema;
   std::vector<std::optional<JsonGrammar>> grammars;
   RequestOutput output;  // deltas gathered in the current step
   RequestTiming timing;
@@ -111,8 +113,13 @@ Status EngineCore::validate(const EngineRequest& request) const {
     }
   }
   RETURN_IF_ERROR(request.params.validate(vocab));
-  if (request.params.json_object && tokenizer_ == nullptr) {
-    return invalidArgument("structured output (json_object) needs the model's tokenizer");
+  if (request.params.json_object || !request.params.json_schema.empty()) {
+    if (tokenizer_ == nullptr) {
+      return invalidArgument("structured output needs the model's tokenizer");
+    }
+    if (!request.params.json_schema.empty()) {
+      RETURN_IF_ERROR(JsonSchema::compileText(request.params.json_schema).status());
+    }
   }
   // As vLLM: a priority the scheduler would ignore is an error, not a silent no-op.
   if (request.priority != 0 && config_.scheduler.policy != SchedulingPolicy::kPriority) {
@@ -163,9 +170,12 @@ Status EngineCore::addRequest(EngineRequest request, std::shared_ptr<RequestStre
         std::move(decoder)));
   }
   r.step_logprobs.resize(r.params.n);
-  if (r.params.json_object) {
+  if (r.params.json_object || !r.params.json_schema.empty()) {
+    if (!r.params.json_schema.empty()) {
+      ASSIGN_OR_RETURN(r.schema, JsonSchema::compileText(r.params.json_schema));
+    }
     if (!token_index_) token_index_ = buildTokenBytesIndex();
-    r.grammars.assign(r.params.n, JsonGrammar());
+    r.grammars.assign(r.params.n, JsonGrammar(r.schema ? *r.schema : JsonSchema::anyObject()));
   }
 
   NewRequest scheduled;

@@ -5,6 +5,8 @@
 #include <limits>
 #include <utility>
 
+#include "engine/structured_output/json_schema.h"
+
 namespace manifold::gateway {
 namespace {
 
@@ -203,9 +205,23 @@ Result<GenerationOptions> parseGenerationOptions(const Fields& f) {
     const std::string type = (*format)["type"].get<std::string>();
     if (type == "json_object") {
       p.json_object = true;
+    } else if (type == "json_schema") {
+      const auto spec = format->find("json_schema");
+      if (spec == format->end() || !spec->is_object() || !spec->contains("schema")) {
+        return invalidArgument(
+            "`response_format` of type \"json_schema\" needs `json_schema.schema`");
+      }
+      p.json_schema = (*spec)["schema"].dump();
+      if (Result<std::shared_ptr<const JsonSchema>> compiled =
+              JsonSchema::compileText(p.json_schema);
+          !compiled.isOk()) {
+        return invalidArgument("`response_format.json_schema.schema`: " +
+                               compiled.status().message());
+      }
     } else if (type != "text") {
       return unimplemented("`response_format` of type " + (*format)["type"].dump() +
-                           " is not supported; only \"text\" and \"json_object\"");
+                           " is not supported; only \"text\", \"json_object\" and "
+                           "\"json_schema\"");
     }
   }
   return o;

@@ -203,9 +203,37 @@ test('response_format json_object gives a JSON object, streamed or not', { skip 
   });
   assert.equal(cut.choices[0].finish_reason, 'length');
   assert.match(cut.choices[0].text, /^\s?\{/);
+});
+
+// stories260K's whitespace tokens (tab, newline, CR, space bytes and '▁'): the grammar allows 32
+// whitespace bytes between tokens, and this model would use them all.
+const noWhitespace = { 12: -100, 13: -100, 16: -100, 35: -100, 410: -100 };
+const closeSoon = { 128: 12, 436: 4 };  // '}' and '"'
+
+test('response_format json_schema keeps to the schema', { skip }, async () => {
+  const schema = {
+    type: 'object',
+    properties: { name: { type: 'string', maxLength: 12 }, ok: { type: 'boolean' }, kind: { enum: ['cat', 'dog'] } },
+    required: ['name', 'kind'],
+    additionalProperties: false,
+  };
+  const answer = await client.chat.completions.create({
+    model: 'stories', messages, temperature: 0, max_tokens: 120, logit_bias: { ...closeSoon, ...noWhitespace },
+    response_format: { type: 'json_schema', json_schema: { name: 'pet', schema, strict: true } },
+  });
+  assert.equal(answer.choices[0].finish_reason, 'stop', answer.choices[0].message.content);
+  const value = JSON.parse(answer.choices[0].message.content);
+  assert.deepEqual(Object.keys(value).filter((k) => !['name', 'ok', 'kind'].includes(k)), []);
+  assert.equal(typeof value.name, 'string');
+  assert.ok([...value.name].length <= 12);
+  assert.ok(['cat', 'dog'].includes(value.kind));
+  if ('ok' in value) assert.equal(typeof value.ok, 'boolean');
   await assert.rejects(
-    client.chat.completions.create({ ...request, response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } } }),
-    (err) => err.status === 400 && /json_schema/.test(err.message),
+    client.chat.completions.create({
+      model: 'stories', messages, max_tokens: 4,
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a' } } },
+    }),
+    (err) => err.status === 400 && /pattern/.test(err.message),
   );
 });
 

@@ -140,10 +140,15 @@ TEST_P(BatchInvariance, SixtyFourConcurrentRequestsUnderPreemptionMatchTheirSolo
 INSTANTIATE_TEST_SUITE_P(GreedyAndSeeded, BatchInvariance, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "Seeded" : "Greedy"; });
 
-// response_format json_object on a real model, batched under preemption: each output is a JSON
-// object (finish "stop", by nlohmann) or, cut by max_tokens, text that nlohmann can still
-// continue; and each request gets the tokens it gets alone, so the grammar state follows every
-// sequence through preemption and recomputation.
+constexpr const char* kPersonSchema = R"({"type": "object", "additionalProperties": false,
+    "properties": {"name": {"type": "string", "maxLength": 12}, "age": {"type": "integer"},
+                   "ok": {"type": "boolean"}},
+    "required": ["name", "age"]})";
+
+// response_format json_object (and json_schema for every fourth request) on a real model, batched
+// under preemption: each output is a JSON object (finish "stop", by nlohmann) or, cut by
+// max_tokens, text that nlohmann can still continue; and each request gets the tokens it gets
+// alone, so the grammar state follows every sequence through preemption and recomputation.
 TEST(LocalEngineModel, JsonObjectOutputsAreObjectsAndBatchInvariant) {
   Result<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::fromDirectory(kModelDir);
   ASSERT_TRUE(tokenizer.isOk());
@@ -172,7 +177,8 @@ TEST(LocalEngineModel, JsonObjectOutputsAreObjectsAndBatchInvariant) {
                 sampled ? std::optional<uint64_t>(500 + i) : std::nullopt);
     r.params.ignore_eos = false;
     r.params.json_object = true;
-    if (i % 3 != 0) r.params.logit_bias = closing_bias;
+    if (i % 4 == 3) r.params.json_schema = kPersonSchema;
+    if (i % 3 != 0 || !r.params.json_schema.empty()) r.params.logit_bias = closing_bias;
     if (i == 5) r.params.n = 2;
     requests.push_back(std::move(r));
   }
@@ -185,6 +191,7 @@ TEST(LocalEngineModel, JsonObjectOutputsAreObjectsAndBatchInvariant) {
   std::unique_ptr<LocalEngine> solo = makeEngine(engineConfig(32, /*prefix_caching=*/false, 2));
   ASSERT_NE(solo, nullptr);
   int complete = 0;
+  int schema_complete = 0;
   int cut = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
     ASSERT_TRUE(together[i].error.isOk()) << together[i].error.toString();
@@ -198,6 +205,25 @@ TEST(LocalEngineModel, JsonObjectOutputsAreObjectsAndBatchInvariant) {
       if (*seq.finish_reason == FinishReason::kStop) {
         const nlohmann::json value = nlohmann::json::parse(seq.text, nullptr, false);
         EXPECT_TRUE(value.is_object()) << seq.text;
+        if (!requests[i].params.json_schema.empty()) {
+          // The schema, checked by hand: its keys only, the required ones, their types.
+          ASSERT_TRUE(value.is_object()) << seq.text;
+          for (const auto& [key, unused] : value.items()) {
+            EXPECT_TRUE(key == "name" || key == "age" || key == "ok") << seq.text;
+          }
+          ASSERT_TRUE(value.contains("name") && value["name"].is_string()) << seq.text;
+          int code_points = 0;
+          for (unsigned char c : value["name"].get<std::string>())
+            code_points += (c & 0xC0) != 0x80;
+          EXPECT_LE(code_points, 12) << seq.text;
+          // An integer (nlohmann reads one past int64 as a float, with no fraction).
+          ASSERT_TRUE(value.contains("age") && value["age"].is_number()) << seq.text;
+          EXPECT_EQ(std::floor(value["age"].get<double>()), value["age"].get<double>());
+          if (value.contains("ok")) {
+            EXPECT_TRUE(value["ok"].is_boolean()) << seq.text;
+          }
+          ++schema_complete;
+        }
         ++complete;
       } else {
         EXPECT_EQ(*seq.finish_reason, FinishReason::kLength);
@@ -212,6 +238,7 @@ TEST(LocalEngineModel, JsonObjectOutputsAreObjectsAndBatchInvariant) {
     }
   }
   EXPECT_GE(complete, 5);
+  EXPECT_GE(schema_complete, 2);
   EXPECT_GE(cut, 3);
 }
 
