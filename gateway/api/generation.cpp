@@ -22,6 +22,7 @@ struct ChoiceState {
   json stop_reason = nullptr;  // vLLM extra: the stop string or token id that ended it
   bool echoed = false;         // streaming: the prompt was sent already
   std::optional<ToolCallStream> tool_calls;  // streaming with a tool-call format
+  bool forced_call_started = false;          // streaming a named tool_choice: id and name sent
 };
 
 // OpenAI's tool_calls list for parsed calls; `with_index` for stream deltas.
@@ -176,7 +177,18 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     if (text.empty() && delta.logprobs.empty() && delta.token_ids.empty()) return;
     json entry = {{"index", choice_index}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
     std::vector<int32_t> context = contextOf(choice_index);
-    if (plan_.header.kind == ApiKind::kChat) {
+    if (plan_.forced_tool) {
+      // The arguments as they come, in one call: its id and name with the first piece (vLLM).
+      json call = {{"index", 0}, {"function", {{"arguments", text}}}};
+      if (!choice.forced_call_started) {
+        call["id"] = newToolCallId(plan_.tool_call_ids);
+        call["type"] = "function";
+        call["function"]["name"] = *plan_.forced_tool;
+        choice.forced_call_started = true;
+      }
+      entry["delta"] = {{"tool_calls", json::array({std::move(call)})}};
+      if (plan_.chat_logprobs) entry["logprobs"] = chatLogprobs(codec_, context, delta.logprobs);
+    } else if (plan_.header.kind == ApiKind::kChat) {
       entry["delta"] = {{"content", text}};
       if (plan_.chat_logprobs) entry["logprobs"] = chatLogprobs(codec_, context, delta.logprobs);
     } else {
@@ -271,7 +283,13 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     if (plan_.header.kind == ApiKind::kChat) {
       entry["message"] = {
           {"role", "assistant"}, {"content", choice.text}, {"tool_calls", json::array()}};
-      if (plan_.tool_call_format) {
+      if (plan_.forced_tool) {
+        entry["message"]["content"] = nullptr;
+        entry["message"]["tool_calls"] = json::array(
+            {{{"id", newToolCallId(plan_.tool_call_ids)},
+              {"type", "function"},
+              {"function", {{"name", *plan_.forced_tool}, {"arguments", choice.text}}}}});
+      } else if (plan_.tool_call_format) {
         // Without calls the content is the answer (for mistral without its tags).
         ParsedToolCalls parsed = parseToolCalls(*plan_.tool_call_format, choice.text);
         entry["message"]["content"] = parsed.content ? json(*parsed.content) : json(nullptr);

@@ -33,6 +33,10 @@ struct GenerationPlan {
   bool chat_logprobs = false;  // chat: logprobs were asked for
   // Chat: read the answers for tool calls in this format; nullopt: they are plain text.
   std::optional<ToolCallFormat> tool_call_format;
+  // Chat with a named tool_choice: the answer is this function's arguments (the engine keeps it
+  // to the parameters schema) and goes out as one call to it, with ids in tool_call_ids' style.
+  std::optional<std::string> forced_tool;
+  ToolCallFormat tool_call_ids = ToolCallFormat::kHermes;
   // Told which replica ("replica-N") each engine request went to (metrics); may be empty.
   std::function<void(const std::string& engine)> on_routed;
 };

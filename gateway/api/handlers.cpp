@@ -156,6 +156,11 @@ void handleChatCompletions(RequestContext& ctx, const nlohmann::ordered_json& bo
       request.options.params.skip_special_tokens = false;
     }
   }
+  if (request.forced_tool) {
+    plan.forced_tool = request.forced_tool;
+    plan.tool_call_ids =
+        toolCallFormatNamed(model.options().tool_call_parser).value_or(ToolCallFormat::kHermes);
+  }
   plan.prompts.push_back(std::move(prompt));
   plan.options = std::move(request.options);
   admitAndStart(ctx, std::move(plan), model);

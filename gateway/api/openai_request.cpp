@@ -299,8 +299,21 @@ Result<json> parseTemplateOptions(const Fields& f) {
     options["tools"] = *tools;
   }
   if (const json* choice = f.get("tool_choice")) {
-    if (!(choice->is_string() && (*choice == "none" || *choice == "auto"))) {
-      return unimplemented("`tool_choice` other than \"none\" or \"auto\" is not supported");
+    if (choice->is_object()) {
+      // A named function: {"type": "function", "function": {"name": ...}}; parseChatRequest
+      // finds it among the tools.
+      const auto function = choice->find("function");
+      if (choice->value("type", json()) != "function" || function == choice->end() ||
+          !function->is_object() || !function->contains("name") ||
+          !(*function)["name"].is_string()) {
+        return typeError(
+            "tool_choice",
+            "\"none\", \"auto\" or {\"type\": \"function\", \"function\": {\"name\": ...}}");
+      }
+    } else if (!(choice->is_string() && (*choice == "none" || *choice == "auto"))) {
+      return unimplemented(
+          "`tool_choice` \"required\" is not supported; name the function to call, or use "
+          "\"auto\"");
     }
   }
   if (const json* kwargs = f.get("chat_template_kwargs")) {
@@ -386,6 +399,41 @@ Result<CompletionsRequest> parseCompletionsRequest(const json& body) {
   return r;
 }
 
+namespace {
+
+// A named tool_choice, as vLLM serves it: the answer is the function's arguments, constrained by
+// its `parameters` schema (an object when it has none).
+Result<std::string> forceTool(const json& tools, const json& name, ChatRequest& r) {
+  const SamplingParams& p = r.options.params;
+  if (p.json_object || !p.json_schema.empty()) {
+    return invalidArgument(
+        "`tool_choice` naming a function cannot be combined with `response_format`");
+  }
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const json& tool = tools[i];
+    if (!tool.is_object() || tool.value("type", json()) != "function" ||
+        !tool.contains("function") || !tool["function"].is_object() ||
+        tool["function"].value("name", json()) != name) {
+      continue;
+    }
+    const json& function = tool["function"];
+    const json parameters =
+        function.contains("parameters") ? function["parameters"] : json{{"type", "object"}};
+    r.options.params.json_schema = parameters.dump();
+    if (Result<std::shared_ptr<const JsonSchema>> compiled =
+            JsonSchema::compileText(r.options.params.json_schema);
+        !compiled.isOk()) {
+      return invalidArgument("`tools[" + std::to_string(i) +
+                             "].function.parameters`: " + compiled.status().message());
+    }
+    return name.get<std::string>();
+  }
+  return invalidArgument("`tool_choice` names the function " + name.dump() +
+                         ", which is not among `tools`");
+}
+
+}  // namespace
+
 Result<ChatRequest> parseChatRequest(const json& body) {
   RETURN_IF_ERROR(requireObject(body));
   Fields f(body);
@@ -399,6 +447,13 @@ Result<ChatRequest> parseChatRequest(const json& body) {
       tools != r.template_options.end() && !tools->empty()) {
     const json* choice = f.get("tool_choice");
     r.wants_tool_calls = choice == nullptr || *choice != "none";
+    if (choice != nullptr && choice->is_object()) {
+      ASSIGN_OR_RETURN(std::string name, forceTool(*tools, (*choice)["function"]["name"], r));
+      r.forced_tool = std::move(name);
+      r.wants_tool_calls = false;
+    }
+  } else if (const json* choice = f.get("tool_choice"); choice != nullptr && choice->is_object()) {
+    return invalidArgument("`tool_choice` names a function but `tools` is empty");
   }
   ASSIGN_OR_RETURN(std::optional<bool> logprobs, f.boolean("logprobs"));
   ASSIGN_OR_RETURN(std::optional<int> top_logprobs, f.int32("top_logprobs"));

@@ -43,7 +43,9 @@ struct ChatRequest {
   nlohmann::ordered_json template_options;  // add_generation_prompt, tools, ...
   bool logprobs = false;                    // params.logprobs holds top_logprobs when set
   bool add_special_tokens = false;
-  bool wants_tool_calls = false;  // tools given and tool_choice not "none"
+  bool wants_tool_calls = false;  // tools given and tool_choice not "none" or a named function
+  // tool_choice naming a function: its name; options.params.json_schema holds its parameters.
+  std::optional<std::string> forced_tool;
 };
 
 struct TokenizeRequest {

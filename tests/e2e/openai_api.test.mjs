@@ -237,6 +237,46 @@ test('response_format json_schema keeps to the schema', { skip }, async () => {
   );
 });
 
+test('tool_choice naming a function answers with its arguments under its schema', { skip }, async () => {
+  const tools = [{
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      parameters: {
+        type: 'object',
+        properties: { city: { type: 'string', maxLength: 10 }, metric: { type: 'boolean' } },
+        required: ['city'],
+      },
+    },
+  }];
+  const request = {
+    model: 'stories', messages, temperature: 0, max_tokens: 100, tools,
+    tool_choice: { type: 'function', function: { name: 'get_weather' } },
+    logit_bias: { ...closeSoon, ...noWhitespace },
+  };
+  const answer = await client.chat.completions.create(request);
+  const message = answer.choices[0].message;
+  assert.equal(answer.choices[0].finish_reason, 'stop', JSON.stringify(message));
+  assert.equal(message.tool_calls.length, 1);
+  assert.equal(message.tool_calls[0].function.name, 'get_weather');
+  const args = JSON.parse(message.tool_calls[0].function.arguments);
+  assert.equal(typeof args.city, 'string');
+  assert.ok([...args.city].length <= 10);
+  assert.deepEqual(Object.keys(args).filter((k) => !['city', 'metric'].includes(k)), []);
+  if ('metric' in args) assert.equal(typeof args.metric, 'boolean');
+  // Streamed: the id and name once, then the same arguments piece by piece.
+  let streamed = '';
+  let names = 0;
+  for await (const chunk of await client.chat.completions.create({ ...request, stream: true })) {
+    for (const call of chunk.choices[0]?.delta?.tool_calls ?? []) {
+      if (call.function?.name) names += 1;
+      streamed += call.function?.arguments ?? '';
+    }
+  }
+  assert.equal(names, 1);
+  assert.equal(streamed, message.tool_calls[0].function.arguments);
+});
+
 test('routes by name and alias', { skip }, async () => {
   const byName = await client.chat.completions.create({ model: 'stories', messages, ...greedy });
   const byAlias = await client.chat.completions.create({ model: 'stories260k', messages, ...greedy });

@@ -44,6 +44,9 @@ std::string chat(const json& extra) {
 std::vector<BadCase> badCases() {
   const std::string kC = "/v1/completions";
   const std::string kChat = "/v1/chat/completions";
+  const json kTools =
+      json::array({{{"type", "function"},
+                    {"function", {{"name", "f"}, {"parameters", {{"type", "object"}}}}}}});
   std::vector<int> long_prompt(50, 300);
   std::vector<int> longer_prompt(100, 300);
   return {
@@ -116,6 +119,32 @@ std::vector<BadCase> badCases() {
        chat({{"stream_options", {{"include_usage", true}}}}), 400, "", "stream_options"},
       {"logit_bias with a bad key", "POST", kC, completion({{"logit_bias", {{"abc", 1}}}}), 400, "",
        "logit_bias"},
+      {"tool_choice required", "POST", kChat,
+       chat({{"tools", kTools}, {"tool_choice", "required"}}), 400, "name the function",
+       "tool_choice"},
+      {"tool_choice naming a function not in tools", "POST", kChat,
+       chat({{"tools", kTools},
+             {"tool_choice", {{"type", "function"}, {"function", {{"name", "other"}}}}}}),
+       400, "not among `tools`", "tool_choice"},
+      {"tool_choice naming a function without tools", "POST", kChat,
+       chat({{"tool_choice", {{"type", "function"}, {"function", {{"name", "f"}}}}}}), 400,
+       "`tools` is empty", "tool_choice"},
+      {"tool_choice of a bad shape", "POST", kChat,
+       chat({{"tools", kTools}, {"tool_choice", {{"type", "function"}}}}), 400, "", "tool_choice"},
+      {"tool_choice naming a function beside response_format", "POST", kChat,
+       chat({{"tools", kTools},
+             {"tool_choice", {{"type", "function"}, {"function", {{"name", "f"}}}}},
+             {"response_format", {{"type", "json_object"}}}}),
+       400, "cannot be combined", "tool_choice"},
+      {"tool_choice naming a function whose parameters the grammar cannot keep", "POST", kChat,
+       chat({{"tools", json::array({{{"type", "function"},
+                                     {"function",
+                                      {{"name", "f"},
+                                       {"parameters",
+                                        {{"type", "object"},
+                                         {"properties", {{"d", {{"format", "date"}}}}}}}}}}})},
+             {"tool_choice", {{"type", "function"}, {"function", {{"name", "f"}}}}}}),
+       400, "\"format\"", "tools[0].function.parameters"},
       {"json_schema response format without a schema", "POST", kChat,
        chat({{"response_format", {{"type", "json_schema"}}}}), 400, "json_schema.schema",
        "response_format"},

@@ -325,6 +325,48 @@ TEST_F(OpenAiApiTest, ChatStreamSendsContentThenTheToolCall) {
   EXPECT_EQ(finish, "tool_calls");
 }
 
+// tool_choice naming a function: the engine is asked for that function's arguments under its
+// parameters schema (the fake writes its script regardless), and the answer comes back as one
+// call to it, plain or streamed piece by piece, without reading the text for calls.
+TEST_F(OpenAiApiTest, NamedToolChoiceAnswersWithOneCallOfThatFunction) {
+  const json choice = {{"type", "function"}, {"function", {{"name", "get_weather"}}}};
+  auto result = client().post("/v1/chat/completions", toolRequest({{"tool_choice", choice}}));
+  ASSERT_EQ(result.status, 200) << result.body;
+  const json answer = result.json()["choices"][0];
+  EXPECT_EQ(answer["finish_reason"], "length");
+  EXPECT_TRUE(answer["message"]["content"].is_null());
+  ASSERT_EQ(answer["message"]["tool_calls"].size(), 1u);
+  const json call = answer["message"]["tool_calls"][0];
+  EXPECT_EQ(call["type"], "function");
+  EXPECT_EQ(call["id"].get<std::string>().rfind("chatcmpl-tool-", 0), 0u);
+  EXPECT_EQ(call["function"]["name"], "get_weather");
+  EXPECT_EQ(call["function"]["arguments"], std::string(kToolAnswer));
+  const auto submitted = gateway_->engine("tools").submitted();
+  ASSERT_FALSE(submitted.empty());
+  EXPECT_EQ(json::parse(submitted.back().params.json_schema), json({{"type", "object"}}));
+
+  auto streamed = client().post("/v1/chat/completions",
+                                toolRequest({{"tool_choice", choice}, {"stream", true}}));
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  std::string arguments;
+  int with_id = 0;
+  for (const json& e : chunks(streamed)) {
+    if (e["choices"].empty()) continue;
+    const json& delta = e["choices"][0]["delta"];
+    EXPECT_FALSE(delta.contains("content") && !delta["content"].get<std::string>().empty());
+    if (!delta.contains("tool_calls")) continue;
+    const json& piece = delta["tool_calls"][0];
+    EXPECT_EQ(piece["index"], 0);
+    if (piece.contains("id")) {
+      ++with_id;
+      EXPECT_EQ(piece["function"]["name"], "get_weather");
+    }
+    arguments += piece["function"]["arguments"].get<std::string>();
+  }
+  EXPECT_EQ(with_id, 1);
+  EXPECT_EQ(arguments, std::string(kToolAnswer));
+}
+
 // --tool-call-parser llama3_json and mistral, answered and streamed: the same call in OpenAI's
 // shape. Mistral's calls get 9-character ids (its chat templates reject others) and its answers
 // are decoded with special tokens kept, since [TOOL_CALLS] is one.
