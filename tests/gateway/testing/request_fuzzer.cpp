@@ -254,11 +254,29 @@ std::vector<FuzzSeed> fuzzSeedRequests(const std::string& model, const std::stri
   json chat_stream = chat;
   chat_stream["stream"] = true;
   chat_stream["response_format"] = {{"type", "json_object"}};
+  // A schema and a named tool: mutations reach the schema compiler and the forced-call path.
+  json chat_schema = chat;
+  chat_schema.erase("tool_choice");
+  chat_schema["response_format"] = {
+      {"type", "json_schema"},
+      {"json_schema",
+       {{"name", "answer"},
+        {"schema",
+         {{"type", "object"},
+          {"properties",
+           {{"city", {{"type", "string"}, {"maxLength", 8}}},
+            {"days", {{"type", "array"}, {"items", {{"enum", {1, 2, "x"}}}}, {"maxItems", 2}}},
+            {"note", {{"anyOf", {{{"type", "string"}}, {{"type", "null"}}}}}}}},
+          {"required", {"city"}}}}}}};
+  json chat_forced = chat;
+  chat_forced["tool_choice"] = {{"type", "function"}, {"function", {{"name", "get_weather"}}}};
   return {{"/v1/completions", completion},
           {"/v1/completions", streamed},
           {"/v1/completions", batch},
           {"/v1/chat/completions", chat},
           {"/v1/chat/completions", chat_stream},
+          {"/v1/chat/completions", chat_schema},
+          {"/v1/chat/completions", chat_forced},
           {"/tokenize", {{"model", model}, {"prompt", "Hello"}, {"add_special_tokens", true}}},
           {"/detokenize", {{"model", model}, {"tokens", json::array({5, 6, 7})}}}};
 }
