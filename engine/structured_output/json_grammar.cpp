@@ -267,6 +267,7 @@ bool JsonGrammar::startKey(uint8_t byte) {
   key_ = true;
   length_ = 0;
   if (container.properties.empty()) {
+    if (container.closed) return false;  // additionalProperties false: only {}
     mode_ = Mode::kString;
     length_limited_ = false;
     return true;
@@ -297,7 +298,7 @@ bool JsonGrammar::alternativeByte(uint8_t byte) {
   if (next == 0) {
     // Only a value can end before the byte that follows it ("1" then ','); a key ends at its quote.
     if (ended < 0 || key_) return false;
-    endValue();
+    endAlternativeValue(ended);
     return structural(byte);
   }
   candidates_ = next;
@@ -315,9 +316,28 @@ bool JsonGrammar::alternativeByte(uint8_t byte) {
     key_ = false;
     mode_ = Mode::kColon;
   } else {
-    endValue();
+    endAlternativeValue(whole);
   }
   return true;
+}
+
+void JsonGrammar::endAlternativeValue(int index) {
+  if (depth_ > 0 && top().object) {
+    Frame& frame = top();
+    const JsonSchema::Node& container = schemaNode(frame.node);
+    if (!container.union_branches.empty()) {
+      // The discriminator's value (the only key an undecided union takes): the object goes on
+      // as that branch, with its discriminator written.
+      const int branch = container.union_branches[index];
+      const JsonSchema::Node& chosen = schemaNode(branch);
+      frame.node = static_cast<uint16_t>(branch);
+      frame.seen = 0;
+      for (size_t i = 0; i < chosen.properties.size(); ++i) {
+        if (chosen.properties[i].key == container.properties[0].key) frame.seen = uint64_t{1} << i;
+      }
+    }
+  }
+  endValue();
 }
 
 bool JsonGrammar::countCharacter() {

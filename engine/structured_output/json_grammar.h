@@ -38,9 +38,13 @@ class JsonGrammar {
 
   // Expects the start of a value of `schema`'s root; the schema must outlive the grammar.
   explicit JsonGrammar(const JsonSchema& schema = JsonSchema::anyObject());
+  // Copies move the header and the open containers only (frames above depth_ are never read):
+  // a copy per byte is what the vocabulary walk costs.
   JsonGrammar(const JsonGrammar& other) { *this = other; }
   JsonGrammar& operator=(const JsonGrammar& other) {
-    // The open containers only: a copy per byte is what the vocabulary walk costs.
+    static_assert(offsetof(JsonGrammar, frames_) + sizeof(frames_) == sizeof(JsonGrammar),
+                  "frames_ must be last");
+    if (this == &other) return *this;
     std::memcpy(static_cast<void*>(this), &other, offsetof(JsonGrammar, frames_));
     std::memcpy(frames_, other.frames_, sizeof(Frame) * other.depth_);
     return *this;
@@ -89,11 +93,12 @@ class JsonGrammar {
     kDone,
   };
 
+  // No initializers: the frames above depth_ stay unset, and a copy does not clear them.
   struct Frame {
-    uint64_t seen = 0;   // object with properties: bit i, properties[i] was written
-    uint32_t items = 0;  // array: items begun
-    uint16_t node = 0;   // the container's schema node
-    bool object = false;
+    uint64_t seen;   // object with properties: bit i, properties[i] was written
+    uint32_t items;  // array: items begun
+    uint16_t node;   // the container's schema node
+    bool object;
   };
 
   [[nodiscard]] const JsonSchema::Node& schemaNode(int index) const { return schema_->node(index); }
@@ -109,6 +114,8 @@ class JsonGrammar {
   [[nodiscard]] bool countCharacter();
   [[nodiscard]] bool numberByte(uint8_t byte);
   [[nodiscard]] bool alternativeByte(uint8_t byte);
+  // A value alternative (enum/const) `index` is whole; in an undecided union it picks the branch.
+  void endAlternativeValue(int index);
   [[nodiscard]] bool structural(uint8_t byte);
   [[nodiscard]] std::string_view alternative(int i) const;
   [[nodiscard]] bool numberCanEnd() const;

@@ -1,5 +1,6 @@
 #include "engine/structured_output/json_schema.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string_view>
@@ -124,7 +125,10 @@ class JsonSchema::Compiler {
       } else if (key == "required") {
         if (!value.is_array()) return invalidArgument(here + " must be a list");
       } else if (key == "additionalProperties") {
-        if (value.is_boolean() && !value.get<bool>()) continue;
+        if (value.is_boolean() && !value.get<bool>()) {
+          at(index).closed = true;
+          continue;
+        }
         // With properties the object keeps to them (narrower, still valid); without, the values
         // of any keys follow this schema.
         ASSIGN_OR_RETURN(at(index).additional, compile(value, here));
@@ -158,6 +162,8 @@ class JsonSchema::Compiler {
         return unsupported(where, "the keyword \"" + key + "\"");
       }
     }
+    if (s.contains("properties") && !s.contains("additionalProperties")) at(index).closed = true;
+    RETURN_IF_ERROR(keepAllowedLiterals(at(index), where));
     Node& node = at(index);
     if (!node.branches.empty() &&
         (s.contains("type") || !node.properties.empty() || !node.literals.empty())) {
@@ -183,6 +189,46 @@ class JsonSchema::Compiler {
         }
       }
     }
+    return Status::ok();
+  }
+
+  // enum/const beside type, length or item-count keywords: only the values they allow.
+  static Status keepAllowedLiterals(Node& node, const std::string& where) {
+    if (node.literals.empty()) return Status::ok();
+    if (!node.properties.empty() || node.items != kAnyNode || node.additional != kAnyNode) {
+      return unsupported(where, "enum or const beside properties, items or additionalProperties");
+    }
+    std::vector<std::string> kept;
+    for (const std::string& literal : node.literals) {
+      const json value = json::parse(literal);
+      bool allowed = false;
+      if (value.is_object()) {
+        allowed = (node.types & kObject) != 0;
+      } else if (value.is_array()) {
+        allowed = (node.types & kArray) != 0 && value.size() >= node.min_items &&
+                  value.size() <= node.max_items;
+      } else if (value.is_string()) {
+        uint32_t code_points = 0;
+        for (unsigned char c : value.get<std::string>()) code_points += (c & 0xC0) != 0x80;
+        allowed = (node.types & kString) != 0 && code_points >= node.min_length &&
+                  code_points <= node.max_length;
+      } else if (value.is_number()) {
+        const bool integral =
+            value.is_number_integer() ||
+            value.get<double>() == static_cast<double>(static_cast<int64_t>(value.get<double>()));
+        allowed = (node.types & kNumber) != 0 || ((node.types & kInteger) != 0 && integral);
+      } else if (value.is_boolean()) {
+        allowed = (node.types & kBoolean) != 0;
+      } else {
+        allowed = (node.types & kNull) != 0;
+      }
+      if (allowed) kept.push_back(literal);
+    }
+    if (kept.empty()) {
+      return invalidArgument(where +
+                             ": no enum or const value is allowed by the keywords beside it");
+    }
+    node.literals = std::move(kept);
     return Status::ok();
   }
 
@@ -230,26 +276,101 @@ class JsonSchema::Compiler {
     if (state[index] == 2) return Status::ok();
     if (state[index] == 1) return unsupported("an anyOf", "an anyOf that contains itself");
     state[index] = 1;
-    Node& node = at(index);
-    if (!node.branches.empty()) {
-      node.types = 0;
-      for (int branch : node.branches) {
-        const int target = schema_.targets_[branch];
-        RETURN_IF_ERROR(merge(target, state));
-        const Node& b = at(target);
-        if (!b.literals.empty()) return unsupported("an anyOf", "an enum or const branch");
-        if ((kinds(node.types) & kinds(b.types)) != 0) {
-          return unsupported("an anyOf", "branches that allow the same type");
-        }
-        node.types |= b.types;
-        if ((b.types & kObject) != 0) node.object_node = b.object_node;
-        if ((b.types & kArray) != 0) node.array_node = b.array_node;
-        if ((b.types & kString) != 0) node.string_node = b.string_node;
-        if ((b.types & (kNumber | kInteger)) != 0) node.number_node = b.number_node;
-      }
+    if (!at(index).branches.empty()) {
+      for (int branch : at(index).branches) RETURN_IF_ERROR(merge(schema_.targets_[branch], state));
+      ASSIGN_OR_RETURN(bool joined, joinLiterals(index));
+      if (!joined) RETURN_IF_ERROR(mergeByType(index));
     }
     state[index] = 2;
     return Status::ok();
+  }
+
+  // anyOf branches that are each an enum/const, null or boolean: one enum of them all
+  // (Optional[SomeEnum]). False when some branch is anything else.
+  Result<bool> joinLiterals(int index) {
+    bool any_enum = false;
+    bool other = false;
+    std::vector<std::string> literals;
+    for (int branch : at(index).branches) {
+      const Node& b = at(schema_.targets_[branch]);
+      if (!b.literals.empty()) {
+        any_enum = true;
+        literals.insert(literals.end(), b.literals.begin(), b.literals.end());
+      } else if ((b.types & ~(kNull | kBoolean)) == 0) {
+        if ((b.types & kNull) != 0) literals.push_back("null");
+        if ((b.types & kBoolean) != 0) literals.insert(literals.end(), {"true", "false"});
+      } else {
+        other = true;
+      }
+    }
+    if (!any_enum) return false;
+    if (other) return unsupported("an anyOf", "an enum or const branch beside other types");
+    std::sort(literals.begin(), literals.end());
+    literals.erase(std::unique(literals.begin(), literals.end()), literals.end());
+    if (literals.size() > kMaxAlternatives) return unsupported("an anyOf", "more than 64 values");
+    at(index).literals = std::move(literals);
+    return true;
+  }
+
+  Status mergeByType(int index) {
+    uint8_t types = 0;
+    std::vector<int> objects;
+    for (int branch : at(index).branches) {
+      const Node& b = at(schema_.targets_[branch]);
+      if ((b.types & kObject) != 0) objects.push_back(b.object_node);
+      if ((kinds(types) & kinds(b.types) & ~kObject) != 0) {
+        return unsupported("an anyOf", "branches that allow the same type");
+      }
+      types |= b.types;
+      Node& node = at(index);
+      if ((b.types & kArray) != 0) node.array_node = b.array_node;
+      if ((b.types & kString) != 0) node.string_node = b.string_node;
+      if ((b.types & (kNumber | kInteger)) != 0) node.number_node = b.number_node;
+    }
+    at(index).types = types;
+    if (objects.size() == 1) at(index).object_node = objects[0];
+    if (objects.size() > 1) RETURN_IF_ERROR(discriminate(index, objects));
+    return Status::ok();
+  }
+
+  // The object branches of anyOf node `index` as a discriminated union (json_schema.h).
+  Status discriminate(int index, const std::vector<int>& objects) {
+    for (int object : objects) {
+      if (!at(object).union_branches.empty())
+        return unsupported("an anyOf", "nested unions of objects");
+    }
+    for (const Property& candidate : at(objects[0]).properties) {
+      std::vector<std::string> values;
+      std::vector<uint64_t> bits;
+      for (int object : objects) {
+        const Node& branch = at(object);
+        for (size_t i = 0; i < branch.properties.size(); ++i) {
+          const Property& p = branch.properties[i];
+          const Node& value = at(schema_.targets_[p.node]);
+          if (p.key == candidate.key && p.required && value.literals.size() == 1 &&
+              value.literals[0].front() == '"') {
+            values.push_back(value.literals[0]);
+            bits.push_back(uint64_t{1} << i);
+          }
+        }
+      }
+      if (values.size() != objects.size() ||
+          std::set<std::string>(values.begin(), values.end()).size() != values.size()) {
+        continue;
+      }
+      if (objects.size() > kMaxAlternatives) return unsupported("an anyOf", "more than 64 objects");
+      const int tags = newNode();
+      at(tags).literals = values;
+      schema_.targets_.push_back(tags);
+      Node& node = at(index);
+      node.union_branches = objects;
+      node.properties = {Property{candidate.key, tags, true}};
+      node.required = 1;
+      node.object_node = index;
+      return Status::ok();
+    }
+    return unsupported("an anyOf",
+                       "objects without a required const string property telling them apart");
   }
 
   const json& root_;

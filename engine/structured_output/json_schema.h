@@ -6,15 +6,21 @@
 // - type (one name or a list); without it every type is allowed, each under its keywords.
 // - object: properties, required, additionalProperties. An object with properties has only those
 //   keys, each at most once, in any order, the required ones before it closes
-//   (additionalProperties is taken as false, which only narrows what is written). An object
-//   without properties takes any keys, their values following additionalProperties (a schema, or
-//   any value).
+//   (additionalProperties is taken as false, which only narrows what is written; so is an empty
+//   `properties` without additionalProperties). An object without properties takes any keys,
+//   their values following additionalProperties (a schema, or any value), or none when it is
+//   false.
 // - array: items (one schema for every item), minItems, maxItems.
 // - string: minLength, maxLength (in code points).
 // - number, integer (no fraction or exponent), boolean, null.
-// - enum and const: the value is exactly one of the values, written as compact JSON.
+// - enum and const: the value is exactly one of the values, written as compact JSON (object
+//   keys sorted); values that keywords beside them (type, lengths, item counts) refuse are
+//   dropped. anyOf branches of enums, const, null or boolean join into one enum (Optional[Enum]).
 // - anyOf / oneOf whose branches have different types (the usual Optional: [{...}, {"type":
-//   "null"}]), $ref to "#", "#/$defs/..." or "#/definitions/..." (recursion included).
+//   "null"}]), and whose object branches, if several, are told apart by a discriminator: a
+//   property every one of them requires, with a distinct const string in each (pydantic's tagged
+//   unions). Such an object writes its discriminator first; its value picks the branch.
+// - $ref to "#", "#/$defs/..." or "#/definitions/..." (recursion included).
 // - Annotations are ignored: title, description, default, examples, $schema, $id, $comment,
 //   deprecated, readOnly, writeOnly.
 // Any other keyword (pattern, format, minimum, allOf, prefixItems, ...) is an error naming it:
@@ -62,7 +68,8 @@ class JsonSchema {
   struct Node {
     uint8_t types = kAnyType;
     // object
-    std::vector<Property> properties;  // empty: any keys
+    std::vector<Property> properties;  // empty: any keys, unless `closed`
+    bool closed = false;               // no keys beyond `properties` (with none: only {})
     uint64_t required = 0;             // bit i: properties[i] is required
     int additional = kAnyNode;         // the values of any keys (no properties)
     // array
@@ -79,6 +86,10 @@ class JsonSchema {
     int array_node = 0;
     int string_node = 0;
     int number_node = 0;
+    // A discriminated union of objects (see above): the object branches, and this node's one
+    // property is the discriminator, whose value node's literals are the branches' values in
+    // the same order. Empty for every other node.
+    std::vector<int> union_branches;
     // Compilation only: a $ref (the node it names) or anyOf (its branches), resolved at the end.
     int ref = -1;
     std::vector<int> branches;

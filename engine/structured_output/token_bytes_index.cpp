@@ -88,7 +88,9 @@ void TokenBytesIndex::allowedTokens(const JsonGrammar& state, std::span<uint8_t>
 void TokenBytesIndex::walk(const Walk& walk, const JsonGrammar& state,
                            std::span<uint8_t> allowed) const {
   // states[d]: the grammar after the first d bytes of the last token read, valid for d <= good.
-  std::vector<JsonGrammar> states(max_length_ + 1);
+  // Kept per thread: a mask per sampled row would otherwise allocate it each time.
+  thread_local std::vector<JsonGrammar> states;
+  if (states.size() < max_length_ + 1) states.resize(max_length_ + 1);
   states[0] = state;
   size_t good = 0;
   for (size_t i = 0; i < walk.order.size(); ++i) {

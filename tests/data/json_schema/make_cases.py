@@ -6,7 +6,8 @@ JsonGrammar accepts exactly the valid documents.
 The documents avoid what the grammar reads more narrowly than JSON Schema, on purpose and as
 documented (engine/structured_output/json_schema.h): integral floats such as 1.0 where an integer
 is asked for, enum values spelled other than as compact JSON, keys outside `properties` (every
-schema here with properties says additionalProperties false).
+schema here with properties says additionalProperties false), a union's discriminator written
+after other keys (the valid documents write it first, and mutations do not move keys).
 
 Run: /usr/bin/python3 tests/data/json_schema/make_cases.py > tests/data/json_schema/cases.json
 """
@@ -62,6 +63,23 @@ SCHEMAS = {
         "additionalProperties": False,
     },
     "any_object": {"type": "object"},
+    "no_arguments": {"type": "object", "additionalProperties": False},
+    "typed_enum": {"type": "object", "additionalProperties": False, "required": ["a", "b"],
+                   "properties": {"a": {"type": "string", "enum": ["x", 1, "yy"], "maxLength": 1},
+                                  "b": {"anyOf": [{"$ref": "#/$defs/color"}, {"type": "null"}]}},
+                   "$defs": {"color": {"enum": ["red", "blue"]}}},
+    "tagged": {
+        "type": "array",
+        "items": {"anyOf": [
+            {"type": "object", "properties": {"kind": {"const": "circle"}, "r": {"type": "number"}},
+             "required": ["kind", "r"], "additionalProperties": False},
+            {"type": "object",
+             "properties": {"kind": {"const": "rect"}, "w": {"type": "number"},
+                            "h": {"type": "number"}},
+             "required": ["kind", "w", "h"], "additionalProperties": False},
+            {"type": "null"},
+        ]},
+    },
 }
 
 VALID = {
@@ -84,9 +102,15 @@ VALID = {
     "shape": [{"kind": "circle", "r": 2}, {"r": 0.5, "kind": "circle"}],
     "optional_only": [{}, {"x": 1}, {"y": False}, {"y": True, "x": -2}],
     "any_object": [{}, {"a": [1, {"b": None}], "c": "d"}],
+    "no_arguments": [{}],
+    "typed_enum": [{"a": "x", "b": None}, {"b": "red", "a": "x"}, {"a": "x", "b": "blue"}],
+    # The discriminator first: the grammar writes it first (json_schema.h).
+    "tagged": [[], [{"kind": "circle", "r": 1}],
+               [{"kind": "rect", "w": 1, "h": 2}, None, {"kind": "circle", "r": 0.5}]],
 }
 
-OTHER_VALUES = ["", "text", "é", 0, 7, -3, 2.5, True, False, None, [], [1], {}, {"k": 1}]
+OTHER_VALUES = ["", "text", "é", 0, 7, -3, 2.5, True, False, None, [], [1], {}, {"k": 1},
+                "x", "yy", 1, "red", "green"]
 
 
 def mutations(value, rng):

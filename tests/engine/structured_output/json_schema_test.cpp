@@ -102,8 +102,10 @@ TEST(JsonSchema, RefusesWhatTheGrammarCouldNotKeepNamingIt) {
       {{{"not", json::object()}}, "\"not\""},
       {{{"type", "array"}, {"items", json::array({json::object()})}}, "list of item schemas"},
       {{{"anyOf", {{{"type", "integer"}}, {{"type", "number"}}}}}, "the same type"},
-      {{{"anyOf", {{{"type", "object"}}, {{"type", "object"}}}}}, "the same type"},
-      {{{"anyOf", {{{"enum", {1}}}, {{"type", "null"}}}}}, "enum"},
+      {{{"anyOf", {{{"type", "object"}}, {{"type", "object"}}}}}, "telling them apart"},
+      {{{"anyOf", {{{"enum", {1}}}, {{"type", "string"}}}}}, "beside other types"},
+      {{{"type", "integer"}, {"const", "x"}}, "no enum or const value is allowed"},
+      {{{"enum", {1}}, {"items", {{"type", "integer"}}}}, "enum or const beside"},
       {{{"$ref", "#/$defs/missing"}}, "names no definition"},
       {{{"$ref", "http://example.com/s.json"}}, "names no definition"},
       {{{"type", "object"}, {"properties", {{"a", json::object()}}}, {"required", {"b"}}},
@@ -121,6 +123,74 @@ TEST(JsonSchema, RefusesWhatTheGrammarCouldNotKeepNamingIt) {
         << c.schema.dump() << " -> " << compiled.status().message();
   }
   EXPECT_FALSE(JsonSchema::compileText("{not json").isOk());
+}
+
+// Objects told apart by a required const property (pydantic's discriminated unions): the
+// discriminator comes first and its value picks the branch whose other keys may follow.
+TEST(JsonSchema, DiscriminatedUnionsPickTheirBranchByTheFirstKey) {
+  const json schema = json::parse(R"({"anyOf": [
+      {"type": "object", "properties": {"t": {"const": "a"}, "x": {"type": "integer"}},
+       "required": ["t", "x"]},
+      {"type": "object", "properties": {"t": {"enum": ["b"]}, "y": {"type": "string"}},
+       "required": ["t"]},
+      {"type": "string"}]})");
+  auto compiled = JsonSchema::compile(schema);
+  ASSERT_TRUE(compiled.isOk()) << compiled.status().toString();
+  const JsonSchema& s = **compiled;
+  EXPECT_TRUE(acceptsWhole(s, R"({"t":"a","x":1})"));
+  EXPECT_TRUE(acceptsWhole(s, R"({"t":"b"})"));
+  EXPECT_TRUE(acceptsWhole(s, R"({ "t" : "b" , "y" : "z" })"));
+  EXPECT_TRUE(acceptsWhole(s, R"("text")"));
+  EXPECT_FALSE(acceptsWhole(s, R"({"t":"a"})"));          // branch a requires x
+  EXPECT_FALSE(acceptsWhole(s, R"({"t":"a","y":"z"})"));  // y is branch b's
+  EXPECT_FALSE(acceptsWhole(s, R"({"t":"c"})"));
+  EXPECT_FALSE(acceptsWhole(s, R"({"x":1,"t":"a"})"));  // the discriminator first
+  EXPECT_FALSE(acceptsWhole(s, R"({})"));
+  // Without a distinct const in every branch there is nothing to tell them apart by.
+  for (const char* bad : {
+           R"({"anyOf": [{"type": "object", "properties": {"t": {"const": "a"}}, "required": ["t"]},
+                         {"type": "object", "properties": {"t": {"const": "a"}}, "required": ["t"]}]})",
+           R"({"anyOf": [{"type": "object", "properties": {"t": {"const": "a"}}},
+                         {"type": "object", "properties": {"t": {"const": "b"}}, "required": ["t"]}]})",
+           R"({"anyOf": [{"type": "object", "properties": {"t": {"const": 1}}, "required": ["t"]},
+                         {"type": "object", "properties": {"t": {"const": 2}}, "required": ["t"]}]})"}) {
+    EXPECT_FALSE(JsonSchema::compile(json::parse(bad)).isOk()) << bad;
+  }
+}
+
+// Keywords that narrow an object or an enum are kept, not dropped.
+TEST(JsonSchema, ClosedObjectsAndEnumsBesideOtherKeywords) {
+  auto compile = [](const char* text) {
+    auto compiled = JsonSchema::compile(json::parse(text));
+    EXPECT_TRUE(compiled.isOk()) << text << ": " << compiled.status().toString();
+    return compiled.isOk() ? std::move(compiled).value() : nullptr;
+  };
+  // A function without arguments, as OpenAI's strict mode writes it: only {}.
+  for (const char* closed : {R"({"type": "object", "additionalProperties": false})",
+                             R"({"type": "object", "properties": {}})"}) {
+    auto s = compile(closed);
+    ASSERT_NE(s, nullptr);
+    EXPECT_TRUE(acceptsWhole(*s, "{}"));
+    EXPECT_TRUE(acceptsWhole(*s, "{ }"));
+    EXPECT_FALSE(acceptsWhole(*s, R"({"a":1})")) << closed;
+  }
+  auto open = compile(
+      R"({"type": "object", "properties": {}, "additionalProperties": {"type": "integer"}})");
+  ASSERT_NE(open, nullptr);
+  EXPECT_TRUE(acceptsWhole(*open, R"({"a":1,"b":2})"));
+  EXPECT_FALSE(acceptsWhole(*open, R"({"a":"x"})"));
+  auto typed = compile(R"({"type": "string", "enum": ["a", 1, "bc"], "maxLength": 1})");
+  ASSERT_NE(typed, nullptr);
+  EXPECT_TRUE(acceptsWhole(*typed, R"("a")"));
+  EXPECT_FALSE(acceptsWhole(*typed, "1"));
+  EXPECT_FALSE(acceptsWhole(*typed, R"("bc")"));
+  // Optional[Enum]: the enum's values and null.
+  auto optional = compile(R"({"$defs": {"e": {"enum": ["x", "y"]}},
+                              "anyOf": [{"$ref": "#/$defs/e"}, {"type": "null"}]})");
+  ASSERT_NE(optional, nullptr);
+  EXPECT_TRUE(acceptsWhole(*optional, R"("y")"));
+  EXPECT_TRUE(acceptsWhole(*optional, "null"));
+  EXPECT_FALSE(acceptsWhole(*optional, R"("z")"));
 }
 
 TEST(JsonSchema, FollowsRecursiveReferencesAndOptionalUnions) {
