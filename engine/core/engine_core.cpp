@@ -337,7 +337,11 @@ std::optional<StopDecision> EngineCore::onNewToken(const SequenceState& seq) {
   const int k = seq.index;
   std::optional<PositionLogprobs> logprobs = std::move(r.step_logprobs[k]);
   r.step_logprobs[k].reset();
-  SequenceDelta delta = r.processors[k]->append(seq.token_ids.back(), std::move(logprobs));
+  // Structured output: an EOS after a whole value ends the output, whatever ignore_eos or
+  // min_tokens say (the grammar allows nothing else).
+  const int32_t token = seq.token_ids.back();
+  const bool ends_output = !r.grammars.empty() && r.grammars[k] && token_index_->isEos(token);
+  SequenceDelta delta = r.processors[k]->append(token, std::move(logprobs), ends_output);
   ++r.num_generation_tokens;
   ++generation_tokens_total_;
   if (!r.touched) {

@@ -34,7 +34,8 @@ bool SequenceOutputProcessor::isStopToken(int32_t token_id) const {
 }
 
 SequenceDelta SequenceOutputProcessor::append(int32_t token_id,
-                                              std::optional<PositionLogprobs> logprobs) {
+                                              std::optional<PositionLogprobs> logprobs,
+                                              bool ends_output) {
   assert(!finished());
   SequenceDelta delta;
   delta.index = sequence_index_;
@@ -45,7 +46,8 @@ SequenceDelta SequenceOutputProcessor::append(int32_t token_id,
   // vLLM v1 counts the current token for stop tokens (check_stop returns early only while
   // num_output_tokens < min_tokens) but matches stop strings only after min_tokens tokens.
   const bool may_stop = numOutputTokens() > min_tokens_;
-  const bool stop_token = numOutputTokens() >= min_tokens_ && isStopToken(token_id);
+  const bool stop_token =
+      ends_output || (numOutputTokens() >= min_tokens_ && isStopToken(token_id));
 
   // A stop token's text is left out unless include_stop_str_in_output (vLLM v1 detokenizer).
   if (decoder_ != nullptr && (!stop_token || include_stop_str_in_output_)) {
@@ -60,7 +62,7 @@ SequenceDelta SequenceOutputProcessor::append(int32_t token_id,
   }
   if (stop_token) {
     // vLLM records stop_reason only for stop_token_ids; EOS (checked first) finishes without one.
-    if (!isEos(token_id)) delta.stop_token_id = token_id;
+    if (!ends_output && !isEos(token_id)) delta.stop_token_id = token_id;
     finish(delta, FinishReason::kStop);
   } else if (numOutputTokens() >= max_output_tokens_) {
     finish(delta, FinishReason::kLength);

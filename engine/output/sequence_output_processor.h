@@ -41,9 +41,12 @@ class SequenceOutputProcessor {
                           int max_model_len, std::unique_ptr<TokenTextDecoder> decoder);
 
   // Appends one sampled token; the delta has this token, its new text and logprobs, and the finish
-  // reason when it ended the sequence. REQUIRES: !finished().
+  // reason when it ended the sequence. `ends_output`: structured output's grammar says this
+  // token (an EOS after a whole value) ends the output, which then stops as at EOS even under
+  // ignore_eos or min_tokens. REQUIRES: !finished().
   [[nodiscard]] SequenceDelta append(int32_t token_id,
-                                     std::optional<PositionLogprobs> logprobs = std::nullopt);
+                                     std::optional<PositionLogprobs> logprobs = std::nullopt,
+                                     bool ends_output = false);
   // Ends the sequence with kAbort, releasing any held-back text. REQUIRES: !finished().
   [[nodiscard]] SequenceDelta abort();
 

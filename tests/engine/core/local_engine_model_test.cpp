@@ -242,6 +242,34 @@ TEST(LocalEngineModel, JsonObjectOutputsAreObjectsAndBatchInvariant) {
   EXPECT_GE(cut, 3);
 }
 
+// Once the object is whole the grammar allows only EOS, and that EOS ends the output even when
+// ignore_eos or min_tokens would let it go on (it would only draw EOS until max_tokens).
+TEST(LocalEngineModel, AWholeJsonValueEndsTheOutputDespiteIgnoreEosAndMinTokens) {
+  Result<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::fromDirectory(kModelDir);
+  ASSERT_TRUE(tokenizer.isOk());
+  std::vector<std::pair<int32_t, float>> close_now;
+  for (int32_t id = 0; id < (*tokenizer)->vocabSize(); ++id) {
+    if ((*tokenizer)->tokenBytes(id) == "}") close_now.emplace_back(id, 30.0f);
+  }
+  std::unique_ptr<LocalEngine> engine = makeEngine(engineConfig(64, /*prefix_caching=*/false));
+  ASSERT_NE(engine, nullptr);
+  for (const bool ignore_eos : {true, false}) {
+    EngineRequest r = request("whole", {300, 301, 302, 303}, 100);
+    r.params.json_object = true;
+    r.params.ignore_eos = ignore_eos;
+    r.params.min_tokens = ignore_eos ? 0 : 50;
+    r.params.logit_bias = close_now;
+    const GenerationResult result = runOne(*engine, r);
+    ASSERT_TRUE(result.error.isOk());
+    const GeneratedSequence& seq = result.sequences[0];
+    EXPECT_EQ(seq.finish_reason, FinishReason::kStop) << seq.text;
+    EXPECT_EQ(nlohmann::json::parse(seq.text, nullptr, false), nlohmann::json::object())
+        << seq.text;
+    ASSERT_LE(seq.token_ids.size(), 4u) << "(space), '{', '}', EOS";
+    EXPECT_EQ(seq.token_ids.back(), (*tokenizer)->eosIds().at(0));
+  }
+}
+
 TEST(LocalEngineModel, AbortMidGenerationEndsTheStreamAndFreesEveryBlock) {
   std::unique_ptr<LocalEngine> engine = makeEngine(engineConfig(64, /*prefix_caching=*/true));
   ASSERT_NE(engine, nullptr);
