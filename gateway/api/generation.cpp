@@ -173,6 +173,8 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     if (plan_.tool_call_format) {
       // Only text that cannot be part of a tool call goes out now; the rest waits for the end.
       text = toolCallStream(choice).append(delta.text);
+    } else if (plan_.tool_required) {
+      text.clear();  // the calls go out whole at the end
     }
     if (text.empty() && delta.logprobs.empty() && delta.token_ids.empty()) return;
     json entry = {{"index", choice_index}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
@@ -204,6 +206,21 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     send(std::move(chunk));
   }
 
+  // The style of tool call ids: the engine's parser's, else plan_.tool_call_ids.
+  ToolCallFormat idFormat() const { return plan_.tool_call_format.value_or(plan_.tool_call_ids); }
+
+  // tool_choice "required": the calls of a whole answer, or the answer as content when it is not
+  // one (cut by max_tokens).
+  static ParsedToolCalls requiredCalls(const std::string& text) {
+    ParsedToolCalls parsed;
+    if (std::optional<std::vector<ParsedToolCall>> calls = parseRequiredToolCalls(text)) {
+      parsed.calls = std::move(*calls);
+    } else {
+      parsed.content = text;
+    }
+    return parsed;
+  }
+
   ToolCallStream& toolCallStream(ChoiceState& choice) const {
     if (!choice.tool_calls) choice.tool_calls.emplace(*plan_.tool_call_format);
     return *choice.tool_calls;
@@ -221,12 +238,13 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   void streamFinish(size_t choice_index) {
     ChoiceState& choice = choices_[choice_index];
     const char* finish = finishReasonText(*choice.finish_reason);
-    if (plan_.tool_call_format) {
+    if (plan_.tool_call_format || plan_.tool_required) {
       // The held-back end of the answer: its tool calls, or the rest of its content.
-      ParsedToolCalls parsed = toolCallStream(choice).finish();
+      ParsedToolCalls parsed =
+          plan_.tool_required ? requiredCalls(choice.text) : toolCallStream(choice).finish();
       json delta;
       if (!parsed.calls.empty()) {
-        delta = {{"tool_calls", toolCallsJson(*plan_.tool_call_format, parsed.calls, true)}};
+        delta = {{"tool_calls", toolCallsJson(idFormat(), parsed.calls, true)}};
         finish = "tool_calls";
       } else if (parsed.content && !parsed.content->empty()) {
         delta = {{"content", std::move(*parsed.content)}};
@@ -289,13 +307,14 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
             {{{"id", newToolCallId(plan_.tool_call_ids)},
               {"type", "function"},
               {"function", {{"name", *plan_.forced_tool}, {"arguments", choice.text}}}}});
-      } else if (plan_.tool_call_format) {
+      } else if (plan_.tool_call_format || plan_.tool_required) {
         // Without calls the content is the answer (for mistral without its tags).
-        ParsedToolCalls parsed = parseToolCalls(*plan_.tool_call_format, choice.text);
+        ParsedToolCalls parsed = plan_.tool_required
+                                     ? requiredCalls(choice.text)
+                                     : parseToolCalls(*plan_.tool_call_format, choice.text);
         entry["message"]["content"] = parsed.content ? json(*parsed.content) : json(nullptr);
         if (!parsed.calls.empty()) {
-          entry["message"]["tool_calls"] =
-              toolCallsJson(*plan_.tool_call_format, parsed.calls, false);
+          entry["message"]["tool_calls"] = toolCallsJson(idFormat(), parsed.calls, false);
           entry["finish_reason"] = "tool_calls";
         }
       }

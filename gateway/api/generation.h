@@ -36,6 +36,9 @@ struct GenerationPlan {
   // Chat with a named tool_choice: the answer is this function's arguments (the engine keeps it
   // to the parameters schema) and goes out as one call to it, with ids in tool_call_ids' style.
   std::optional<std::string> forced_tool;
+  // Chat with tool_choice "required": the answer is a JSON array of calls (the engine keeps it to
+  // their schema), sent as tool_calls once whole; streamed, held back until then.
+  bool tool_required = false;
   ToolCallFormat tool_call_ids = ToolCallFormat::kHermes;
   // Told which replica ("replica-N") each engine request went to (metrics); may be empty.
   std::function<void(const std::string& engine)> on_routed;

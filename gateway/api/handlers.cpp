@@ -156,8 +156,9 @@ void handleChatCompletions(RequestContext& ctx, const nlohmann::ordered_json& bo
       request.options.params.skip_special_tokens = false;
     }
   }
-  if (request.forced_tool) {
+  if (request.forced_tool || request.tool_required) {
     plan.forced_tool = request.forced_tool;
+    plan.tool_required = request.tool_required;
     plan.tool_call_ids =
         toolCallFormatNamed(model.options().tool_call_parser).value_or(ToolCallFormat::kHermes);
   }

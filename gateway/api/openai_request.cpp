@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "engine/structured_output/json_schema.h"
+#include "gateway/api/tool_calls.h"
 
 namespace manifold::gateway {
 namespace {
@@ -310,10 +311,10 @@ Result<json> parseTemplateOptions(const Fields& f) {
             "tool_choice",
             "\"none\", \"auto\" or {\"type\": \"function\", \"function\": {\"name\": ...}}");
       }
-    } else if (!(choice->is_string() && (*choice == "none" || *choice == "auto"))) {
-      return unimplemented(
-          "`tool_choice` \"required\" is not supported; name the function to call, or use "
-          "\"auto\"");
+    } else if (!(choice->is_string() &&
+                 (*choice == "none" || *choice == "auto" || *choice == "required"))) {
+      return typeError("tool_choice",
+                       "\"none\", \"auto\", \"required\" or {\"type\": \"function\", ...}");
     }
   }
   if (const json* kwargs = f.get("chat_template_kwargs")) {
@@ -432,6 +433,23 @@ Result<std::string> forceTool(const json& tools, const json& name, ChatRequest& 
                          ", which is not among `tools`");
 }
 
+// tool_choice "required", as vLLM serves it: the answer is a JSON array of calls, each one of
+// the tools' functions with its parameters (requiredToolCallsSchema).
+Status requireToolCalls(const json& tools, ChatRequest& r) {
+  const SamplingParams& p = r.options.params;
+  if (p.json_object || !p.json_schema.empty()) {
+    return invalidArgument("`tool_choice` \"required\" cannot be combined with `response_format`");
+  }
+  ASSIGN_OR_RETURN(json schema, requiredToolCallsSchema(tools));
+  r.options.params.json_schema = schema.dump();
+  if (Result<std::shared_ptr<const JsonSchema>> compiled =
+          JsonSchema::compileText(r.options.params.json_schema);
+      !compiled.isOk()) {
+    return invalidArgument("`tools` for tool_choice \"required\": " + compiled.status().message());
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 Result<ChatRequest> parseChatRequest(const json& body) {
@@ -451,9 +469,14 @@ Result<ChatRequest> parseChatRequest(const json& body) {
       ASSIGN_OR_RETURN(std::string name, forceTool(*tools, (*choice)["function"]["name"], r));
       r.forced_tool = std::move(name);
       r.wants_tool_calls = false;
+    } else if (choice != nullptr && *choice == "required") {
+      RETURN_IF_ERROR(requireToolCalls(*tools, r));
+      r.tool_required = true;
+      r.wants_tool_calls = false;
     }
-  } else if (const json* choice = f.get("tool_choice"); choice != nullptr && choice->is_object()) {
-    return invalidArgument("`tool_choice` names a function but `tools` is empty");
+  } else if (const json* choice = f.get("tool_choice");
+             choice != nullptr && (choice->is_object() || *choice == "required")) {
+    return invalidArgument("`tool_choice` " + choice->dump() + " needs `tools`");
   }
   ASSIGN_OR_RETURN(std::optional<bool> logprobs, f.boolean("logprobs"));
   ASSIGN_OR_RETURN(std::optional<int> top_logprobs, f.int32("top_logprobs"));

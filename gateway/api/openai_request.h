@@ -46,6 +46,8 @@ struct ChatRequest {
   bool wants_tool_calls = false;  // tools given and tool_choice not "none" or a named function
   // tool_choice naming a function: its name; options.params.json_schema holds its parameters.
   std::optional<std::string> forced_tool;
+  // tool_choice "required": options.params.json_schema holds the array-of-calls schema.
+  bool tool_required = false;
 };
 
 struct TokenizeRequest {

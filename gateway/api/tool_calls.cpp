@@ -222,4 +222,80 @@ std::string newToolCallId(ToolCallFormat format) {
   return id;
 }
 
+std::optional<std::vector<ParsedToolCall>> parseRequiredToolCalls(std::string_view text) {
+  const nlohmann::json calls = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!calls.is_array() || calls.empty()) return std::nullopt;
+  std::vector<ParsedToolCall> out;
+  for (const nlohmann::json& call : calls) {
+    if (!call.is_object() || !call.contains("name") || !call["name"].is_string() ||
+        !call.contains("parameters")) {
+      return std::nullopt;
+    }
+    out.push_back({call["name"].get<std::string>(), call["parameters"].dump()});
+  }
+  return out;
+}
+
+namespace {
+
+bool refersToRoot(const nlohmann::ordered_json& schema) {
+  if (schema.is_object()) {
+    for (const auto& [key, value] : schema.items()) {
+      if ((key == "$ref" && value == "#") || refersToRoot(value)) return true;
+    }
+  } else if (schema.is_array()) {
+    for (const auto& value : schema) {
+      if (refersToRoot(value)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<nlohmann::ordered_json> requiredToolCallsSchema(const nlohmann::ordered_json& tools) {
+  using json = nlohmann::ordered_json;
+  json branches = json::array();
+  json defs = json::object();  // "$defs" and "definitions" gathered from every function
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const json& tool = tools[i];
+    const std::string where = "`tools[" + std::to_string(i) + "]`";
+    if (!tool.is_object() || !tool.contains("function") || !tool["function"].is_object() ||
+        !tool["function"].contains("name") || !tool["function"]["name"].is_string()) {
+      return invalidArgument(where +
+                             " must be {\"type\": \"function\", \"function\": {\"name\", ...}}");
+    }
+    const json& function = tool["function"];
+    json parameters =
+        function.contains("parameters") ? function["parameters"] : json{{"type", "object"}};
+    if (refersToRoot(parameters)) {
+      return invalidArgument(where +
+                             ": parameters with \"$ref\": \"#\" cannot be combined into "
+                             "tool_choice \"required\"'s schema");
+    }
+    if (parameters.is_object()) {
+      for (const char* section : {"$defs", "definitions"}) {
+        if (!parameters.contains(section)) continue;
+        for (const auto& [name, def] : parameters[section].items()) {
+          json& slot = defs[section][name];
+          if (!slot.is_null() && slot != def) {
+            return invalidArgument(where + ": two functions define " + section + "/" + name +
+                                   " differently");
+          }
+          slot = def;
+        }
+        parameters.erase(section);
+      }
+    }
+    branches.push_back(
+        {{"type", "object"},
+         {"properties",
+          {{"name", {{"const", function["name"]}}}, {"parameters", std::move(parameters)}}},
+         {"required", {"name", "parameters"}}});
+  }
+  json schema = {{"type", "array"}, {"minItems", 1}, {"items", {{"anyOf", std::move(branches)}}}};
+  for (const auto& [section, entries] : defs.items()) schema[section] = entries;
+  return schema;
+}
+
 }  // namespace manifold::gateway

@@ -25,6 +25,10 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
 namespace manifold::gateway {
 
 enum class ToolCallFormat { kHermes, kLlama3Json, kMistral };
@@ -53,6 +57,18 @@ struct ParsedToolCalls {
 
 // Splits a finished answer.
 [[nodiscard]] ParsedToolCalls parseToolCalls(ToolCallFormat format, std::string_view text);
+
+// tool_choice "required" (as vLLM): the answer is a JSON array of {"name", "parameters"} objects,
+// which the grammar keeps to (requiredToolCallsSchema). The calls, or nullopt when the answer is
+// not such an array (cut short by max_tokens).
+[[nodiscard]] std::optional<std::vector<ParsedToolCall>> parseRequiredToolCalls(
+    std::string_view text);
+// The JSON Schema of that array for these tools (OpenAI's `tools` list): at least one call, each
+// naming one of the functions with its parameters. Each function's $defs move to the top level
+// (the grammar resolves "#/$defs/..." from there). Errors: a function without a name, two
+// functions' $defs of one name that differ, a "$ref": "#" (it would mean the array).
+[[nodiscard]] Result<nlohmann::ordered_json> requiredToolCallsSchema(
+    const nlohmann::ordered_json& tools);
 
 // A streamed answer read for tool calls. Text that cannot be part of a call goes out as it
 // arrives; from where a call may begin (a prefix of a tag, or for llama3_json an answer not yet

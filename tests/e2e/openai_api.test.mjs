@@ -277,6 +277,31 @@ test('tool_choice naming a function answers with its arguments under its schema'
   assert.equal(streamed, message.tool_calls[0].function.arguments);
 });
 
+test('tool_choice required answers with calls of the given functions', { skip }, async () => {
+  const tools = [
+    { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 10 } }, required: ['city'] } } },
+    { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: { zone: { enum: ['UTC', 'CET'] } }, required: ['zone'] } } },
+  ];
+  const answer = await client.chat.completions.create({
+    model: 'stories', messages, temperature: 0, max_tokens: 150, tools, tool_choice: 'required',
+    // ']' (96, 509) up and ',' (47, 432) down: one call, then the array closes.
+    logit_bias: { ...closeSoon, ...noWhitespace, 96: 12, 509: 12, 47: -100, 432: -100 },
+  });
+  const choice = answer.choices[0];
+  assert.equal(choice.finish_reason, 'tool_calls', JSON.stringify(choice.message));
+  assert.ok(choice.message.tool_calls.length >= 1);
+  for (const call of choice.message.tool_calls) {
+    const args = JSON.parse(call.function.arguments);
+    if (call.function.name === 'get_weather') {
+      assert.deepEqual(Object.keys(args), ['city']);
+      assert.ok([...args.city].length <= 10);
+    } else {
+      assert.equal(call.function.name, 'get_time');
+      assert.ok(['UTC', 'CET'].includes(args.zone));
+    }
+  }
+});
+
 test('routes by name and alias', { skip }, async () => {
   const byName = await client.chat.completions.create({ model: 'stories', messages, ...greedy });
   const byAlias = await client.chat.completions.create({ model: 'stories260k', messages, ...greedy });

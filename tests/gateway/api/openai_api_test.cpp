@@ -63,6 +63,11 @@ constexpr const char* kLlama3ToolAnswer =
 constexpr const char* kMistralToolAnswer =
     "Checking.[TOOL_CALLS][{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}]";
 
+// What a model under tool_choice "required" writes: a JSON array of calls.
+constexpr const char* kRequiredToolAnswer =
+    "[{\"name\":\"get_weather\",\"parameters\":{\"city\":\"Paris\"}},"
+    "{\"name\":\"get_weather\",\"parameters\":{\"city\":\"Rome\"}}]";
+
 json toolRequest(const json& extra, const std::string& model = "tools",
                  const std::string& answer = kToolAnswer) {
   json body = {
@@ -93,9 +98,11 @@ class OpenAiApiTest : public ::testing::Test {
     llama3_tools.engine.script = kLlama3ToolAnswer;
     TestModel mistral_tools{.id = "tools-mistral", .tool_call_parser = "mistral"};
     mistral_tools.engine.script = kMistralToolAnswer;
+    TestModel required_tools{.id = "tools-required"};  // no parser: tool_choice "required"
+    required_tools.engine.script = kRequiredToolAnswer;
     narrow.engine.start_held = true;
-    gateway_ = std::make_unique<TestGateway>(
-        std::vector<TestModel>{fake, pair, slow, narrow, tools, llama3_tools, mistral_tools});
+    gateway_ = std::make_unique<TestGateway>(std::vector<TestModel>{
+        fake, pair, slow, narrow, tools, llama3_tools, mistral_tools, required_tools});
   }
   HttpClient client() { return HttpClient(gateway_->port()); }
 
@@ -116,7 +123,7 @@ TEST_F(OpenAiApiTest, ModelsListsEveryNameWithItsContextLength) {
     EXPECT_EQ(m["max_model_len"], 256);
   }
   EXPECT_EQ(ids, (std::vector<std::string>{"fake", "fake-alias", "pair", "slow", "narrow", "tools",
-                                           "tools-llama3", "tools-mistral"}));
+                                           "tools-llama3", "tools-mistral", "tools-required"}));
   auto one = client().get("/v1/models/fake-alias");
   ASSERT_EQ(one.status, 200);
   EXPECT_EQ(one.json()["parent"], "fake");
@@ -365,6 +372,59 @@ TEST_F(OpenAiApiTest, NamedToolChoiceAnswersWithOneCallOfThatFunction) {
   }
   EXPECT_EQ(with_id, 1);
   EXPECT_EQ(arguments, std::string(kToolAnswer));
+}
+
+// tool_choice "required": the engine is asked for an array of calls under the tools' schema; the
+// answer's calls come back as tool_calls (streamed: held back, then all at the end), and an
+// answer cut short is content.
+TEST_F(OpenAiApiTest, RequiredToolChoiceAnswersWithTheArraysCalls) {
+  auto result = client().post(
+      "/v1/chat/completions",
+      toolRequest({{"tool_choice", "required"}}, "tools-required", kRequiredToolAnswer));
+  ASSERT_EQ(result.status, 200) << result.body;
+  const json answer = result.json()["choices"][0];
+  EXPECT_EQ(answer["finish_reason"], "tool_calls");
+  EXPECT_TRUE(answer["message"]["content"].is_null());
+  const json calls = answer["message"]["tool_calls"];
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0]["function"]["name"], "get_weather");
+  EXPECT_EQ(json::parse(calls[1]["function"]["arguments"].get<std::string>()),
+            json({{"city", "Rome"}}));
+  EXPECT_NE(calls[0]["id"], calls[1]["id"]);
+  const json schema =
+      json::parse(gateway_->engine("tools-required").submitted().back().params.json_schema);
+  EXPECT_EQ(schema["type"], "array");
+  EXPECT_EQ(schema["items"]["anyOf"][0]["properties"]["name"]["const"], "get_weather");
+
+  auto streamed = client().post("/v1/chat/completions",
+                                toolRequest({{"tool_choice", "required"}, {"stream", true}},
+                                            "tools-required", kRequiredToolAnswer));
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  json streamed_calls = json::array();
+  std::string content;
+  std::string finish;
+  for (const json& e : chunks(streamed)) {
+    if (e["choices"].empty()) continue;
+    const json& choice = e["choices"][0];
+    if (choice["delta"].contains("content"))
+      content += choice["delta"]["content"].get<std::string>();
+    if (choice["delta"].contains("tool_calls")) {
+      for (const json& c : choice["delta"]["tool_calls"]) streamed_calls.push_back(c);
+    }
+    if (!choice["finish_reason"].is_null()) finish = choice["finish_reason"];
+  }
+  EXPECT_EQ(content, "");
+  ASSERT_EQ(streamed_calls.size(), 2u);
+  EXPECT_EQ(streamed_calls[1]["index"], 1);
+  EXPECT_EQ(finish, "tool_calls");
+
+  json cut = toolRequest({{"tool_choice", "required"}}, "tools-required", kRequiredToolAnswer);
+  cut["max_tokens"] = 10;
+  auto short_answer = client().post("/v1/chat/completions", cut);
+  ASSERT_EQ(short_answer.status, 200) << short_answer.body;
+  EXPECT_EQ(short_answer.json()["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(short_answer.json()["choices"][0]["message"]["content"],
+            std::string(kRequiredToolAnswer).substr(0, 10));
 }
 
 // --tool-call-parser llama3_json and mistral, answered and streamed: the same call in OpenAI's
