@@ -126,6 +126,58 @@ Result<std::string> requireModel(const Fields& f) {
   return *model;
 }
 
+// A JSON Schema for structured output, compiled here so that one outside the supported subset
+// is a 400 naming `field`. The schema may be given as JSON text (vLLM's guided_json allows it).
+Status setJsonSchema(const json& schema, std::string_view field, SamplingParams& p) {
+  if (p.json_object || !p.json_schema.empty()) {
+    return invalidArgument(quoted(std::string_view(field)) +
+                           ": only one structured output format may be given");
+  }
+  p.json_schema = schema.is_string() ? schema.get<std::string>() : schema.dump();
+  if (Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::compileText(p.json_schema);
+      !compiled.isOk()) {
+    return invalidArgument(quoted(field) + ": " + compiled.status().message());
+  }
+  return Status::ok();
+}
+
+// vLLM's own ways to ask for structured output: `guided_json` (older) and `structured_outputs`
+// (`json`, `json_object`). The kinds manifold has no grammar for are refused, not ignored.
+Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
+  for (const char* field : {"guided_regex", "guided_choice", "guided_grammar"}) {
+    if (f.get(field) != nullptr) {
+      return unimplemented(quoted(field) +
+                           " is not supported; structured output takes `guided_json` or "
+                           "`response_format` json_object / json_schema");
+    }
+  }
+  if (const json* schema = f.get("guided_json")) {
+    RETURN_IF_ERROR(setJsonSchema(*schema, "guided_json", p));
+  }
+  if (const json* outputs = f.get("structured_outputs")) {
+    if (!outputs->is_object()) return typeError("structured_outputs", "an object");
+    for (const auto& [key, value] : outputs->items()) {
+      const std::string field = "structured_outputs." + key;
+      if (key == "json") {
+        RETURN_IF_ERROR(setJsonSchema(value, field, p));
+      } else if (key == "json_object") {
+        if (!value.is_boolean()) return typeError(field, "a boolean");
+        if (!value.get<bool>()) continue;
+        if (p.json_object || !p.json_schema.empty()) {
+          return invalidArgument(quoted(std::string_view(field)) +
+                                 ": only one structured output format may be given");
+        }
+        p.json_object = true;
+      } else if (!value.is_null() && key != "disable_any_whitespace" && key != "disable_fallback" &&
+                 key != "disable_additional_properties") {
+        return unimplemented(quoted(std::string_view(field)) +
+                             " is not supported; only `json` and `json_object`");
+      }
+    }
+  }
+  return Status::ok();
+}
+
 // Fields common to both generation endpoints: sampling, stream, vLLM extras.
 Result<GenerationOptions> parseGenerationOptions(const Fields& f) {
   GenerationOptions o;
@@ -212,19 +264,14 @@ Result<GenerationOptions> parseGenerationOptions(const Fields& f) {
         return invalidArgument(
             "`response_format` of type \"json_schema\" needs `json_schema.schema`");
       }
-      p.json_schema = (*spec)["schema"].dump();
-      if (Result<std::shared_ptr<const JsonSchema>> compiled =
-              JsonSchema::compileText(p.json_schema);
-          !compiled.isOk()) {
-        return invalidArgument("`response_format.json_schema.schema`: " +
-                               compiled.status().message());
-      }
+      RETURN_IF_ERROR(setJsonSchema((*spec)["schema"], "response_format.json_schema.schema", p));
     } else if (type != "text") {
       return unimplemented("`response_format` of type " + (*format)["type"].dump() +
                            " is not supported; only \"text\", \"json_object\" and "
                            "\"json_schema\"");
     }
   }
+  RETURN_IF_ERROR(parseStructuredOutputExtras(f, p));
   return o;
 }
 

@@ -427,6 +427,31 @@ TEST_F(OpenAiApiTest, RequiredToolChoiceAnswersWithTheArraysCalls) {
             std::string(kRequiredToolAnswer).substr(0, 10));
 }
 
+// The ways to ask for structured output (OpenAI's response_format, vLLM's guided_json and
+// structured_outputs) reach the engine as the same sampling parameters.
+TEST_F(OpenAiApiTest, StructuredOutputRequestsReachTheEngineAsOneSchema) {
+  const json schema = {{"type", "object"}, {"properties", {{"a", {{"type", "integer"}}}}}};
+  const std::vector<json> extras = {
+      {{"response_format",
+        {{"type", "json_schema"}, {"json_schema", {{"name", "s"}, {"schema", schema}}}}}},
+      {{"guided_json", schema}},
+      {{"guided_json", schema.dump()}},
+      {{"structured_outputs", {{"json", schema}}}}};
+  for (const json& extra : extras) {
+    auto result = client().post("/v1/completions", completionBody(extra));
+    ASSERT_EQ(result.status, 200) << extra.dump() << ": " << result.body;
+    const EngineRequest sent = gateway_->engine("fake").submitted().back();
+    EXPECT_EQ(json::parse(sent.params.json_schema), schema) << extra.dump();
+    EXPECT_FALSE(sent.params.json_object);
+  }
+  for (const json& extra : {json{{"response_format", {{"type", "json_object"}}}},
+                            json{{"structured_outputs", {{"json_object", true}}}}}) {
+    auto result = client().post("/v1/completions", completionBody(extra));
+    ASSERT_EQ(result.status, 200) << result.body;
+    EXPECT_TRUE(gateway_->engine("fake").submitted().back().params.json_object) << extra.dump();
+  }
+}
+
 // --tool-call-parser llama3_json and mistral, answered and streamed: the same call in OpenAI's
 // shape. Mistral's calls get 9-character ids (its chat templates reject others) and its answers
 // are decoded with special tokens kept, since [TOOL_CALLS] is one.
