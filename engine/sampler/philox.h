@@ -36,12 +36,13 @@ using PhiloxKey = std::array<uint32_t, 2>;
 
 // The uniform draw in [0, 1) that decides token `step` (0-based output position) of sequence
 // `sequence_index` of a request seeded `seed`. Key = the seed's two halves (low word first);
-// counter = (step low, step high, sequence_index, 0). 53 bits from the first two output words
-// (w0 high, w1 low) make the double, exactly as a GPU kernel would compute it.
+// counter = (step low, step high, sequence_index, stream). 53 bits from the first two output
+// words (w0 high, w1 low) make the double, exactly as a GPU kernel would compute it. `stream` 0 is
+// the step's draw; stream 1 the independent redraw of a structured-output rejection (sampler.h).
 [[nodiscard]] constexpr double samplingUniform(uint64_t seed, uint32_t sequence_index,
-                                               uint64_t step) {
+                                               uint64_t step, uint32_t stream = 0) {
   const PhiloxCounter words = philox4x32(
-      {static_cast<uint32_t>(step), static_cast<uint32_t>(step >> 32), sequence_index, 0u},
+      {static_cast<uint32_t>(step), static_cast<uint32_t>(step >> 32), sequence_index, stream},
       {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
   const uint64_t bits53 = (uint64_t{words[0] >> 5} << 26) | (words[1] >> 6);
   return static_cast<double>(bits53) * (1.0 / 9007199254740992.0);  // 2^-53

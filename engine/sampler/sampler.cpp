@@ -70,22 +70,16 @@ SampledToken Sampler::sampleRow(const SamplingRow& row) {
     result.token_id = raw_greedy >= 0 ? raw_greedy : 0;
   } else {
     logits_processor_.process(row, processed_);
-    if (constrained && (!greedy || !takes(greedyToken(processed_)))) {
+    // Sampling without min_p / top_k / top_p draws first and masks only when the grammar refuses
+    // the draw (exact: see sampler.h); greedy tests its argmax first; filtered sampling masks.
+    const bool filtered = params.min_p > 0.0f || params.top_k > 0 || params.top_p < 1.0f;
+    const bool draw_first = constrained && !greedy && !filtered;
+    if (constrained && !draw_first && (!greedy || !takes(greedyToken(processed_)))) {
       maskByGrammar(row, processed_);
     }
     const float max_processed = rowMax(processed_);
     if (!(max_processed > -std::numeric_limits<float>::infinity())) {
-      // Everything masked (e.g. min_tokens over the only finite logit): fall back to the raw
-      // argmax rather than sample from an empty distribution; a constrained row keeps to what
-      // its grammar takes when it takes anything.
-      result.token_id = argmax(row.logits);
-      if (constrained && !takes(result.token_id)) {
-        int32_t best = -1;  // allowed_ is this row's mask: an empty max ran maskByGrammar
-        for (int32_t id = 0; id < vocab_size_; ++id) {
-          if (allowed_[id] != 0 && (best < 0 || row.logits[id] > row.logits[best])) best = id;
-        }
-        if (best >= 0) result.token_id = best;
-      }
+      result.token_id = fallbackToken(row);
     } else if (greedy) {
       result.token_id = rowFirstIndexOf(processed_, max_processed);
     } else {
@@ -94,9 +88,18 @@ SampledToken Sampler::sampleRow(const SamplingRow& row) {
         for (float& logit : processed_) logit /= temperature;  // vectorised: no per-token branch
       }
       token_filter_.apply(processed_, params.min_p, params.top_k, params.top_p);
-      const double u = samplingUniform(row.seed, static_cast<uint32_t>(row.sequence_index),
-                                       row.output_token_ids.size());
-      result.token_id = token_filter_.draw(u);
+      const uint32_t sequence = static_cast<uint32_t>(row.sequence_index);
+      const uint64_t step = row.output_token_ids.size();
+      result.token_id = token_filter_.draw(samplingUniform(row.seed, sequence, step));
+      if (draw_first && !takes(result.token_id)) {
+        maskByGrammar(row, processed_);
+        if (!(rowMax(processed_) > -std::numeric_limits<float>::infinity())) {
+          result.token_id = fallbackToken(row);
+        } else {
+          token_filter_.apply(processed_, 0.0f, 0, 1.0f);
+          result.token_id = token_filter_.draw(samplingUniform(row.seed, sequence, step, 1));
+        }
+      }
     }
   }
 
@@ -104,6 +107,23 @@ SampledToken Sampler::sampleRow(const SamplingRow& row) {
     result.logprobs = computePositionLogprobs(row.logits, result.token_id, *params.logprobs);
   }
   return result;
+}
+
+int32_t Sampler::fallbackToken(const SamplingRow& row) {
+  // Everything masked (e.g. min_tokens over the only finite logit): the raw argmax rather than a
+  // draw from an empty distribution; a constrained row keeps to what its grammar takes when it
+  // takes anything.
+  int32_t token = argmax(row.logits);
+  if (row.constrained() && !row.token_index->accepts(*row.grammar, token)) {
+    allowed_.resize(static_cast<size_t>(vocab_size_));
+    row.token_index->allowedTokens(*row.grammar, allowed_);
+    int32_t best = -1;
+    for (int32_t id = 0; id < vocab_size_; ++id) {
+      if (allowed_[id] != 0 && (best < 0 || row.logits[id] > row.logits[best])) best = id;
+    }
+    if (best >= 0) token = best;
+  }
+  return token;
 }
 
 void Sampler::maskByGrammar(const SamplingRow& row, std::span<float> logits) {

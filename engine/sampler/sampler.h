@@ -33,6 +33,11 @@
 //
 // A greedy constrained row first tests only the argmax against its grammar and computes the whole
 // mask only when the grammar refuses it: the result is the same, the argmax of the masked logits.
+// A sampled constrained row without min_p, top_k or top_p does the same with its draw: when the
+// grammar refuses it, the row is masked and drawn again with an independent uniform (stream 1 of
+// samplingUniform). That is exact: a token t the grammar takes comes out with probability
+// p(t) + (1 - V) p(t) / V = p(t) / V, V the mass of the taken tokens. With those filters the mask
+// must come first (they act on the masked distribution, as in vLLM), so it does.
 //
 // Numerics: exp is fastExpNonPositive (fast_exp.h, relative error < 2e-7, exactly 0 below -87);
 // sums are in double over fixed blocks (row_ops.h). A CUDA implementation agrees up to that
@@ -72,6 +77,8 @@ class Sampler {
   TokenFilter token_filter_;
   // Sets the logits of tokens the row's grammar refuses to -inf; allowed_ holds the mask after.
   void maskByGrammar(const SamplingRow& row, std::span<float> logits);
+  // The token of a row whose processed logits are all -inf.
+  [[nodiscard]] int32_t fallbackToken(const SamplingRow& row);
 
   std::vector<float> processed_;  // [vocab_size] logits after steps 1-5, then / temperature
   std::vector<uint8_t> allowed_;  // [vocab_size] grammar mask of the current row

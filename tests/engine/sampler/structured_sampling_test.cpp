@@ -1,6 +1,7 @@
 // The sampler with a grammar (structured output): only tokens the row's grammar takes are drawn,
 // the mask comes before top-k/top-p as in vLLM, and greedy still gives the masked argmax.
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -93,6 +94,27 @@ TEST(StructuredSampling, SamplesTheSoftmaxRenormalisedOverAllowedTokens) {
   params.top_k = 1;
   for (int seed = 0; seed < 50; ++seed) {
     EXPECT_EQ(sampler.sampleRow(constrainedRow(logits, params, index, grammar, seed)).token_id, 1);
+  }
+}
+
+// Everything -inf before the grammar is asked (min_tokens over the only finite logit, EOS):
+// the fallback still keeps to the grammar, with a mask of this row, not of an earlier one.
+TEST(StructuredSampling, FallbackOfAnEmptyRowKeepsToTheGrammar) {
+  Sampler sampler(kVocab, {kEos});
+  const TokenBytesIndex index = makeIndex();
+  SamplingParams params;
+  params.temperature = 1.0f;
+  params.min_tokens = 5;
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> only_eos(kVocab, -inf);
+  only_eos[kEos] = 1.0f;
+  // An earlier row leaves a mask where only EOS is allowed.
+  const std::vector<float> flat(kVocab, 0.0f);
+  EXPECT_EQ(sampler.sampleRow(constrainedRow(flat, params, index, after("{}"))).token_id, kEos);
+  for (uint64_t seed = 0; seed < 5; ++seed) {
+    const int32_t token =
+        sampler.sampleRow(constrainedRow(only_eos, params, index, JsonGrammar(), seed)).token_id;
+    EXPECT_TRUE(index.accepts(JsonGrammar(), token)) << token;
   }
 }
 
