@@ -37,6 +37,7 @@ struct SamplingParams {
   // and the output ends when the value does (engine/structured_output/json_grammar.h).
   bool json_object = false;
   std::string json_schema;  // JSON Schema text; empty: none (json_schema.h says what is supported)
+  std::vector<std::string> choice;  // vLLM's guided_choice: exactly one of these; empty: none
 
   static constexpr int kMaxN = 128;
   static constexpr int kMaxLogprobs = 20;

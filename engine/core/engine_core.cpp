@@ -20,7 +20,7 @@ struct EngineCore::ActiveRequest {
   std::vector<int32_t> prompt;
   std::vector<std::unique_ptr<SequenceOutputProcessor>> processors;  // [n]
   std::vector<std::optional<PositionLogprobs>> step_logprobs;        // [n], this step's samples
-  // Structured output: the compiled json_schema (none for json_object), and [n] each
+  // Structured output: the compiled json_schema or choice (none for json_object), and [n] each
   // sequence's grammar, advanced by its tokens. nullopt once a token the grammar refused was
   // drawn (the sampler's all-masked fallback): unconstrained from then on.
   std::shared_ptr<const JsonSchema> schema;
@@ -113,13 +113,12 @@ Status EngineCore::validate(const EngineRequest& request) const {
     }
   }
   RETURN_IF_ERROR(request.params.validate(vocab));
-  if (request.params.json_object || !request.params.json_schema.empty()) {
+  if (request.params.json_object || !request.params.json_schema.empty() ||
+      !request.params.choice.empty()) {
     if (tokenizer_ == nullptr) {
       return invalidArgument("structured output needs the model's tokenizer");
     }
-    if (!request.params.json_schema.empty()) {
-      RETURN_IF_ERROR(JsonSchema::compileText(request.params.json_schema).status());
-    }
+    RETURN_IF_ERROR(structuredSchema(request.params).status());
   }
   // As vLLM: a priority the scheduler would ignore is an error, not a silent no-op.
   if (request.priority != 0 && config_.scheduler.policy != SchedulingPolicy::kPriority) {
@@ -132,6 +131,13 @@ Status EngineCore::validate(const EngineRequest& request) const {
                            std::to_string(request.params.n));
   }
   return Status::ok();
+}
+
+Result<std::shared_ptr<const JsonSchema>> EngineCore::structuredSchema(
+    const SamplingParams& params) {
+  if (!params.json_schema.empty()) return JsonSchema::compileText(params.json_schema);
+  if (!params.choice.empty()) return JsonSchema::choice(params.choice);
+  return std::shared_ptr<const JsonSchema>();  // json_object: JsonSchema::anyObject()
 }
 
 std::unique_ptr<TokenBytesIndex> EngineCore::buildTokenBytesIndex() const {
@@ -170,10 +176,8 @@ Status EngineCore::addRequest(EngineRequest request, std::shared_ptr<RequestStre
         std::move(decoder)));
   }
   r.step_logprobs.resize(r.params.n);
-  if (r.params.json_object || !r.params.json_schema.empty()) {
-    if (!r.params.json_schema.empty()) {
-      ASSIGN_OR_RETURN(r.schema, JsonSchema::compileText(r.params.json_schema));
-    }
+  if (r.params.json_object || !r.params.json_schema.empty() || !r.params.choice.empty()) {
+    ASSIGN_OR_RETURN(r.schema, structuredSchema(r.params));
     if (!token_index_) token_index_ = buildTokenBytesIndex();
     r.grammars.assign(r.params.n, JsonGrammar(r.schema ? *r.schema : JsonSchema::anyObject()));
   }

@@ -136,8 +136,8 @@ bool JsonGrammar::advance(uint8_t byte) {
 bool JsonGrammar::structural(uint8_t byte) {
   if (mode_ == Mode::kDone) return false;
   if (isWhitespace(byte)) {
-    const int limit =
-        mode_ == Mode::kValue && depth_ == 0 ? kMaxLeadingWhitespace : kMaxWhitespaceRun;
+    const bool leading = mode_ == Mode::kValue && depth_ == 0;
+    const int limit = !leading ? kMaxWhitespaceRun : schema_->raw() ? 0 : kMaxLeadingWhitespace;
     if (whitespace_run_ >= limit) return false;
     ++whitespace_run_;
     return true;

@@ -1,5 +1,6 @@
 // A byte-level recognizer of JSON that follows a JsonSchema: response_format json_schema, and
-// json_object (JsonSchema::anyObject(), the default). Structured output checks every candidate
+// json_object (JsonSchema::anyObject(), the default); also of one of a few raw texts
+// (JsonSchema::choice(), vLLM's guided_choice). Structured output checks every candidate
 // token's bytes against it, so the sampler can only draw tokens that keep the output a prefix of
 // a value the schema allows.
 //

@@ -390,6 +390,26 @@ Result<std::shared_ptr<const JsonSchema>> JsonSchema::compileText(std::string_vi
   return compile(schema);
 }
 
+Result<std::shared_ptr<const JsonSchema>> JsonSchema::choice(
+    const std::vector<std::string>& choices) {
+  if (choices.empty() || choices.size() > kMaxAlternatives) {
+    return invalidArgument("a choice needs 1 to " + std::to_string(kMaxAlternatives) +
+                           " strings, got " + std::to_string(choices.size()));
+  }
+  auto schema = std::make_shared<JsonSchema>();
+  schema->nodes_.resize(2);
+  for (const std::string& text : choices) {
+    if (text.empty()) return invalidArgument("a choice must not be empty");
+  }
+  schema->nodes_[1].literals = choices;
+  schema->nodes_[1].object_node = schema->nodes_[1].array_node = schema->nodes_[1].string_node =
+      schema->nodes_[1].number_node = 1;
+  schema->targets_ = {0, 1};
+  schema->root_ = 1;
+  schema->raw_ = true;
+  return std::shared_ptr<const JsonSchema>(std::move(schema));
+}
+
 const JsonSchema& JsonSchema::anyObject() {
   static const JsonSchema* const schema = [] {
     auto* s = new JsonSchema();

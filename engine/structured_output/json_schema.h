@@ -103,6 +103,12 @@ class JsonSchema {
   [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> compileText(std::string_view text);
   // response_format json_object: any object.
   [[nodiscard]] static const JsonSchema& anyObject();
+  // vLLM's guided_choice: the output is exactly one of `choices`, as written (not JSON). Errors:
+  // none, more than kMaxAlternatives, an empty one.
+  [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> choice(
+      const std::vector<std::string>& choices);
+  // The output is raw text (choice()), not JSON: no whitespace before it.
+  [[nodiscard]] bool raw() const { return raw_; }
 
   [[nodiscard]] int root() const { return root_; }
   [[nodiscard]] const Node& node(int index) const { return nodes_[static_cast<size_t>(index)]; }
@@ -116,6 +122,7 @@ class JsonSchema {
   std::vector<Node> nodes_;
   std::vector<int> targets_;  // [node]: the node after following $refs
   int root_ = kAnyNode;
+  bool raw_ = false;
 };
 
 }  // namespace manifold

@@ -128,8 +128,12 @@ Result<std::string> requireModel(const Fields& f) {
 
 // A JSON Schema for structured output, compiled here so that one outside the supported subset
 // is a 400 naming `field`. The schema may be given as JSON text (vLLM's guided_json allows it).
+bool hasStructuredOutput(const SamplingParams& p) {
+  return p.json_object || !p.json_schema.empty() || !p.choice.empty();
+}
+
 Status setJsonSchema(const json& schema, std::string_view field, SamplingParams& p) {
-  if (p.json_object || !p.json_schema.empty()) {
+  if (hasStructuredOutput(p)) {
     return invalidArgument(quoted(std::string_view(field)) +
                            ": only one structured output format may be given");
   }
@@ -141,18 +145,41 @@ Status setJsonSchema(const json& schema, std::string_view field, SamplingParams&
   return Status::ok();
 }
 
-// vLLM's own ways to ask for structured output: `guided_json` (older) and `structured_outputs`
-// (`json`, `json_object`). The kinds manifold has no grammar for are refused, not ignored.
+// vLLM's guided_choice: a list of texts, the output exactly one of them.
+Status setChoice(const json& choices, std::string_view field, SamplingParams& p) {
+  if (hasStructuredOutput(p)) {
+    return invalidArgument(quoted(field) + ": only one structured output format may be given");
+  }
+  if (!choices.is_array() || choices.empty()) {
+    return typeError(field, "a non-empty list of strings");
+  }
+  for (const json& choice : choices) {
+    if (!choice.is_string()) return typeError(field, "a non-empty list of strings");
+    p.choice.push_back(choice.get<std::string>());
+  }
+  if (Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::choice(p.choice);
+      !compiled.isOk()) {
+    return invalidArgument(quoted(field) + ": " + compiled.status().message());
+  }
+  return Status::ok();
+}
+
+// vLLM's own ways to ask for structured output: `guided_json` and `guided_choice` (older) and
+// `structured_outputs` (`json`, `json_object`, `choice`). The kinds manifold has no grammar for
+// are refused, not ignored.
 Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
-  for (const char* field : {"guided_regex", "guided_choice", "guided_grammar"}) {
+  for (const char* field : {"guided_regex", "guided_grammar"}) {
     if (f.get(field) != nullptr) {
       return unimplemented(quoted(field) +
-                           " is not supported; structured output takes `guided_json` or "
-                           "`response_format` json_object / json_schema");
+                           " is not supported; structured output takes `guided_json`, "
+                           "`guided_choice` or `response_format` json_object / json_schema");
     }
   }
   if (const json* schema = f.get("guided_json")) {
     RETURN_IF_ERROR(setJsonSchema(*schema, "guided_json", p));
+  }
+  if (const json* choices = f.get("guided_choice")) {
+    RETURN_IF_ERROR(setChoice(*choices, "guided_choice", p));
   }
   if (const json* outputs = f.get("structured_outputs")) {
     if (!outputs->is_object()) return typeError("structured_outputs", "an object");
@@ -160,10 +187,12 @@ Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
       const std::string field = "structured_outputs." + key;
       if (key == "json") {
         RETURN_IF_ERROR(setJsonSchema(value, field, p));
+      } else if (key == "choice") {
+        RETURN_IF_ERROR(setChoice(value, field, p));
       } else if (key == "json_object") {
         if (!value.is_boolean()) return typeError(field, "a boolean");
         if (!value.get<bool>()) continue;
-        if (p.json_object || !p.json_schema.empty()) {
+        if (hasStructuredOutput(p)) {
           return invalidArgument(quoted(std::string_view(field)) +
                                  ": only one structured output format may be given");
         }
@@ -171,7 +200,7 @@ Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
       } else if (!value.is_null() && key != "disable_any_whitespace" && key != "disable_fallback" &&
                  key != "disable_additional_properties") {
         return unimplemented(quoted(std::string_view(field)) +
-                             " is not supported; only `json` and `json_object`");
+                             " is not supported; only `json`, `json_object` and `choice`");
       }
     }
   }
@@ -453,7 +482,7 @@ namespace {
 // its `parameters` schema (an object when it has none).
 Result<std::string> forceTool(const json& tools, const json& name, ChatRequest& r) {
   const SamplingParams& p = r.options.params;
-  if (p.json_object || !p.json_schema.empty()) {
+  if (hasStructuredOutput(p)) {
     return invalidArgument(
         "`tool_choice` naming a function cannot be combined with `response_format`");
   }
@@ -484,7 +513,7 @@ Result<std::string> forceTool(const json& tools, const json& name, ChatRequest& 
 // the tools' functions with its parameters (requiredToolCallsSchema).
 Status requireToolCalls(const json& tools, ChatRequest& r) {
   const SamplingParams& p = r.options.params;
-  if (p.json_object || !p.json_schema.empty()) {
+  if (hasStructuredOutput(p)) {
     return invalidArgument("`tool_choice` \"required\" cannot be combined with `response_format`");
   }
   ASSIGN_OR_RETURN(json schema, requiredToolCallsSchema(tools));

@@ -302,6 +302,18 @@ test('tool_choice required answers with calls of the given functions', { skip },
   }
 });
 
+test("vLLM's guided_choice answers with one of the texts", { skip }, async () => {
+  const choices = ['yes', 'no', 'Once upon a time'];
+  for (const temperature of [0, 1.5]) {
+    const answer = await client.completions.create({
+      model: 'stories', prompt: 'Is the cat happy?', max_tokens: 20, temperature, seed: 7,
+      guided_choice: choices,
+    });
+    assert.equal(answer.choices[0].finish_reason, 'stop');
+    assert.ok(choices.includes(answer.choices[0].text), answer.choices[0].text);
+  }
+});
+
 test('routes by name and alias', { skip }, async () => {
   const byName = await client.chat.completions.create({ model: 'stories', messages, ...greedy });
   const byAlias = await client.chat.completions.create({ model: 'stories260k', messages, ...greedy });

@@ -6,9 +6,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -268,6 +270,33 @@ TEST(LocalEngineModel, AWholeJsonValueEndsTheOutputDespiteIgnoreEosAndMinTokens)
     ASSERT_LE(seq.token_ids.size(), 4u) << "(space), '{', '}', EOS";
     EXPECT_EQ(seq.token_ids.back(), (*tokenizer)->eosIds().at(0));
   }
+}
+
+// guided_choice: every answer, greedy or sampled, is one of the texts, and ends there.
+TEST(LocalEngineModel, GuidedChoiceAnswersAreOneOfTheTexts) {
+  std::unique_ptr<LocalEngine> engine = makeEngine(engineConfig(64, /*prefix_caching=*/true));
+  ASSERT_NE(engine, nullptr);
+  const std::vector<std::string> choices = {"yes", "no", "maybe", "Once upon a time"};
+  std::mt19937 rng(5);
+  std::vector<EngineRequest> requests;
+  for (int i = 0; i < 12; ++i) {
+    EngineRequest r = request("c" + std::to_string(i), randomPrompt(rng, 6 + i), 40,
+                              i % 2 == 0 ? 0.0f : 1.5f, 900 + i);
+    for (int32_t& t : r.prompt_token_ids) t = 259 + t % (512 - 259);
+    r.params.ignore_eos = false;
+    r.params.choice = choices;
+    requests.push_back(std::move(r));
+  }
+  std::set<std::string> seen;
+  for (const GenerationResult& result : generate(*engine, requests)) {
+    ASSERT_TRUE(result.error.isOk()) << result.error.toString();
+    const GeneratedSequence& seq = result.sequences[0];
+    EXPECT_EQ(seq.finish_reason, FinishReason::kStop);
+    EXPECT_NE(std::find(choices.begin(), choices.end(), seq.text), choices.end()) << seq.text;
+    seen.insert(seq.text);
+  }
+  EXPECT_GE(seen.size(), 2u);  // the sampled answers do not all agree
+  EXPECT_EQ(statsWhenIdle(*engine).kv_cache_usage, 0.0);
 }
 
 TEST(LocalEngineModel, AbortMidGenerationEndsTheStreamAndFreesEveryBlock) {

@@ -193,6 +193,28 @@ TEST(JsonSchema, ClosedObjectsAndEnumsBesideOtherKeywords) {
   EXPECT_FALSE(acceptsWhole(*optional, R"("z")"));
 }
 
+// guided_choice: exactly one of the texts, as written, nothing before or after it.
+TEST(JsonSchema, ChoiceTakesExactlyOneOfItsTexts) {
+  auto choice = JsonSchema::choice({"positive", "negative", "pos", "n/a \"x\""});
+  ASSERT_TRUE(choice.isOk());
+  const JsonSchema& s = **choice;
+  for (const char* text : {"positive", "negative", "pos", "n/a \"x\""}) {
+    EXPECT_TRUE(acceptsWhole(s, text)) << text;
+  }
+  for (const char* text : {"", "po", " pos", "\"pos\"", "positive ", "posit", "neutral"}) {
+    EXPECT_FALSE(acceptsWhole(s, text)) << text;
+  }
+  JsonGrammar grammar(s);
+  ASSERT_TRUE(grammar.advance("pos"));
+  EXPECT_TRUE(grammar.complete());  // "pos", or "positive" to come
+  EXPECT_FALSE(grammar.done());
+  ASSERT_TRUE(grammar.advance("itive"));
+  EXPECT_TRUE(grammar.done());
+  EXPECT_FALSE(JsonSchema::choice({}).isOk());
+  EXPECT_FALSE(JsonSchema::choice({"a", ""}).isOk());
+  EXPECT_FALSE(JsonSchema::choice(std::vector<std::string>(65, "a")).isOk());
+}
+
 TEST(JsonSchema, FollowsRecursiveReferencesAndOptionalUnions) {
   const json schema = json::parse(R"({
     "$defs": {"list": {"anyOf": [{"type": "null"},

@@ -125,6 +125,13 @@ TEST_P(RealVocabulary, WalkEqualsTestingEveryToken) {
     ASSERT_TRUE(state.advance(prefix)) << prefix;
     ASSERT_EQ(walkMask(index, state), bruteForceMask(index, state)) << "schema, after " << prefix;
   }
+  auto choice = JsonSchema::choice({"Paris", "Parma", "London", "Lo"});
+  ASSERT_TRUE(choice.isOk());
+  for (const char* prefix : {"", "Par", "Lo"}) {
+    JsonGrammar state(**choice);
+    ASSERT_TRUE(state.advance(prefix)) << prefix;
+    ASSERT_EQ(walkMask(index, state), bruteForceMask(index, state)) << "choice, after " << prefix;
+  }
   auto number = JsonSchema::compile(nlohmann::json{{"type", "number"}});
   ASSERT_TRUE(number.isOk());
   JsonGrammar twelve(**number);

@@ -444,6 +444,13 @@ TEST_F(OpenAiApiTest, StructuredOutputRequestsReachTheEngineAsOneSchema) {
     EXPECT_EQ(json::parse(sent.params.json_schema), schema) << extra.dump();
     EXPECT_FALSE(sent.params.json_object);
   }
+  for (const json& extra : {json{{"guided_choice", {"yes", "no"}}},
+                            json{{"structured_outputs", {{"choice", {"yes", "no"}}}}}}) {
+    auto result = client().post("/v1/completions", completionBody(extra));
+    ASSERT_EQ(result.status, 200) << result.body;
+    EXPECT_EQ(gateway_->engine("fake").submitted().back().params.choice,
+              (std::vector<std::string>{"yes", "no"}));
+  }
   for (const json& extra : {json{{"response_format", {{"type", "json_object"}}}},
                             json{{"structured_outputs", {{"json_object", true}}}}}) {
     auto result = client().post("/v1/completions", completionBody(extra));
