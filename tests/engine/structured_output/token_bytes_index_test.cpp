@@ -144,13 +144,7 @@ TEST_P(RealVocabulary, WalkEqualsTestingEveryToken) {
 INSTANTIATE_TEST_SUITE_P(Bundled, RealVocabulary,
                          ::testing::Values("gpt2", "llama2", "llama3-8b-instruct",
                                            "qwen2.5-instruct", "mistral-7b-v0.1"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& c : name) {
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return name;
-                         });
+                         testing::tokenizerParamName);
 
 }  // namespace
 }  // namespace manifold

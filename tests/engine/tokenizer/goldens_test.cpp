@@ -70,13 +70,7 @@ TEST_P(Goldens, DecodeMatchesTransformersJsOrRoundTripsWhenItCleansUp) {
 INSTANTIATE_TEST_SUITE_P(AllTokenizers, Goldens,
                          ::testing::Values("gpt2", "llama2", "llama3-8b-instruct",
                                            "mistral-7b-v0.1", "qwen2.5-instruct", "stories260K"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& c : name) {
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return name;
-                         });
+                         testing::tokenizerParamName);
 
 }  // namespace
 }  // namespace manifold

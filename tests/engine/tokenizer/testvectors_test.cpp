@@ -81,13 +81,7 @@ TEST_P(TestVectors, TokenBytesAreWhatEachLaterTokenAddsToTheText) {
 INSTANTIATE_TEST_SUITE_P(AllTokenizers, TestVectors,
                          ::testing::Values("gpt2", "llama2", "llama3-8b-instruct",
                                            "qwen2.5-instruct"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           for (char& c : name) {
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           }
-                           return name;
-                         });
+                         testing::tokenizerParamName);
 
 }  // namespace
 }  // namespace manifold

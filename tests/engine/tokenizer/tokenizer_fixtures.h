@@ -2,6 +2,7 @@
 // models/stories260K). Tests never read ../shared.
 #pragma once
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -48,6 +49,15 @@ inline std::vector<TestVector> loadTestVectors(const std::string& dir) {
         {entry.at("text").get<std::string>(), entry.at("ids").get<std::vector<int32_t>>()});
   }
   return cases;
+}
+
+// A test name for a tokenizer folder parameter ("llama3-8b-instruct" -> "llama3_8b_instruct").
+inline std::string tokenizerParamName(const ::testing::TestParamInfo<std::string>& info) {
+  std::string name = info.param;
+  for (char& c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return name;
 }
 
 // Tokenizers are large (Llama-3's tokenizer.json is 9 MB): load each once per test binary.
