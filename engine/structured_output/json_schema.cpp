@@ -85,20 +85,15 @@ class JsonSchema::Compiler {
       return unsupported(where, "the schema false");
     }
     if (!s.is_object()) return invalidArgument(where + " must be an object");
-    for (const auto& [key, value] : s.items()) {
-      if (kAnnotations.count(key) != 0) continue;
-      if (key == "$ref") {
-        if (!value.is_string()) return invalidArgument(where + ".$ref must be a string");
-        ASSIGN_OR_RETURN(at(index).ref, resolveRef(value.get<std::string>(), where));
-        if (s.size() > 1) {
-          for (const auto& [other, unused] : s.items()) {
-            if (other != "$ref" && kAnnotations.count(other) == 0) {
-              return unsupported(where, "\"" + other + "\" beside $ref");
-            }
-          }
+    if (const auto ref = s.find("$ref"); ref != s.end()) {
+      for (const auto& [other, unused] : s.items()) {
+        if (other != "$ref" && kAnnotations.count(other) == 0) {
+          return unsupported(where, "\"" + other + "\" beside $ref");
         }
-        return Status::ok();
       }
+      if (!ref->is_string()) return invalidArgument(where + ".$ref must be a string");
+      ASSIGN_OR_RETURN(at(index).ref, resolveRef(ref->get<std::string>(), where));
+      return Status::ok();
     }
     for (const auto& [key, value] : s.items()) {
       if (kAnnotations.count(key) != 0) continue;

@@ -183,7 +183,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       // The arguments as they come, in one call: its id and name with the first piece (vLLM).
       json call = {{"index", 0}, {"function", {{"arguments", text}}}};
       if (!choice.forced_call_started) {
-        call["id"] = newToolCallId(plan_.tool_call_ids);
+        call["id"] = newToolCallId(idFormat());
         call["type"] = "function";
         call["function"]["name"] = *plan_.forced_tool;
         choice.forced_call_started = true;
@@ -303,10 +303,8 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
           {"role", "assistant"}, {"content", choice.text}, {"tool_calls", json::array()}};
       if (plan_.forced_tool) {
         entry["message"]["content"] = nullptr;
-        entry["message"]["tool_calls"] = json::array(
-            {{{"id", newToolCallId(plan_.tool_call_ids)},
-              {"type", "function"},
-              {"function", {{"name", *plan_.forced_tool}, {"arguments", choice.text}}}}});
+        entry["message"]["tool_calls"] =
+            toolCallsJson(idFormat(), {ParsedToolCall{*plan_.forced_tool, choice.text}}, false);
       } else if (plan_.tool_call_format || plan_.tool_required) {
         // Without calls the content is the answer (for mistral without its tags).
         ParsedToolCalls parsed = plan_.tool_required
