@@ -140,15 +140,6 @@ Result<std::shared_ptr<const JsonSchema>> EngineCore::structuredSchema(
   return std::shared_ptr<const JsonSchema>();  // json_object: JsonSchema::anyObject()
 }
 
-std::unique_ptr<TokenBytesIndex> EngineCore::buildTokenBytesIndex() const {
-  assert(tokenizer_ != nullptr);
-  std::vector<std::optional<std::string>> bytes(static_cast<size_t>(executor_.vocabSize()));
-  for (size_t id = 0; id < bytes.size(); ++id) {
-    bytes[id] = tokenizer_->tokenBytes(static_cast<int32_t>(id));
-  }
-  return std::make_unique<TokenBytesIndex>(std::move(bytes), config_.eos_token_ids);
-}
-
 Status EngineCore::addRequest(EngineRequest request, std::shared_ptr<RequestStream> stream) {
   RETURN_IF_ERROR(validate(request));
   if (requests_.count(request.request_id) != 0) {
@@ -178,7 +169,10 @@ Status EngineCore::addRequest(EngineRequest request, std::shared_ptr<RequestStre
   r.step_logprobs.resize(r.params.n);
   if (r.params.json_object || !r.params.json_schema.empty() || !r.params.choice.empty()) {
     ASSIGN_OR_RETURN(r.schema, structuredSchema(r.params));
-    if (!token_index_) token_index_ = buildTokenBytesIndex();
+    if (!token_index_) {
+      token_index_ =
+          TokenBytesIndex::fromTokenizer(*tokenizer_, executor_.vocabSize(), config_.eos_token_ids);
+    }
     r.grammars.assign(r.params.n, JsonGrammar(r.schema ? *r.schema : JsonSchema::anyObject()));
   }
 

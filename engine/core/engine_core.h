@@ -106,8 +106,6 @@ class EngineCore {
   // json_object.
   [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> structuredSchema(
       const SamplingParams& params);
-  // The vocabulary's token bytes for structured output. REQUIRES: a tokenizer.
-  [[nodiscard]] std::unique_ptr<TokenBytesIndex> buildTokenBytesIndex() const;
 
   EngineCoreConfig config_;
   ModelExecutor& executor_;

@@ -4,6 +4,8 @@
 #include <cassert>
 #include <utility>
 
+#include "engine/tokenizer/tokenizer.h"
+
 namespace manifold {
 
 TokenBytesIndex::TokenBytesIndex(std::vector<std::optional<std::string>> bytes_by_id,
@@ -32,6 +34,16 @@ TokenBytesIndex::TokenBytesIndex(std::vector<std::optional<std::string>> bytes_b
   }
   all_ = makeWalk(std::move(with_bytes));
   not_string_text_ = makeWalk(std::move(not_text));
+}
+
+std::unique_ptr<TokenBytesIndex> TokenBytesIndex::fromTokenizer(const Tokenizer& tokenizer,
+                                                                int vocab_size,
+                                                                std::vector<int32_t> eos_ids) {
+  std::vector<std::optional<std::string>> bytes(static_cast<size_t>(vocab_size));
+  for (size_t id = 0; id < bytes.size(); ++id) {
+    bytes[id] = tokenizer.tokenBytes(static_cast<int32_t>(id));
+  }
+  return std::make_unique<TokenBytesIndex>(std::move(bytes), std::move(eos_ids));
 }
 
 TokenBytesIndex::Walk TokenBytesIndex::makeWalk(std::vector<int32_t> ids) const {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -26,12 +27,18 @@
 
 namespace manifold {
 
+class Tokenizer;
+
 class TokenBytesIndex {
  public:
   // bytes_by_id[id]: what token `id` adds to the text mid-output (Tokenizer::tokenBytes), or
   // nullopt. eos_ids: the ids that end the output.
   TokenBytesIndex(std::vector<std::optional<std::string>> bytes_by_id,
                   std::vector<int32_t> eos_ids);
+  // The index of a model's vocabulary (vocab_size ids, which may run past the tokenizer's).
+  [[nodiscard]] static std::unique_ptr<TokenBytesIndex> fromTokenizer(const Tokenizer& tokenizer,
+                                                                      int vocab_size,
+                                                                      std::vector<int32_t> eos_ids);
 
   [[nodiscard]] int vocabSize() const { return static_cast<int>(bytes_.size()); }
   [[nodiscard]] bool isEos(int32_t id) const;

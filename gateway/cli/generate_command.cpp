@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/file_util.h"
 #include "engine/loader/generation_config.h"
 #include "engine/model/forward_batch.h"
 #include "engine/model/load_progress.h"
@@ -21,6 +22,9 @@
 #include "engine/sampler/philox.h"
 #include "engine/sampler/sampler.h"
 #include "engine/sampling_params.h"
+#include "engine/structured_output/json_grammar.h"
+#include "engine/structured_output/json_schema.h"
+#include "engine/structured_output/token_bytes_index.h"
 #include "engine/tokenizer/incremental_detokenizer.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "gateway/cli/commands.h"
@@ -44,6 +48,9 @@ struct GenerateArgs {
   std::string dtype = "auto";
   std::string kv_cache_dtype = "auto";
   bool ignore_eos = false;
+  bool json_object = false;      // structured output: one JSON object
+  std::string json_schema;       // ... or a value of this JSON Schema (text)
+  std::string json_schema_file;  // ... read from this file
   bool json = false;
   bool verbose = false;
 };
@@ -76,6 +83,31 @@ SamplingParams samplingParams(const GenerateArgs& args, const GenerationConfig& 
   return params;
 }
 
+// --json-object, --json-schema or --json-schema-file: the schema the output keeps to
+// (JsonSchema::anyObject() for --json-object), or null for free text.
+Result<std::shared_ptr<const JsonSchema>> structuredOutputSchema(const GenerateArgs& args) {
+  const int given = (args.json_object ? 1 : 0) + (args.json_schema.empty() ? 0 : 1) +
+                    (args.json_schema_file.empty() ? 0 : 1);
+  if (given > 1) {
+    return invalidArgument("give one of --json-object, --json-schema and --json-schema-file");
+  }
+  if (args.json_object) {
+    return std::shared_ptr<const JsonSchema>(&JsonSchema::anyObject(), [](const JsonSchema*) {});
+  }
+  std::string text = args.json_schema;
+  if (!args.json_schema_file.empty()) {
+    Result<std::string> read = readFile(args.json_schema_file);
+    if (!read.isOk()) return invalidArgument("--json-schema-file: " + read.status().message());
+    text = std::move(read).value();
+  }
+  if (text.empty()) return std::shared_ptr<const JsonSchema>();
+  Result<std::shared_ptr<const JsonSchema>> schema = JsonSchema::compileText(text);
+  if (!schema.isOk())
+    return schema.status().withContext(args.json_schema.empty() ? "--json-schema-file"
+                                                                : "--json-schema");
+  return schema;
+}
+
 Result<GenerateResult> generate(const GenerateArgs& args) {
   if (args.prompt.empty()) return invalidArgument("--prompt is empty");
   if (args.max_tokens < 1) {
@@ -101,6 +133,7 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
   }
   SamplingParams params = samplingParams(args, generation);
   RETURN_IF_ERROR(params.validate(static_cast<int>(config.vocab_size)));
+  ASSIGN_OR_RETURN(std::shared_ptr<const JsonSchema> schema, structuredOutputSchema(args));
   const int max_new = std::min(args.max_tokens, max_len - prompt_len);
 
   ModelRunnerOptions options;
@@ -132,6 +165,14 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
   eos_ids.insert(tokenizer->eosIds().begin(), tokenizer->eosIds().end());
   Sampler sampler(runner->vocabSize(), std::vector<int32_t>(eos_ids.begin(), eos_ids.end()));
   const uint64_t seed = params.seed.value_or(drawRandomSeed());
+  // Structured output: the grammar of the output so far, advanced by each token.
+  std::unique_ptr<TokenBytesIndex> token_index;
+  std::optional<JsonGrammar> grammar;
+  if (schema) {
+    token_index = TokenBytesIndex::fromTokenizer(
+        *tokenizer, runner->vocabSize(), std::vector<int32_t>(eos_ids.begin(), eos_ids.end()));
+    grammar.emplace(*schema);
+  }
 
   std::vector<int32_t> block_table(options.kv_cache.num_blocks);
   for (size_t i = 0; i < block_table.size(); ++i) block_table[i] = static_cast<int32_t>(i);
@@ -154,7 +195,14 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
     row.seed = seed;
     row.prompt_token_ids = result.prompt_ids;
     row.output_token_ids = result.token_ids;
+    if (grammar) {
+      row.token_index = token_index.get();
+      row.grammar = &*grammar;
+    }
     const int32_t next = sampler.sampleRow(row).token_id;
+    // An EOS after a whole value ends the output even with --ignore-eos (nothing else may follow).
+    const bool value_done = grammar && token_index->isEos(next) && grammar->complete();
+    if (grammar && !token_index->advance(*grammar, next)) grammar.reset();
     result.token_ids.push_back(next);
     tokens.push_back(next);
     if (result.token_ids.size() == 1) {
@@ -162,7 +210,7 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
       result.prefill_seconds = Seconds(now - start).count();
       start = now;
     }
-    if (!args.ignore_eos && eos_ids.count(next)) {
+    if ((!args.ignore_eos && eos_ids.count(next)) || value_done) {
       result.finish_reason = FinishReason::kStop;
       break;
     }
@@ -232,6 +280,11 @@ void addGenerateCommand(CLI::App& app) {
                   "KV cache dtype: auto (bf16 for 16-bit weights, else f32), f32 or bf16")
       ->capture_default_str();
   cmd->add_flag("--ignore-eos", args->ignore_eos, "Keep generating past EOS (benchmarks)");
+  cmd->add_flag("--json-object", args->json_object, "Constrain the output to one JSON object");
+  cmd->add_option("--json-schema", args->json_schema,
+                  "Constrain the output to a value of this JSON Schema (docs/api.md: the subset)");
+  cmd->add_option("--json-schema-file", args->json_schema_file,
+                  "Constrain the output to a value of the JSON Schema in this file");
   cmd->add_flag("--json", args->json,
                 "Print JSON: prompt_token_ids, token_ids, text, finish_reason, speeds");
   cmd->add_flag("-v,--verbose", args->verbose, "Print the speeds to stderr");

@@ -124,6 +124,28 @@ TEST(GenerateCommand, RejectsBadInputWithAClearMessage) {
   expectInputError({"--prompt", "hi", "--min-p", "1.5"}, "min_p");
   expectInputError({"--prompt", "hi", "--max-tokens", "0"}, "--max-tokens must be at least 1");
   expectInputError({"--prompt", "hi", "--threads", "0"}, "threads must be in [1, 1024]");
+  expectInputError({"--prompt", "hi", "--json-schema", R"({"type": "string", "format": "date"})"},
+                   "--json-schema: schema: the keyword \"format\" is not supported");
+  expectInputError({"--prompt", "hi", "--json-object", "--json-schema", "{}"},
+                   "give one of --json-object, --json-schema and --json-schema-file");
+  expectInputError({"--prompt", "hi", "--json-schema-file", "/nonexistent/schema.json"},
+                   "/nonexistent/schema.json");
+}
+
+// --json-schema: the output keeps to the schema and ends with the value, --ignore-eos or not.
+TEST(GenerateCommand, JsonSchemaConstrainsTheOutput) {
+  for (const char* ignore_eos : {"", "--ignore-eos"}) {
+    std::vector<std::string> args = {"--prompt", "Is the cat happy?", "--temperature", "0",
+                                     "--max-tokens", "20", "--json-schema",
+                                     R"({"enum": ["yes", "no"]})", "--json"};
+    if (*ignore_eos != '\0') args.push_back(ignore_eos);
+    const RunResult run = runGenerate(args);
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    const nlohmann::json out = nlohmann::json::parse(run.out);
+    EXPECT_EQ(out["finish_reason"], "stop");
+    const nlohmann::json value = nlohmann::json::parse(out["text"].get<std::string>());
+    EXPECT_TRUE(value == "yes" || value == "no") << out["text"];
+  }
 }
 
 }  // namespace

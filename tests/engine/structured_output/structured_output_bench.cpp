@@ -23,11 +23,8 @@ const TokenBytesIndex& index(int which) {
     auto tokenizer = Tokenizer::fromDirectory(std::string(MANIFOLD_SOURCE_DIR) +
                                               "/tests/data/tokenizers/" + kTokenizers[which]);
     if (!tokenizer.isOk()) std::abort();
-    std::vector<std::optional<std::string>> bytes(static_cast<size_t>((*tokenizer)->vocabSize()));
-    for (size_t id = 0; id < bytes.size(); ++id) {
-      bytes[id] = (*tokenizer)->tokenBytes(static_cast<int32_t>(id));
-    }
-    indexes[which] = std::make_unique<TokenBytesIndex>(std::move(bytes), (*tokenizer)->eosIds());
+    indexes[which] = TokenBytesIndex::fromTokenizer(**tokenizer, (*tokenizer)->vocabSize(),
+                                                    (*tokenizer)->eosIds());
   }
   return *indexes[which];
 }

@@ -69,11 +69,10 @@ class RealVocabulary : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RealVocabulary, WalkEqualsTestingEveryToken) {
   const Tokenizer& tokenizer = testing::sharedTokenizer(testing::tokenizerDir(GetParam()));
-  std::vector<std::optional<std::string>> bytes(static_cast<size_t>(tokenizer.vocabSize()) + 5);
-  for (size_t id = 0; id < bytes.size(); ++id) {
-    bytes[id] = tokenizer.tokenBytes(static_cast<int32_t>(id));
-  }
-  const TokenBytesIndex index(std::move(bytes), tokenizer.eosIds());
+  // Five ids past the tokenizer, as a model's vocabulary may have.
+  const std::unique_ptr<TokenBytesIndex> built =
+      TokenBytesIndex::fromTokenizer(tokenizer, tokenizer.vocabSize() + 5, tokenizer.eosIds());
+  const TokenBytesIndex& index = *built;
   const char* prefixes[] = {"",
                             " ",
                             "{",
