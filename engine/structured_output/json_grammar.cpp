@@ -135,9 +135,11 @@ bool JsonGrammar::advance(uint8_t byte) {
 
 bool JsonGrammar::structural(uint8_t byte) {
   if (mode_ == Mode::kDone) return false;
+  // A raw choice starts at the first byte, whitespace included.
+  if (schema_->raw() && mode_ == Mode::kValue && depth_ == 0) return startValue(byte);
   if (isWhitespace(byte)) {
-    const bool leading = mode_ == Mode::kValue && depth_ == 0;
-    const int limit = !leading ? kMaxWhitespaceRun : schema_->raw() ? 0 : kMaxLeadingWhitespace;
+    const int limit =
+        mode_ == Mode::kValue && depth_ == 0 ? kMaxLeadingWhitespace : kMaxWhitespaceRun;
     if (whitespace_run_ >= limit) return false;
     ++whitespace_run_;
     return true;

@@ -1,6 +1,7 @@
 #include "engine/structured_output/json_schema.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <string_view>
@@ -12,9 +13,11 @@ namespace {
 using nlohmann::json;
 
 // Keywords that say nothing about what may be written.
+// "discriminator" is OpenAPI's hint beside a tagged oneOf (pydantic writes it); the branches'
+// consts decide.
 const std::set<std::string_view> kAnnotations = {
-    "title",    "description", "default",  "examples",  "$schema", "$id",
-    "$comment", "deprecated",  "readOnly", "writeOnly", "$defs",   "definitions"};
+    "title",      "description", "default",   "examples", "$schema",     "$id",          "$comment",
+    "deprecated", "readOnly",    "writeOnly", "$defs",    "definitions", "discriminator"};
 
 Status unsupported(const std::string& where, const std::string& what) {
   return invalidArgument(where + ": " + what + " is not supported");
@@ -160,9 +163,12 @@ class JsonSchema::Compiler {
     if (s.contains("properties") && !s.contains("additionalProperties")) at(index).closed = true;
     RETURN_IF_ERROR(keepAllowedLiterals(at(index), where));
     Node& node = at(index);
-    if (!node.branches.empty() &&
-        (s.contains("type") || !node.properties.empty() || !node.literals.empty())) {
-      return unsupported(where, "anyOf beside type, properties or enum");
+    if (!node.branches.empty()) {
+      for (const auto& [key, unused] : s.items()) {
+        if (key != "anyOf" && key != "oneOf" && kAnnotations.count(key) == 0) {
+          return unsupported(where, "\"" + key + "\" beside anyOf");
+        }
+      }
     }
     if (node.min_items > node.max_items || node.min_length > node.max_length) {
       return invalidArgument(where + " has a minimum above its maximum");
@@ -198,7 +204,7 @@ class JsonSchema::Compiler {
       const json value = json::parse(literal);
       bool allowed = false;
       if (value.is_object()) {
-        allowed = (node.types & kObject) != 0;
+        allowed = (node.types & kObject) != 0 && !(node.closed && !value.empty());
       } else if (value.is_array()) {
         allowed = (node.types & kArray) != 0 && value.size() >= node.min_items &&
                   value.size() <= node.max_items;
@@ -208,9 +214,9 @@ class JsonSchema::Compiler {
         allowed = (node.types & kString) != 0 && code_points >= node.min_length &&
                   code_points <= node.max_length;
       } else if (value.is_number()) {
+        const double number = value.get<double>();
         const bool integral =
-            value.is_number_integer() ||
-            value.get<double>() == static_cast<double>(static_cast<int64_t>(value.get<double>()));
+            value.is_number_integer() || (std::isfinite(number) && std::trunc(number) == number);
         allowed = (node.types & kNumber) != 0 || ((node.types & kInteger) != 0 && integral);
       } else if (value.is_boolean()) {
         allowed = (node.types & kBoolean) != 0;
@@ -264,6 +270,8 @@ class JsonSchema::Compiler {
     }
     std::vector<int> state(n, 0);  // 0: not merged, 1: merging, 2: merged
     for (size_t i = 0; i < n; ++i) RETURN_IF_ERROR(merge(static_cast<int>(i), state));
+    // Unions add a node each; node indices are 16-bit in the grammar.
+    if (schema_.nodes_.size() > kMaxNodes) return unsupported("schema", "a schema this large");
     return Status::ok();
   }
 
@@ -274,7 +282,7 @@ class JsonSchema::Compiler {
     if (!at(index).branches.empty()) {
       for (int branch : at(index).branches) RETURN_IF_ERROR(merge(schema_.targets_[branch], state));
       ASSIGN_OR_RETURN(bool joined, joinLiterals(index));
-      if (!joined) RETURN_IF_ERROR(mergeByType(index));
+      if (!joined) RETURN_IF_ERROR(mergeByType(index, state));
     }
     state[index] = 2;
     return Status::ok();
@@ -307,7 +315,7 @@ class JsonSchema::Compiler {
     return true;
   }
 
-  Status mergeByType(int index) {
+  Status mergeByType(int index, std::vector<int>& state) {
     uint8_t types = 0;
     std::vector<int> objects;
     for (int branch : at(index).branches) {
@@ -324,15 +332,22 @@ class JsonSchema::Compiler {
     }
     at(index).types = types;
     if (objects.size() == 1) at(index).object_node = objects[0];
-    if (objects.size() > 1) RETURN_IF_ERROR(discriminate(index, objects));
+    if (objects.size() > 1) RETURN_IF_ERROR(discriminate(index, objects, state));
     return Status::ok();
   }
 
   // The object branches of anyOf node `index` as a discriminated union (json_schema.h).
-  Status discriminate(int index, const std::vector<int>& objects) {
+  Status discriminate(int index, const std::vector<int>& objects, std::vector<int>& state) {
     for (int object : objects) {
-      if (!at(object).union_branches.empty())
+      if (!at(object).union_branches.empty()) {
         return unsupported("an anyOf", "nested unions of objects");
+      }
+      // A discriminator may itself be an anyOf of one const: merged before it is read. (One
+      // being merged now is an enclosing union, recursion, and no discriminator.)
+      for (const Property& p : at(object).properties) {
+        const int target = schema_.targets_[p.node];
+        if (state[target] == 0) RETURN_IF_ERROR(merge(target, state));
+      }
     }
     for (const Property& candidate : at(objects[0]).properties) {
       std::vector<std::string> values;

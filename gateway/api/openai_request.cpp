@@ -184,6 +184,7 @@ Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
   if (const json* outputs = f.get("structured_outputs")) {
     if (!outputs->is_object()) return typeError("structured_outputs", "an object");
     for (const auto& [key, value] : outputs->items()) {
+      if (value.is_null()) continue;  // clients that serialise every field send the unset as null
       const std::string field = "structured_outputs." + key;
       if (key == "json") {
         RETURN_IF_ERROR(setJsonSchema(value, field, p));
@@ -197,7 +198,7 @@ Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
                                  ": only one structured output format may be given");
         }
         p.json_object = true;
-      } else if (!value.is_null() && key != "disable_any_whitespace" && key != "disable_fallback" &&
+      } else if (key != "disable_any_whitespace" && key != "disable_fallback" &&
                  key != "disable_additional_properties") {
         return unimplemented(quoted(std::string_view(field)) +
                              " is not supported; only `json`, `json_object` and `choice`");
@@ -484,7 +485,8 @@ Result<std::string> forceTool(const json& tools, const json& name, ChatRequest& 
   const SamplingParams& p = r.options.params;
   if (hasStructuredOutput(p)) {
     return invalidArgument(
-        "`tool_choice` naming a function cannot be combined with `response_format`");
+        "`tool_choice` naming a function cannot be combined with another structured output "
+        "format (`response_format`, `guided_json`, `guided_choice`, `structured_outputs`)");
   }
   for (size_t i = 0; i < tools.size(); ++i) {
     const json& tool = tools[i];
@@ -514,7 +516,9 @@ Result<std::string> forceTool(const json& tools, const json& name, ChatRequest& 
 Status requireToolCalls(const json& tools, ChatRequest& r) {
   const SamplingParams& p = r.options.params;
   if (hasStructuredOutput(p)) {
-    return invalidArgument("`tool_choice` \"required\" cannot be combined with `response_format`");
+    return invalidArgument(
+        "`tool_choice` \"required\" cannot be combined with another structured output format "
+        "(`response_format`, `guided_json`, `guided_choice`, `structured_outputs`)");
   }
   ASSIGN_OR_RETURN(json schema, requiredToolCallsSchema(tools));
   r.options.params.json_schema = schema.dump();

@@ -223,10 +223,12 @@ std::string newToolCallId(ToolCallFormat format) {
 }
 
 std::optional<std::vector<ParsedToolCall>> parseRequiredToolCalls(std::string_view text) {
-  const nlohmann::json calls = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  // Ordered: the arguments keep the model's key order.
+  const nlohmann::ordered_json calls =
+      nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!calls.is_array() || calls.empty()) return std::nullopt;
   std::vector<ParsedToolCall> out;
-  for (const nlohmann::json& call : calls) {
+  for (const nlohmann::ordered_json& call : calls) {
     if (!call.is_object() || !call.contains("name") || !call["name"].is_string() ||
         !call.contains("parameters")) {
       return std::nullopt;
@@ -266,6 +268,15 @@ Result<nlohmann::ordered_json> requiredToolCallsSchema(const nlohmann::ordered_j
                              " must be {\"type\": \"function\", \"function\": {\"name\", ...}}");
     }
     const json& function = tool["function"];
+    if (tool.value("type", json("function")) != "function") {
+      return invalidArgument(where + " is not a function");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (tools[j]["function"]["name"] == function["name"]) {
+        return invalidArgument(where + " has the name of `tools[" + std::to_string(j) +
+                               "]`: " + function["name"].dump());
+      }
+    }
     json parameters =
         function.contains("parameters") ? function["parameters"] : json{{"type", "object"}};
     if (refersToRoot(parameters)) {

@@ -49,8 +49,8 @@ struct GenerateArgs {
   std::string kv_cache_dtype = "auto";
   bool ignore_eos = false;
   bool json_object = false;      // structured output: one JSON object
-  std::string json_schema;       // ... or a value of this JSON Schema (text)
-  std::string json_schema_file;  // ... read from this file
+  std::optional<std::string> json_schema;       // ... or a value of this JSON Schema (text)
+  std::optional<std::string> json_schema_file;  // ... read from this file
   bool json = false;
   bool verbose = false;
 };
@@ -86,25 +86,24 @@ SamplingParams samplingParams(const GenerateArgs& args, const GenerationConfig& 
 // --json-object, --json-schema or --json-schema-file: the schema the output keeps to
 // (JsonSchema::anyObject() for --json-object), or null for free text.
 Result<std::shared_ptr<const JsonSchema>> structuredOutputSchema(const GenerateArgs& args) {
-  const int given = (args.json_object ? 1 : 0) + (args.json_schema.empty() ? 0 : 1) +
-                    (args.json_schema_file.empty() ? 0 : 1);
+  const int given =
+      (args.json_object ? 1 : 0) + (args.json_schema ? 1 : 0) + (args.json_schema_file ? 1 : 0);
   if (given > 1) {
     return invalidArgument("give one of --json-object, --json-schema and --json-schema-file");
   }
   if (args.json_object) {
     return std::shared_ptr<const JsonSchema>(&JsonSchema::anyObject(), [](const JsonSchema*) {});
   }
-  std::string text = args.json_schema;
-  if (!args.json_schema_file.empty()) {
-    Result<std::string> read = readFile(args.json_schema_file);
+  if (given == 0) return std::shared_ptr<const JsonSchema>();
+  std::string text = args.json_schema.value_or("");
+  const char* flag = args.json_schema ? "--json-schema" : "--json-schema-file";
+  if (args.json_schema_file) {
+    Result<std::string> read = readFile(*args.json_schema_file);
     if (!read.isOk()) return invalidArgument("--json-schema-file: " + read.status().message());
     text = std::move(read).value();
   }
-  if (text.empty()) return std::shared_ptr<const JsonSchema>();
   Result<std::shared_ptr<const JsonSchema>> schema = JsonSchema::compileText(text);
-  if (!schema.isOk())
-    return schema.status().withContext(args.json_schema.empty() ? "--json-schema-file"
-                                                                : "--json-schema");
+  if (!schema.isOk()) return schema.status().withContext(flag);
   return schema;
 }
 

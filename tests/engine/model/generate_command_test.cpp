@@ -130,6 +130,7 @@ TEST(GenerateCommand, RejectsBadInputWithAClearMessage) {
                    "give one of --json-object, --json-schema and --json-schema-file");
   expectInputError({"--prompt", "hi", "--json-schema-file", "/nonexistent/schema.json"},
                    "/nonexistent/schema.json");
+  expectInputError({"--prompt", "hi", "--json-schema", ""}, "--json-schema: ");
 }
 
 // --json-schema: the output keeps to the schema and ends with the value, --ignore-eos or not.

@@ -215,6 +215,56 @@ TEST(JsonSchema, ChoiceTakesExactlyOneOfItsTexts) {
   EXPECT_FALSE(JsonSchema::choice(std::vector<std::string>(65, "a")).isOk());
 }
 
+// Found by a review: each of these used to let an output break its schema, or refused a
+// schema pydantic writes.
+TEST(JsonSchema, ReviewedCornersKeepTheirConstraints) {
+  // Choices that start with whitespace.
+  auto spaced = JsonSchema::choice({" yes", "\nno", "maybe"});
+  ASSERT_TRUE(spaced.isOk());
+  EXPECT_TRUE(acceptsWhole(**spaced, " yes"));
+  EXPECT_TRUE(acceptsWhole(**spaced, "\nno"));
+  EXPECT_FALSE(acceptsWhole(**spaced, " maybe"));
+  // A keyword beside anyOf is refused, not dropped.
+  EXPECT_FALSE(
+      JsonSchema::compile(
+          json::parse(R"({"anyOf": [{"type": "array"}, {"type": "null"}], "maxItems": 1})"))
+          .isOk());
+  // An enum of objects under additionalProperties false keeps only {}.
+  auto closed = JsonSchema::compile(
+      json::parse(R"({"enum": [{"a": 1}, {}], "additionalProperties": false})"));
+  ASSERT_TRUE(closed.isOk());
+  EXPECT_TRUE(acceptsWhole(**closed, "{}"));
+  EXPECT_FALSE(acceptsWhole(**closed, R"({"a":1})"));
+  EXPECT_FALSE(
+      JsonSchema::compile(json::parse(R"({"enum": [{"a": 1}], "additionalProperties": false})"))
+          .isOk());
+  // pydantic's Field(discriminator=...): a oneOf with OpenAPI's discriminator hint, whose
+  // branches' consts may themselves be written as a one-branch anyOf.
+  auto pets = JsonSchema::compile(json::parse(R"({
+      "oneOf": [{"type": "object", "properties": {"pet": {"anyOf": [{"const": "cat"}]},
+                                                  "meows": {"type": "boolean"}},
+                 "required": ["pet"]},
+                {"type": "object", "properties": {"pet": {"const": "dog"},
+                                                  "barks": {"type": "boolean"}},
+                 "required": ["pet"]}],
+      "discriminator": {"propertyName": "pet"}})"));
+  ASSERT_TRUE(pets.isOk()) << pets.status().toString();
+  EXPECT_TRUE(acceptsWhole(**pets, R"({"pet":"cat","meows":true})"));
+  EXPECT_FALSE(acceptsWhole(**pets, R"({"pet":"cat","barks":true})"));
+  // Large integral floats in an integer enum.
+  EXPECT_TRUE(JsonSchema::compile(json::parse(R"({"type": "integer", "enum": [1e20]})")).isOk());
+  // A recursive tagged union: a branch's property is the union itself.
+  auto list = JsonSchema::compile(json::parse(R"({
+      "$defs": {"item": {"anyOf": [
+          {"type": "object", "properties": {"k": {"const": "end"}}, "required": ["k"]},
+          {"type": "object", "properties": {"k": {"const": "cons"}, "next": {"$ref": "#/$defs/item"}},
+           "required": ["k", "next"]}]}},
+      "$ref": "#/$defs/item"})"));
+  ASSERT_TRUE(list.isOk()) << list.status().toString();
+  EXPECT_TRUE(acceptsWhole(**list, R"({"k":"cons","next":{"k":"cons","next":{"k":"end"}}})"));
+  EXPECT_FALSE(acceptsWhole(**list, R"({"k":"cons","next":{"k":"cons"}})"));
+}
+
 TEST(JsonSchema, FollowsRecursiveReferencesAndOptionalUnions) {
   const json schema = json::parse(R"({
     "$defs": {"list": {"anyOf": [{"type": "null"},

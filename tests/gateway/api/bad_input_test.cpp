@@ -130,7 +130,7 @@ std::vector<BadCase> badCases() {
        400, "\"pattern\"", "tools"},
       {"tool_choice required with two functions of one name", "POST", kChat,
        chat({{"tools", json::array({kTools[0], kTools[0]})}, {"tool_choice", "required"}}), 400,
-       "telling them apart", "tools"},
+       "has the name of `tools[0]`", "tools[1]"},
       {"tool_choice of an unknown kind", "POST", kChat,
        chat({{"tools", kTools}, {"tool_choice", "always"}}), 400, "", "tool_choice"},
       {"tool_choice naming a function not in tools", "POST", kChat,

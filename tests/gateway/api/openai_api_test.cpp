@@ -445,7 +445,13 @@ TEST_F(OpenAiApiTest, StructuredOutputRequestsReachTheEngineAsOneSchema) {
     EXPECT_FALSE(sent.params.json_object);
   }
   for (const json& extra : {json{{"guided_choice", {"yes", "no"}}},
-                            json{{"structured_outputs", {{"choice", {"yes", "no"}}}}}}) {
+                            json{{"structured_outputs", {{"choice", {"yes", "no"}}}}},
+                            // Clients that serialise every field send the unset ones as null.
+                            json{{"structured_outputs",
+                                  {{"choice", {"yes", "no"}},
+                                   {"json", nullptr},
+                                   {"json_object", nullptr},
+                                   {"regex", nullptr}}}}}) {
     auto result = client().post("/v1/completions", completionBody(extra));
     ASSERT_EQ(result.status, 200) << result.body;
     EXPECT_EQ(gateway_->engine("fake").submitted().back().params.choice,

@@ -284,5 +284,37 @@ TEST(ToolCallIds, MistralIdsAreNineAlphanumerics) {
   EXPECT_TRUE(newToolCallId(ToolCallFormat::kHermes).starts_with("chatcmpl-tool-"));
 }
 
+// tool_choice "required": the array's calls, their arguments in the model's key order; anything
+// that is not such an array is no calls.
+TEST(RequiredToolCalls, ReadTheArrayOfCalls) {
+  const auto calls = parseRequiredToolCalls(
+      R"([{"name":"f","parameters":{"b":1,"a":[2]}},{"name":"g","parameters":{}}])");
+  ASSERT_TRUE(calls.has_value());
+  ASSERT_EQ(calls->size(), 2u);
+  EXPECT_EQ((*calls)[0].name, "f");
+  EXPECT_EQ((*calls)[0].arguments, R"({"b":1,"a":[2]})");
+  EXPECT_EQ((*calls)[1].arguments, "{}");
+  for (const char* text : {"", "[]", R"([{"name":"f")", R"({"name":"f","parameters":{}})",
+                           R"([{"parameters":{}}])", R"([{"name":1,"parameters":{}}])"}) {
+    EXPECT_FALSE(parseRequiredToolCalls(text).has_value()) << text;
+  }
+}
+
+TEST(RequiredToolCalls, SchemaIsAUnionOfTheFunctionsWithTheirDefsOnTop) {
+  const auto tools = nlohmann::ordered_json::parse(R"([
+      {"type": "function", "function": {"name": "f", "parameters": {
+          "type": "object", "properties": {"p": {"$ref": "#/$defs/P"}},
+          "$defs": {"P": {"type": "integer"}}}}},
+      {"type": "function", "function": {"name": "g"}}])");
+  const auto schema = requiredToolCallsSchema(tools);
+  ASSERT_TRUE(schema.isOk()) << schema.status().toString();
+  EXPECT_EQ((*schema)["$defs"]["P"]["type"], "integer");
+  EXPECT_EQ((*schema)["items"]["anyOf"][1]["properties"]["name"]["const"], "g");
+  EXPECT_FALSE((*schema)["items"]["anyOf"][0]["properties"]["parameters"].contains("$defs"));
+  auto self = tools;
+  self[0]["function"]["parameters"]["properties"]["p"] = {{"$ref", "#"}};
+  EXPECT_FALSE(requiredToolCallsSchema(self).isOk());
+}
+
 }  // namespace
 }  // namespace manifold::gateway
