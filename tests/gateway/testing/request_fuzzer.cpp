@@ -270,6 +270,11 @@ std::vector<FuzzSeed> fuzzSeedRequests(const std::string& model, const std::stri
           {"required", {"city"}}}}}}};
   json chat_forced = chat;
   chat_forced["tool_choice"] = {{"type", "function"}, {"function", {{"name", "get_weather"}}}};
+  json chat_required = chat;
+  chat_required["tool_choice"] = "required";
+  json choice = completion;
+  choice["guided_choice"] = {"yes", "no", " maybe"};
+  choice["structured_outputs"] = {{"json", nullptr}};
   return {{"/v1/completions", completion},
           {"/v1/completions", streamed},
           {"/v1/completions", batch},
@@ -277,6 +282,8 @@ std::vector<FuzzSeed> fuzzSeedRequests(const std::string& model, const std::stri
           {"/v1/chat/completions", chat_stream},
           {"/v1/chat/completions", chat_schema},
           {"/v1/chat/completions", chat_forced},
+          {"/v1/chat/completions", chat_required},
+          {"/v1/completions", choice},
           {"/tokenize", {{"model", model}, {"prompt", "Hello"}, {"add_special_tokens", true}}},
           {"/detokenize", {{"model", model}, {"tokens", json::array({5, 6, 7})}}}};
 }
