@@ -39,6 +39,10 @@ struct SamplingParams {
   std::string json_schema;  // JSON Schema text; empty: none (json_schema.h says what is supported)
   std::vector<std::string> choice;  // vLLM's guided_choice: exactly one of these; empty: none
 
+  [[nodiscard]] bool structuredOutput() const {
+    return json_object || !json_schema.empty() || !choice.empty();
+  }
+
   static constexpr int kMaxN = 128;
   static constexpr int kMaxLogprobs = 20;
 

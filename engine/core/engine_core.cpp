@@ -20,7 +20,7 @@ struct EngineCore::ActiveRequest {
   std::vector<int32_t> prompt;
   std::vector<std::unique_ptr<SequenceOutputProcessor>> processors;  // [n]
   std::vector<std::optional<PositionLogprobs>> step_logprobs;        // [n], this step's samples
-  // Structured output: the compiled json_schema or choice (none for json_object), and [n] each
+  // Structured output: the request's schema (JsonSchema::forParams), and [n] each
   // sequence's grammar, advanced by its tokens. nullopt once a token the grammar refused was
   // drawn (the sampler's all-masked fallback): unconstrained from then on.
   std::shared_ptr<const JsonSchema> schema;
@@ -97,6 +97,14 @@ EngineCore::EngineCore(const EngineCoreConfig& config, ModelExecutor& executor,
 EngineCore::~EngineCore() = default;
 
 Status EngineCore::validate(const EngineRequest& request) const {
+  RETURN_IF_ERROR(validateAllButSchema(request));
+  if (request.params.structuredOutput()) {
+    RETURN_IF_ERROR(JsonSchema::forParams(request.params).status());
+  }
+  return Status::ok();
+}
+
+Status EngineCore::validateAllButSchema(const EngineRequest& request) const {
   const int prompt_len = static_cast<int>(request.prompt_token_ids.size());
   if (prompt_len == 0) return invalidArgument("prompt must not be empty");
   if (prompt_len >= config_.scheduler.max_model_len) {
@@ -113,12 +121,8 @@ Status EngineCore::validate(const EngineRequest& request) const {
     }
   }
   RETURN_IF_ERROR(request.params.validate(vocab));
-  if (request.params.json_object || !request.params.json_schema.empty() ||
-      !request.params.choice.empty()) {
-    if (tokenizer_ == nullptr) {
-      return invalidArgument("structured output needs the model's tokenizer");
-    }
-    RETURN_IF_ERROR(structuredSchema(request.params).status());
+  if (request.params.structuredOutput() && tokenizer_ == nullptr) {
+    return invalidArgument("structured output needs the model's tokenizer");
   }
   // As vLLM: a priority the scheduler would ignore is an error, not a silent no-op.
   if (request.priority != 0 && config_.scheduler.policy != SchedulingPolicy::kPriority) {
@@ -133,15 +137,14 @@ Status EngineCore::validate(const EngineRequest& request) const {
   return Status::ok();
 }
 
-Result<std::shared_ptr<const JsonSchema>> EngineCore::structuredSchema(
-    const SamplingParams& params) {
-  if (!params.json_schema.empty()) return JsonSchema::compileText(params.json_schema);
-  if (!params.choice.empty()) return JsonSchema::choice(params.choice);
-  return std::shared_ptr<const JsonSchema>();  // json_object: JsonSchema::anyObject()
-}
-
 Status EngineCore::addRequest(EngineRequest request, std::shared_ptr<RequestStream> stream) {
-  RETURN_IF_ERROR(validate(request));
+  // The schema is compiled once, below, and kept: validate() would compile it a second time on
+  // the engine thread.
+  RETURN_IF_ERROR(validateAllButSchema(request));
+  std::shared_ptr<const JsonSchema> schema;
+  if (request.params.structuredOutput()) {
+    ASSIGN_OR_RETURN(schema, JsonSchema::forParams(request.params));
+  }
   if (requests_.count(request.request_id) != 0) {
     return invalidArgument("duplicate request id " + request.request_id);
   }
@@ -167,13 +170,13 @@ Status EngineCore::addRequest(EngineRequest request, std::shared_ptr<RequestStre
         std::move(decoder)));
   }
   r.step_logprobs.resize(r.params.n);
-  if (r.params.json_object || !r.params.json_schema.empty() || !r.params.choice.empty()) {
-    ASSIGN_OR_RETURN(r.schema, structuredSchema(r.params));
+  if (schema) {
     if (!token_index_) {
       token_index_ =
           TokenBytesIndex::fromTokenizer(*tokenizer_, executor_.vocabSize(), config_.eos_token_ids);
     }
-    r.grammars.assign(r.params.n, JsonGrammar(r.schema ? *r.schema : JsonSchema::anyObject()));
+    r.grammars.assign(r.params.n, JsonGrammar(*schema));
+    r.schema = std::move(schema);
   }
 
   NewRequest scheduled;

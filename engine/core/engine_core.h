@@ -102,10 +102,8 @@ class EngineCore {
   // Answers the requests the scheduler rejected (too long for the whole KV cache) with an error.
   void failRejected(const SchedulerOutput& output);
   void reportStep(const SchedulerOutput& output, int num_generation_tokens);
-  // The schema of a structured-output request: json_schema compiled, or the choice; null for
-  // json_object.
-  [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> structuredSchema(
-      const SamplingParams& params);
+  // validate() but for compiling a structured-output schema.
+  [[nodiscard]] Status validateAllButSchema(const EngineRequest& request) const;
 
   EngineCoreConfig config_;
   ModelExecutor& executor_;

@@ -115,8 +115,7 @@ int32_t Sampler::fallbackToken(const SamplingRow& row) {
   // takes anything.
   int32_t token = argmax(row.logits);
   if (row.constrained() && !row.token_index->accepts(*row.grammar, token)) {
-    allowed_.resize(static_cast<size_t>(vocab_size_));
-    row.token_index->allowedTokens(*row.grammar, allowed_);
+    computeGrammarMask(row);
     int32_t best = -1;
     for (int32_t id = 0; id < vocab_size_; ++id) {
       if (allowed_[id] != 0 && (best < 0 || row.logits[id] > row.logits[best])) best = id;
@@ -126,9 +125,13 @@ int32_t Sampler::fallbackToken(const SamplingRow& row) {
   return token;
 }
 
-void Sampler::maskByGrammar(const SamplingRow& row, std::span<float> logits) {
+void Sampler::computeGrammarMask(const SamplingRow& row) {
   allowed_.resize(static_cast<size_t>(vocab_size_));
   row.token_index->allowedTokens(*row.grammar, allowed_);
+}
+
+void Sampler::maskByGrammar(const SamplingRow& row, std::span<float> logits) {
+  computeGrammarMask(row);
   for (int32_t id = 0; id < vocab_size_; ++id) {
     if (allowed_[id] == 0) logits[id] = -std::numeric_limits<float>::infinity();
   }

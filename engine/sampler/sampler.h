@@ -75,6 +75,8 @@ class Sampler {
   int vocab_size_;
   LogitsProcessor logits_processor_;
   TokenFilter token_filter_;
+  // allowed_ = the row's grammar mask.
+  void computeGrammarMask(const SamplingRow& row);
   // Sets the logits of tokens the row's grammar refuses to -inf; allowed_ holds the mask after.
   void maskByGrammar(const SamplingRow& row, std::span<float> logits);
   // The token of a row whose processed logits are all -inf.

@@ -400,38 +400,47 @@ Result<std::shared_ptr<const JsonSchema>> JsonSchema::compileText(std::string_vi
   return compile(schema);
 }
 
+std::unique_ptr<JsonSchema> JsonSchema::singleNode(Node root) {
+  auto schema = std::make_unique<JsonSchema>();
+  root.object_node = root.array_node = root.string_node = root.number_node = 1;
+  schema->nodes_ = {Node{}, std::move(root)};
+  schema->targets_ = {0, 1};
+  schema->root_ = 1;
+  return schema;
+}
+
 Result<std::shared_ptr<const JsonSchema>> JsonSchema::choice(
     const std::vector<std::string>& choices) {
   if (choices.empty() || choices.size() > kMaxAlternatives) {
     return invalidArgument("a choice needs 1 to " + std::to_string(kMaxAlternatives) +
                            " strings, got " + std::to_string(choices.size()));
   }
-  auto schema = std::make_shared<JsonSchema>();
-  schema->nodes_.resize(2);
   for (const std::string& text : choices) {
     if (text.empty()) return invalidArgument("a choice must not be empty");
   }
-  schema->nodes_[1].literals = choices;
-  schema->nodes_[1].object_node = schema->nodes_[1].array_node = schema->nodes_[1].string_node =
-      schema->nodes_[1].number_node = 1;
-  schema->targets_ = {0, 1};
-  schema->root_ = 1;
+  Node root;
+  root.literals = choices;
+  std::unique_ptr<JsonSchema> schema = singleNode(std::move(root));
   schema->raw_ = true;
   return std::shared_ptr<const JsonSchema>(std::move(schema));
 }
 
 const JsonSchema& JsonSchema::anyObject() {
   static const JsonSchema* const schema = [] {
-    auto* s = new JsonSchema();
-    s->nodes_.resize(2);
-    s->nodes_[1].types = kObject;
-    s->nodes_[1].object_node = s->nodes_[1].array_node = s->nodes_[1].string_node =
-        s->nodes_[1].number_node = 1;
-    s->targets_ = {0, 1};
-    s->root_ = 1;
-    return s;
+    Node root;
+    root.types = kObject;
+    return singleNode(std::move(root)).release();
   }();
   return *schema;
+}
+
+Result<std::shared_ptr<const JsonSchema>> JsonSchema::forParams(const SamplingParams& params) {
+  if (!params.json_schema.empty()) return compileText(params.json_schema);
+  if (!params.choice.empty()) return choice(params.choice);
+  if (params.json_object) {
+    return std::shared_ptr<const JsonSchema>(&anyObject(), [](const JsonSchema*) {});
+  }
+  return std::shared_ptr<const JsonSchema>();
 }
 
 }  // namespace manifold

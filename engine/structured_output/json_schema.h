@@ -39,6 +39,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "engine/sampling_params.h"
 
 namespace manifold {
 
@@ -107,6 +108,10 @@ class JsonSchema {
   // none, more than kMaxAlternatives, an empty one.
   [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> choice(
       const std::vector<std::string>& choices);
+  // The schema a request's structured output asks for: json_schema compiled, the choice, or
+  // anyObject() (not owned) for json_object; null when it asks for none.
+  [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> forParams(
+      const SamplingParams& params);
   // The output is raw text (choice()), not JSON: no whitespace before it.
   [[nodiscard]] bool raw() const { return raw_; }
 
@@ -114,10 +119,11 @@ class JsonSchema {
   [[nodiscard]] const Node& node(int index) const { return nodes_[static_cast<size_t>(index)]; }
   // The node a value of schema node `index` follows: `index` with its $refs followed.
   [[nodiscard]] int targetOf(int index) const { return targets_[static_cast<size_t>(index)]; }
-  [[nodiscard]] size_t numNodes() const { return nodes_.size(); }
 
  private:
   class Compiler;
+  // A schema of one node (after kAnyNode) as its root.
+  [[nodiscard]] static std::unique_ptr<JsonSchema> singleNode(Node root);
 
   std::vector<Node> nodes_;
   std::vector<int> targets_;  // [node]: the node after following $refs

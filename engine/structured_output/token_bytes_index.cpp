@@ -12,7 +12,10 @@ TokenBytesIndex::TokenBytesIndex(std::vector<std::optional<std::string>> bytes_b
                                  std::vector<int32_t> eos_ids)
     : eos_(bytes_by_id.size(), 0), string_text_(bytes_by_id.size(), 0) {
   for (int32_t id : eos_ids) {
-    if (id >= 0 && static_cast<size_t>(id) < eos_.size()) eos_[id] = 1;
+    if (id >= 0 && static_cast<size_t>(id) < eos_.size() && eos_[id] == 0) {
+      eos_[id] = 1;
+      eos_ids_.push_back(id);
+    }
   }
   JsonGrammar in_string;
   const bool started = in_string.advance("{\"");
@@ -93,7 +96,7 @@ void TokenBytesIndex::allowedTokens(const JsonGrammar& state, std::span<uint8_t>
   }
   if (state.complete()) {
     // A whole top-level number or literal that could also go on ("1" of "12").
-    for (size_t id = 0; id < eos_.size(); ++id) allowed[id] |= eos_[id];
+    for (int32_t id : eos_ids_) allowed[id] = 1;
   }
 }
 

@@ -61,6 +61,7 @@ class TokenBytesIndex {
 
   std::vector<std::string> bytes_;    // by id; empty: no bytes
   std::vector<uint8_t> eos_;          // by id
+  std::vector<int32_t> eos_ids_;      // the ids eos_ marks
   std::vector<uint8_t> string_text_;  // by id: plain string text
   Walk all_;                          // every id with bytes
   Walk not_string_text_;              // the ids with bytes that are not plain string text

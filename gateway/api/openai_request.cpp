@@ -128,12 +128,8 @@ Result<std::string> requireModel(const Fields& f) {
 
 // A JSON Schema for structured output, compiled here so that one outside the supported subset
 // is a 400 naming `field`. The schema may be given as JSON text (vLLM's guided_json allows it).
-bool hasStructuredOutput(const SamplingParams& p) {
-  return p.json_object || !p.json_schema.empty() || !p.choice.empty();
-}
-
 Status setJsonSchema(const json& schema, std::string_view field, SamplingParams& p) {
-  if (hasStructuredOutput(p)) {
+  if (p.structuredOutput()) {
     return invalidArgument(quoted(std::string_view(field)) +
                            ": only one structured output format may be given");
   }
@@ -147,7 +143,7 @@ Status setJsonSchema(const json& schema, std::string_view field, SamplingParams&
 
 // vLLM's guided_choice: a list of texts, the output exactly one of them.
 Status setChoice(const json& choices, std::string_view field, SamplingParams& p) {
-  if (hasStructuredOutput(p)) {
+  if (p.structuredOutput()) {
     return invalidArgument(quoted(field) + ": only one structured output format may be given");
   }
   if (!choices.is_array() || choices.empty()) {
@@ -193,7 +189,7 @@ Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
       } else if (key == "json_object") {
         if (!value.is_boolean()) return typeError(field, "a boolean");
         if (!value.get<bool>()) continue;
-        if (hasStructuredOutput(p)) {
+        if (p.structuredOutput()) {
           return invalidArgument(quoted(std::string_view(field)) +
                                  ": only one structured output format may be given");
         }
@@ -483,7 +479,7 @@ namespace {
 // its `parameters` schema (an object when it has none).
 Result<std::string> forceTool(const json& tools, const json& name, ChatRequest& r) {
   const SamplingParams& p = r.options.params;
-  if (hasStructuredOutput(p)) {
+  if (p.structuredOutput()) {
     return invalidArgument(
         "`tool_choice` naming a function cannot be combined with another structured output "
         "format (`response_format`, `guided_json`, `guided_choice`, `structured_outputs`)");
@@ -498,13 +494,8 @@ Result<std::string> forceTool(const json& tools, const json& name, ChatRequest& 
     const json& function = tool["function"];
     const json parameters =
         function.contains("parameters") ? function["parameters"] : json{{"type", "object"}};
-    r.options.params.json_schema = parameters.dump();
-    if (Result<std::shared_ptr<const JsonSchema>> compiled =
-            JsonSchema::compileText(r.options.params.json_schema);
-        !compiled.isOk()) {
-      return invalidArgument("`tools[" + std::to_string(i) +
-                             "].function.parameters`: " + compiled.status().message());
-    }
+    RETURN_IF_ERROR(setJsonSchema(
+        parameters, "tools[" + std::to_string(i) + "].function.parameters", r.options.params));
     return name.get<std::string>();
   }
   return invalidArgument("`tool_choice` names the function " + name.dump() +
@@ -515,19 +506,13 @@ Result<std::string> forceTool(const json& tools, const json& name, ChatRequest& 
 // the tools' functions with its parameters (requiredToolCallsSchema).
 Status requireToolCalls(const json& tools, ChatRequest& r) {
   const SamplingParams& p = r.options.params;
-  if (hasStructuredOutput(p)) {
+  if (p.structuredOutput()) {
     return invalidArgument(
         "`tool_choice` \"required\" cannot be combined with another structured output format "
         "(`response_format`, `guided_json`, `guided_choice`, `structured_outputs`)");
   }
   ASSIGN_OR_RETURN(json schema, requiredToolCallsSchema(tools));
-  r.options.params.json_schema = schema.dump();
-  if (Result<std::shared_ptr<const JsonSchema>> compiled =
-          JsonSchema::compileText(r.options.params.json_schema);
-      !compiled.isOk()) {
-    return invalidArgument("`tools` for tool_choice \"required\": " + compiled.status().message());
-  }
-  return Status::ok();
+  return setJsonSchema(schema, "tools", r.options.params);
 }
 
 }  // namespace

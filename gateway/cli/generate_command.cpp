@@ -83,28 +83,28 @@ SamplingParams samplingParams(const GenerateArgs& args, const GenerationConfig& 
   return params;
 }
 
-// --json-object, --json-schema or --json-schema-file: the schema the output keeps to
-// (JsonSchema::anyObject() for --json-object), or null for free text.
-Result<std::shared_ptr<const JsonSchema>> structuredOutputSchema(const GenerateArgs& args) {
+// --json-object, --json-schema or --json-schema-file into `params`, as a server request's
+// response_format would set them.
+Status setStructuredOutput(const GenerateArgs& args, SamplingParams& params) {
   const int given =
       (args.json_object ? 1 : 0) + (args.json_schema ? 1 : 0) + (args.json_schema_file ? 1 : 0);
   if (given > 1) {
     return invalidArgument("give one of --json-object, --json-schema and --json-schema-file");
   }
-  if (args.json_object) {
-    return std::shared_ptr<const JsonSchema>(&JsonSchema::anyObject(), [](const JsonSchema*) {});
-  }
-  if (given == 0) return std::shared_ptr<const JsonSchema>();
-  std::string text = args.json_schema.value_or("");
-  const char* flag = args.json_schema ? "--json-schema" : "--json-schema-file";
+  params.json_object = args.json_object;
   if (args.json_schema_file) {
     Result<std::string> read = readFile(*args.json_schema_file);
     if (!read.isOk()) return invalidArgument("--json-schema-file: " + read.status().message());
-    text = std::move(read).value();
+    params.json_schema = std::move(read).value();
+  } else if (args.json_schema) {
+    params.json_schema = *args.json_schema;
   }
-  Result<std::shared_ptr<const JsonSchema>> schema = JsonSchema::compileText(text);
-  if (!schema.isOk()) return schema.status().withContext(flag);
-  return schema;
+  // forParams() reads an empty text as no schema; a flag given empty is a mistake.
+  if (given == 1 && !args.json_object && params.json_schema.empty()) {
+    return invalidArgument(std::string(args.json_schema ? "--json-schema" : "--json-schema-file") +
+                           ": the schema is empty");
+  }
+  return Status::ok();
 }
 
 Result<GenerateResult> generate(const GenerateArgs& args) {
@@ -132,7 +132,12 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
   }
   SamplingParams params = samplingParams(args, generation);
   RETURN_IF_ERROR(params.validate(static_cast<int>(config.vocab_size)));
-  ASSIGN_OR_RETURN(std::shared_ptr<const JsonSchema> schema, structuredOutputSchema(args));
+  RETURN_IF_ERROR(setStructuredOutput(args, params));
+  Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::forParams(params);
+  if (!compiled.isOk()) {
+    return compiled.status().withContext(args.json_schema ? "--json-schema" : "--json-schema-file");
+  }
+  const std::shared_ptr<const JsonSchema> schema = std::move(compiled).value();
   const int max_new = std::min(args.max_tokens, max_len - prompt_len);
 
   ModelRunnerOptions options;
