@@ -38,9 +38,10 @@ struct SamplingParams {
   bool json_object = false;
   std::string json_schema;  // JSON Schema text; empty: none (json_schema.h says what is supported)
   std::vector<std::string> choice;  // vLLM's guided_choice: exactly one of these; empty: none
+  std::string regex;  // vLLM's guided_regex: the whole output matches it (regex_dfa.h); empty: none
 
   [[nodiscard]] bool structuredOutput() const {
-    return json_object || !json_schema.empty() || !choice.empty();
+    return json_object || !json_schema.empty() || !choice.empty() || !regex.empty();
   }
 
   static constexpr int kMaxN = 128;

@@ -23,7 +23,14 @@ uint64_t firstBits(size_t n) { return n >= 64 ? ~uint64_t{0} : (uint64_t{1} << n
 }  // namespace
 
 JsonGrammar::JsonGrammar(const JsonSchema& schema)
-    : schema_(&schema), node_(static_cast<uint16_t>(schema.root())) {}
+    : schema_(&schema), node_(static_cast<uint16_t>(schema.root())) {
+  const JsonSchema::Node& root = schema.node(schema.root());
+  if (schema.raw() && root.pattern >= 0) {
+    mode_ = Mode::kRegex;
+    pattern_ = static_cast<int16_t>(root.pattern);
+    dfa_state_ = static_cast<uint16_t>(pattern().start());
+  }
+}
 
 bool JsonGrammar::advance(std::string_view bytes) {
   for (char c : bytes) {
@@ -34,6 +41,7 @@ bool JsonGrammar::advance(std::string_view bytes) {
 
 bool JsonGrammar::complete() const {
   if (mode_ == Mode::kDone) return true;
+  if (mode_ == Mode::kRegex) return pattern().accepting(dfa_state_);
   if (depth_ != 0) return false;
   if (numberCanEnd()) return true;
   if (mode_ == Mode::kAlternative && !key_) {
@@ -57,9 +65,13 @@ bool JsonGrammar::advance(uint8_t byte) {
         case 'f':
         case 'n':
         case 'r':
-        case 't':
+        case 't': {
+          static constexpr std::string_view kEscaped = "\"\\/bfnrt";
+          static constexpr std::string_view kMeaning = "\"\\/\b\f\n\r\t";
           mode_ = Mode::kString;
-          return true;
+          return patternByte(
+              static_cast<uint8_t>(kMeaning[kEscaped.find(static_cast<char>(byte))]));
+        }
         case 'u':
           mode_ = Mode::kHex;
           aux_ = 4;
@@ -80,11 +92,17 @@ bool JsonGrammar::advance(uint8_t byte) {
         if (!low) return false;
         low_surrogate_ = false;
         mode_ = Mode::kString;
-        return true;
+        return patternCodePoint(0x10000 + ((uint32_t{high_surrogate_} - 0xD800) << 10) +
+                                (uint32_t{hex_} - 0xDC00));
       }
       if (low) return false;
-      mode_ = high ? Mode::kLowBackslash : Mode::kString;
-      return true;
+      if (high) {
+        high_surrogate_ = hex_;
+        mode_ = Mode::kLowBackslash;
+        return true;
+      }
+      mode_ = Mode::kString;
+      return patternCodePoint(hex_);
     }
     case Mode::kLowBackslash:
       if (byte != '\\') return false;
@@ -102,7 +120,7 @@ bool JsonGrammar::advance(uint8_t byte) {
       utf8_lo_ = 0x80;
       utf8_hi_ = 0xBF;
       if (--aux_ == 0) mode_ = Mode::kString;
-      return true;
+      return patternByte(byte);
     case Mode::kNumberMinus:
     case Mode::kNumberZero:
     case Mode::kNumberInt:
@@ -120,6 +138,8 @@ bool JsonGrammar::advance(uint8_t byte) {
     }
     case Mode::kAlternative:
       return alternativeByte(byte);
+    case Mode::kRegex:
+      return patternByte(byte);
     case Mode::kDone:
       return false;
     case Mode::kValue:
@@ -230,14 +250,18 @@ bool JsonGrammar::startValue(uint8_t byte) {
     case '[':
       return (node.types & JsonSchema::kArray) != 0 &&
              openContainer(/*object=*/false, node.array_node);
-    case '"':
+    case '"': {
       if ((node.types & JsonSchema::kString) == 0) return false;
       node_ = static_cast<uint16_t>(node.string_node);
       mode_ = Mode::kString;
       key_ = false;
       length_ = 0;
-      length_limited_ = schemaNode(node_).max_length != JsonSchema::kUnlimited;
+      const JsonSchema::Node& string = schemaNode(node_);
+      pattern_ = static_cast<int16_t>(string.pattern);
+      if (pattern_ >= 0) dfa_state_ = static_cast<uint16_t>(pattern().start());
+      constrained_string_ = string.max_length != JsonSchema::kUnlimited || pattern_ >= 0;
       return true;
+    }
     case 't':
     case 'f':
       if ((node.types & JsonSchema::kBoolean) == 0) return false;
@@ -271,7 +295,8 @@ bool JsonGrammar::startKey(uint8_t byte) {
   if (container.properties.empty()) {
     if (container.closed) return false;  // additionalProperties false: only {}
     mode_ = Mode::kString;
-    length_limited_ = false;
+    pattern_ = -1;
+    constrained_string_ = false;
     return true;
   }
   node_ = frame.node;
@@ -358,6 +383,7 @@ bool JsonGrammar::stringByte(uint8_t byte) {
       return true;
     }
     if (length_ < schemaNode(node_).min_length) return false;
+    if (pattern_ >= 0 && !pattern().accepting(dfa_state_)) return false;
     endValue();
     return true;
   }
@@ -366,7 +392,7 @@ bool JsonGrammar::stringByte(uint8_t byte) {
     mode_ = Mode::kEscape;
     return true;
   }
-  if (byte < 0x80) return true;
+  if (byte < 0x80) return patternByte(byte);
   // A UTF-8 lead byte: how many continuation bytes follow, and the range of the first (RFC 3629:
   // no overlong forms, no surrogates, nothing past U+10FFFF).
   utf8_lo_ = 0x80;
@@ -385,6 +411,31 @@ bool JsonGrammar::stringByte(uint8_t byte) {
     return false;
   }
   mode_ = Mode::kUtf8;
+  return patternByte(byte);
+}
+
+bool JsonGrammar::patternByte(uint8_t byte) {
+  if (pattern_ < 0) return true;
+  const int next = pattern().next(dfa_state_, byte);
+  if (next == RegexDfa::kDead) return false;
+  dfa_state_ = static_cast<uint16_t>(next);
+  return true;
+}
+
+bool JsonGrammar::patternCodePoint(uint32_t code_point) {
+  if (pattern_ < 0) return true;
+  if (code_point < 0x80) return patternByte(static_cast<uint8_t>(code_point));
+  uint8_t bytes[4];
+  int length = code_point < 0x800 ? 2 : code_point < 0x10000 ? 3 : 4;
+  static constexpr uint8_t kLead[] = {0, 0, 0xC0, 0xE0, 0xF0};
+  for (int i = length - 1; i > 0; --i) {
+    bytes[i] = static_cast<uint8_t>(0x80 | (code_point & 0x3F));
+    code_point >>= 6;
+  }
+  bytes[0] = static_cast<uint8_t>(kLead[length] | code_point);
+  for (int i = 0; i < length; ++i) {
+    if (!patternByte(bytes[i])) return false;
+  }
   return true;
 }
 

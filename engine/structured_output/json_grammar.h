@@ -60,11 +60,14 @@ class JsonGrammar {
   // extends ("1" of "12"), more bytes may.
   [[nodiscard]] bool complete() const;
   // No byte can follow: the output must end.
-  [[nodiscard]] bool done() const { return mode_ == Mode::kDone; }
-  // Inside a free string (a key or value without enum and length limits), between characters:
-  // any text of whole characters without '"', '\\' or control characters keeps it there.
+  [[nodiscard]] bool done() const {
+    return mode_ == Mode::kDone || (mode_ == Mode::kRegex && !pattern().hasNext(dfa_state_));
+  }
+  // Inside a free string (a key or value without enum, length limits or pattern), between
+  // characters: any text of whole characters without '"', '\\' or control characters keeps it
+  // there.
   [[nodiscard]] bool betweenStringCharacters() const {
-    return mode_ == Mode::kString && !length_limited_;
+    return mode_ == Mode::kString && !constrained_string_;
   }
 
  private:
@@ -91,6 +94,7 @@ class JsonGrammar {
     kNumberExpInt,
     kLiteral,      // in true / false / null: literal_ which, aux_ bytes matched
     kAlternative,  // matching candidates_ of node_'s literals (or its property keys when key_)
+    kRegex,        // raw text matching pattern_ (JsonSchema::regex())
     kDone,
   };
 
@@ -120,12 +124,20 @@ class JsonGrammar {
   [[nodiscard]] bool structural(uint8_t byte);
   [[nodiscard]] std::string_view alternative(int i) const;
   [[nodiscard]] bool numberCanEnd() const;
+  [[nodiscard]] const RegexDfa& pattern() const { return schema_->pattern(pattern_); }
+  // A character of a string with a pattern (its UTF-8 bytes, escapes decoded): false if the
+  // pattern refuses it. No-ops without a pattern.
+  [[nodiscard]] bool patternByte(uint8_t byte);
+  [[nodiscard]] bool patternCodePoint(uint32_t code_point);
 
   const JsonSchema* schema_;
   uint64_t candidates_ = 0;  // kAlternative: which alternatives still match
   uint32_t length_ = 0;      // code points of the string being read; bytes of an alternative
   uint16_t node_ = 0;        // node of the value expected next (kValue) or being read
   uint16_t hex_ = 0;         // the \uXXXX value read so far
+  uint16_t high_surrogate_ = 0;  // the \uXXXX before a low surrogate escape
+  uint16_t dfa_state_ = 0;       // the pattern's state (kRegex, or a string with pattern_ >= 0)
+  int16_t pattern_ = -1;         // the pattern the string being read follows; -1: none
   Mode mode_ = Mode::kValue;
   uint8_t depth_ = 0;  // open containers
   uint8_t aux_ = 0;
@@ -135,7 +147,7 @@ class JsonGrammar {
   uint8_t whitespace_run_ = 0;
   bool key_ = false;             // the string being read is an object key
   bool low_surrogate_ = false;   // the \uXXXX being read must be a low surrogate
-  bool length_limited_ = false;  // the string being read has a maxLength
+  bool constrained_string_ = false;  // the string being read has a maxLength or pattern
   bool integer_ = false;         // the number being read must be an integer
   Frame frames_[kMaxDepth];      // must stay last (operator=)
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -18,6 +19,22 @@ using nlohmann::json;
 const std::set<std::string_view> kAnnotations = {
     "title",      "description", "default",   "examples", "$schema",     "$id",          "$comment",
     "deprecated", "readOnly",    "writeOnly", "$defs",    "definitions", "discriminator"};
+
+// `format`s read as patterns (kFullMatch) that take only valid values: RFC 3339 dates without
+// Feb 29 and times without a leap second, RFC 4122 UUIDs, dotted-quad IPv4, and e-mail addresses
+// whose local part is an ASCII dot-atom.
+const std::map<std::string, std::string_view, std::less<>> kFormats = {
+    {"date",
+     R"(\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8])))"},
+    {"time",
+     R"((?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))"},
+    {"date-time",
+     R"(\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8]))T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d))"},
+    {"uuid", R"([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"},
+    {"ipv4", R"((?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))"},
+    {"email",
+     R"([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)"},
+};
 
 Status unsupported(const std::string& where, const std::string& what) {
   return invalidArgument(where + ": " + what + " is not supported");
@@ -83,6 +100,8 @@ class JsonSchema::Compiler {
 
   Status compileInto(int index, const json& s, const std::string& where) {
     if (schema_.nodes_.size() > kMaxNodes) return unsupported(where, "a schema this large");
+    std::optional<std::string> pattern;  // pattern or format
+    RegexDfa::Anchoring anchoring = RegexDfa::Anchoring::kSearch;
     if (s.is_boolean()) {
       if (s.get<bool>()) return Status::ok();
       return unsupported(where, "the schema false");
@@ -141,6 +160,18 @@ class JsonSchema::Compiler {
         ASSIGN_OR_RETURN(at(index).min_length, count(value, here));
       } else if (key == "maxLength") {
         ASSIGN_OR_RETURN(at(index).max_length, count(value, here));
+      } else if (key == "pattern") {
+        if (!value.is_string()) return invalidArgument(here + " must be a string");
+        if (pattern.has_value()) return unsupported(where, "pattern beside format");
+        pattern = value.get<std::string>();
+        anchoring = RegexDfa::Anchoring::kSearch;
+      } else if (key == "format") {
+        if (!value.is_string()) return invalidArgument(here + " must be a string");
+        if (pattern.has_value()) return unsupported(where, "pattern beside format");
+        const auto format = kFormats.find(value.get<std::string>());
+        if (format == kFormats.end()) return unsupported(here, "the format " + value.dump());
+        pattern = std::string(format->second);
+        anchoring = RegexDfa::Anchoring::kFullMatch;
       } else if (key == "enum" || key == "const") {
         if (key == "enum" && (!value.is_array() || value.empty())) {
           return invalidArgument(here + " must be a non-empty list");
@@ -161,6 +192,9 @@ class JsonSchema::Compiler {
       }
     }
     if (s.contains("properties") && !s.contains("additionalProperties")) at(index).closed = true;
+    if (pattern.has_value()) {
+      RETURN_IF_ERROR(compilePattern(at(index), *pattern, anchoring, where));
+    }
     RETURN_IF_ERROR(keepAllowedLiterals(at(index), where));
     Node& node = at(index);
     if (!node.branches.empty()) {
@@ -193,8 +227,39 @@ class JsonSchema::Compiler {
     return Status::ok();
   }
 
-  // enum/const beside type, length or item-count keywords: only the values they allow.
-  static Status keepAllowedLiterals(Node& node, const std::string& where) {
+  // A string's pattern with its length limits folded in, so that the grammar follows one
+  // automaton that never leads into a dead end.
+  Status compilePattern(Node& node, const std::string& pattern, RegexDfa::Anchoring anchoring,
+                        const std::string& where) {
+    if (schema_.patterns_.size() >= kMaxPatterns) {
+      return unsupported(where, "more than " + std::to_string(kMaxPatterns) + " patterns");
+    }
+    Result<RegexDfa> dfa = RegexDfa::compile(pattern, anchoring);
+    if (!dfa.isOk()) return invalidArgument(where + ": " + dfa.status().message());
+    if (node.min_length > 0 || node.max_length != kUnlimited) {
+      if (node.min_length > node.max_length) {
+        return invalidArgument(where + " has a minimum above its maximum");
+      }
+      const std::string lengths =
+          "[\\s\\S]{" + std::to_string(node.min_length) + "," +
+          (node.max_length == kUnlimited ? "" : std::to_string(node.max_length)) + "}";
+      Result<RegexDfa> limits = RegexDfa::compile(lengths, RegexDfa::Anchoring::kFullMatch);
+      if (!limits.isOk()) {
+        return unsupported(where, "minLength or maxLength above 1000 beside a pattern");
+      }
+      dfa = RegexDfa::intersect(*dfa, *limits);
+      if (!dfa.isOk()) {
+        return invalidArgument(
+            where + ": the pattern and the length limits beside it: " + dfa.status().message());
+      }
+    }
+    node.pattern = static_cast<int>(schema_.patterns_.size());
+    schema_.patterns_.push_back(std::move(*dfa));
+    return Status::ok();
+  }
+
+  // enum/const beside type, length, pattern or item-count keywords: only the values they allow.
+  Status keepAllowedLiterals(Node& node, const std::string& where) const {
     if (node.literals.empty()) return Status::ok();
     if (!node.properties.empty() || node.items != kAnyNode || node.additional != kAnyNode) {
       return unsupported(where, "enum or const beside properties, items or additionalProperties");
@@ -211,8 +276,10 @@ class JsonSchema::Compiler {
       } else if (value.is_string()) {
         uint32_t code_points = 0;
         for (unsigned char c : value.get<std::string>()) code_points += (c & 0xC0) != 0x80;
-        allowed = (node.types & kString) != 0 && code_points >= node.min_length &&
-                  code_points <= node.max_length;
+        allowed =
+            (node.types & kString) != 0 && code_points >= node.min_length &&
+            code_points <= node.max_length &&
+            (node.pattern < 0 || schema_.pattern(node.pattern).matches(value.get<std::string>()));
       } else if (value.is_number()) {
         const double number = value.get<double>();
         const bool integral =
@@ -425,6 +492,17 @@ Result<std::shared_ptr<const JsonSchema>> JsonSchema::choice(
   return std::shared_ptr<const JsonSchema>(std::move(schema));
 }
 
+Result<std::shared_ptr<const JsonSchema>> JsonSchema::regex(std::string_view pattern) {
+  ASSIGN_OR_RETURN(RegexDfa dfa, RegexDfa::compile(pattern, RegexDfa::Anchoring::kFullMatch));
+  Node root;
+  root.types = kString;
+  root.pattern = 0;
+  std::unique_ptr<JsonSchema> schema = singleNode(std::move(root));
+  schema->patterns_.push_back(std::move(dfa));
+  schema->raw_ = true;
+  return std::shared_ptr<const JsonSchema>(std::move(schema));
+}
+
 const JsonSchema& JsonSchema::anyObject() {
   static const JsonSchema* const schema = [] {
     Node root;
@@ -437,6 +515,7 @@ const JsonSchema& JsonSchema::anyObject() {
 Result<std::shared_ptr<const JsonSchema>> JsonSchema::forParams(const SamplingParams& params) {
   if (!params.json_schema.empty()) return compileText(params.json_schema);
   if (!params.choice.empty()) return choice(params.choice);
+  if (!params.regex.empty()) return regex(params.regex);
   if (params.json_object) {
     return std::shared_ptr<const JsonSchema>(&anyObject(), [](const JsonSchema*) {});
   }

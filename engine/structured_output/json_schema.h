@@ -11,7 +11,11 @@
 //   their values following additionalProperties (a schema, or any value), or none when it is
 //   false.
 // - array: items (one schema for every item), minItems, maxItems.
-// - string: minLength, maxLength (in code points).
+// - string: minLength, maxLength (in code points), pattern (regex_dfa.h: ECMA-262 without
+//   backreferences or lookaround; unanchored unless it says ^ or $, as JSON Schema reads it), and
+//   format date, time, date-time, uuid, ipv4 and email, each read as a pattern that takes only
+//   valid values (not every valid value: e-mail addresses are ASCII dot-atoms, dates end Feb 28,
+//   times have no leap second).
 // - number, integer (no fraction or exponent), boolean, null.
 // - enum and const: the value is exactly one of the values, written as compact JSON (object
 //   keys sorted); values that keywords beside them (type, lengths, item counts) refuse are
@@ -23,7 +27,7 @@
 // - $ref to "#", "#/$defs/..." or "#/definitions/..." (recursion included).
 // - Annotations are ignored: title, description, default, examples, $schema, $id, $comment,
 //   deprecated, readOnly, writeOnly.
-// Any other keyword (pattern, format, minimum, allOf, prefixItems, ...) is an error naming it:
+// Any other keyword (minimum, allOf, prefixItems, other formats, ...) is an error naming it:
 // the grammar could not guarantee it, and a silently ignored constraint would be a broken
 // promise.
 //
@@ -40,6 +44,7 @@
 
 #include "common/status.h"
 #include "engine/sampling_params.h"
+#include "engine/structured_output/regex_dfa.h"
 
 namespace manifold {
 
@@ -59,6 +64,7 @@ class JsonSchema {
   // Literal and property candidates are tracked in 64-bit masks.
   static constexpr size_t kMaxAlternatives = 64;
   static constexpr size_t kMaxNodes = 65535;
+  static constexpr size_t kMaxPatterns = 1024;
 
   struct Property {
     std::string key;  // as the output writes it, quotes included: "\"name\""
@@ -80,6 +86,7 @@ class JsonSchema {
     // string
     uint32_t min_length = 0;
     uint32_t max_length = kUnlimited;
+    int pattern = -1;  // pattern or format, min/maxLength folded in: an index into patterns_
     // enum / const: when not empty the value is exactly one of these texts, whatever `types`
     std::vector<std::string> literals;
     // Where a value of each kind continues: this node, or for anyOf the branch of that type.
@@ -112,13 +119,18 @@ class JsonSchema {
   // anyObject() (not owned) for json_object; null when it asks for none.
   [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> forParams(
       const SamplingParams& params);
-  // The output is raw text (choice()), not JSON: no whitespace before it.
+  // vLLM's guided_regex: the whole output matches `pattern` (regex_dfa.h, a full match).
+  [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> regex(std::string_view pattern);
+  // The output is raw text (choice(), regex()), not JSON: no whitespace before it.
   [[nodiscard]] bool raw() const { return raw_; }
 
   [[nodiscard]] int root() const { return root_; }
   [[nodiscard]] const Node& node(int index) const { return nodes_[static_cast<size_t>(index)]; }
   // The node a value of schema node `index` follows: `index` with its $refs followed.
   [[nodiscard]] int targetOf(int index) const { return targets_[static_cast<size_t>(index)]; }
+  [[nodiscard]] const RegexDfa& pattern(int index) const {
+    return patterns_[static_cast<size_t>(index)];
+  }
 
  private:
   class Compiler;
@@ -127,6 +139,7 @@ class JsonSchema {
 
   std::vector<Node> nodes_;
   std::vector<int> targets_;  // [node]: the node after following $refs
+  std::vector<RegexDfa> patterns_;
   int root_ = kAnyNode;
   bool raw_ = false;
 };

@@ -160,16 +160,34 @@ Status setChoice(const json& choices, std::string_view field, SamplingParams& p)
   return Status::ok();
 }
 
-// vLLM's own ways to ask for structured output: `guided_json` and `guided_choice` (older) and
-// `structured_outputs` (`json`, `json_object`, `choice`). The kinds manifold has no grammar for
-// are refused, not ignored.
+// vLLM's guided_regex: the whole output matches the pattern.
+Status setRegex(const json& pattern, std::string_view field, SamplingParams& p) {
+  if (p.structuredOutput()) {
+    return invalidArgument(quoted(field) + ": only one structured output format may be given");
+  }
+  if (!pattern.is_string() || pattern.get<std::string>().empty()) {
+    return typeError(field, "a non-empty regular expression");
+  }
+  p.regex = pattern.get<std::string>();
+  if (Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::regex(p.regex);
+      !compiled.isOk()) {
+    return invalidArgument(quoted(field) + ": " + compiled.status().message());
+  }
+  return Status::ok();
+}
+
+// vLLM's own ways to ask for structured output: `guided_json`, `guided_choice` and
+// `guided_regex` (older) and `structured_outputs` (`json`, `json_object`, `choice`, `regex`).
+// The kinds manifold has no grammar for are refused, not ignored.
 Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
-  for (const char* field : {"guided_regex", "guided_grammar"}) {
-    if (f.get(field) != nullptr) {
-      return unimplemented(quoted(field) +
-                           " is not supported; structured output takes `guided_json`, "
-                           "`guided_choice` or `response_format` json_object / json_schema");
-    }
+  if (f.get("guided_grammar") != nullptr) {
+    return unimplemented(quoted(std::string_view("guided_grammar")) +
+                         " is not supported; structured output takes `guided_json`, "
+                         "`guided_choice`, `guided_regex` or `response_format` json_object / "
+                         "json_schema");
+  }
+  if (const json* pattern = f.get("guided_regex"); pattern != nullptr && !pattern->is_null()) {
+    RETURN_IF_ERROR(setRegex(*pattern, "guided_regex", p));
   }
   if (const json* schema = f.get("guided_json")) {
     RETURN_IF_ERROR(setJsonSchema(*schema, "guided_json", p));
@@ -186,6 +204,8 @@ Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
         RETURN_IF_ERROR(setJsonSchema(value, field, p));
       } else if (key == "choice") {
         RETURN_IF_ERROR(setChoice(value, field, p));
+      } else if (key == "regex") {
+        RETURN_IF_ERROR(setRegex(value, field, p));
       } else if (key == "json_object") {
         if (!value.is_boolean()) return typeError(field, "a boolean");
         if (!value.get<bool>()) continue;
@@ -197,7 +217,8 @@ Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
       } else if (key != "disable_any_whitespace" && key != "disable_fallback" &&
                  key != "disable_additional_properties") {
         return unimplemented(quoted(std::string_view(field)) +
-                             " is not supported; only `json`, `json_object` and `choice`");
+                             " is not supported; only `json`, `json_object`, `choice` and "
+                             "`regex`");
       }
     }
   }

@@ -51,6 +51,7 @@ struct GenerateArgs {
   bool json_object = false;      // structured output: one JSON object
   std::optional<std::string> json_schema;       // ... or a value of this JSON Schema (text)
   std::optional<std::string> json_schema_file;  // ... read from this file
+  std::optional<std::string> regex;             // ... or text matching this regex as a whole
   bool json = false;
   bool verbose = false;
 };
@@ -83,13 +84,19 @@ SamplingParams samplingParams(const GenerateArgs& args, const GenerationConfig& 
   return params;
 }
 
-// --json-object, --json-schema or --json-schema-file into `params`, as a server request's
-// response_format would set them.
+// --json-object, --json-schema, --json-schema-file or --regex into `params`, as a server
+// request's response_format or guided_regex would set them.
 Status setStructuredOutput(const GenerateArgs& args, SamplingParams& params) {
-  const int given =
-      (args.json_object ? 1 : 0) + (args.json_schema ? 1 : 0) + (args.json_schema_file ? 1 : 0);
+  const int given = (args.json_object ? 1 : 0) + (args.json_schema ? 1 : 0) +
+                    (args.json_schema_file ? 1 : 0) + (args.regex ? 1 : 0);
   if (given > 1) {
-    return invalidArgument("give one of --json-object, --json-schema and --json-schema-file");
+    return invalidArgument(
+        "give one of --json-object, --json-schema, --json-schema-file and --regex");
+  }
+  if (args.regex) {
+    if (args.regex->empty()) return invalidArgument("--regex: the pattern is empty");
+    params.regex = *args.regex;
+    return Status::ok();
   }
   params.json_object = args.json_object;
   if (args.json_schema_file) {
@@ -135,7 +142,9 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
   RETURN_IF_ERROR(setStructuredOutput(args, params));
   Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::forParams(params);
   if (!compiled.isOk()) {
-    return compiled.status().withContext(args.json_schema ? "--json-schema" : "--json-schema-file");
+    return compiled.status().withContext(args.regex         ? "--regex"
+                                         : args.json_schema ? "--json-schema"
+                                                            : "--json-schema-file");
   }
   const std::shared_ptr<const JsonSchema> schema = std::move(compiled).value();
   const int max_new = std::min(args.max_tokens, max_len - prompt_len);
@@ -289,6 +298,8 @@ void addGenerateCommand(CLI::App& app) {
                   "Constrain the output to a value of this JSON Schema (docs/api.md: the subset)");
   cmd->add_option("--json-schema-file", args->json_schema_file,
                   "Constrain the output to a value of the JSON Schema in this file");
+  cmd->add_option("--regex", args->regex,
+                  "Constrain the whole output to match this regular expression (guided_regex)");
   cmd->add_flag("--json", args->json,
                 "Print JSON: prompt_token_ids, token_ids, text, finish_reason, speeds");
   cmd->add_flag("-v,--verbose", args->verbose, "Print the speeds to stderr");

@@ -231,10 +231,33 @@ test('response_format json_schema keeps to the schema', { skip }, async () => {
   await assert.rejects(
     client.chat.completions.create({
       model: 'stories', messages, max_tokens: 4,
-      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a' } } },
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^(a)\\1' } } },
     }),
-    (err) => err.status === 400 && /pattern/.test(err.message),
+    (err) => err.status === 400 && /backreference is not supported/.test(err.message),
   );
+});
+
+test('json_schema pattern and format: the strings match, as JavaScript reads them', { skip }, async () => {
+  const schema = {
+    type: 'object',
+    properties: {
+      code: { type: 'string', pattern: '^[A-Z]{2}-\\d{2,3}$' },
+      day: { type: 'string', format: 'date' },
+    },
+    required: ['code', 'day'],
+    additionalProperties: false,
+  };
+  for (const temperature of [0, 1]) {
+    const answer = await client.chat.completions.create({
+      model: 'stories', messages, temperature, seed: 11, max_tokens: 80, logit_bias: noWhitespace,
+      response_format: { type: 'json_schema', json_schema: { name: 'ticket', schema, strict: true } },
+    });
+    assert.equal(answer.choices[0].finish_reason, 'stop', answer.choices[0].message.content);
+    const value = JSON.parse(answer.choices[0].message.content);
+    assert.match(value.code, new RegExp(schema.properties.code.pattern, 'u'));
+    assert.match(value.day, /^\d{4}-\d{2}-\d{2}$/);
+    assert.equal(new Date(`${value.day}T00:00:00Z`).toISOString().slice(0, 10), value.day);
+  }
 });
 
 test('tool_choice naming a function answers with its arguments under its schema', { skip }, async () => {
@@ -312,6 +335,29 @@ test("vLLM's guided_choice answers with one of the texts", { skip }, async () =>
     assert.equal(answer.choices[0].finish_reason, 'stop');
     assert.ok(choices.includes(answer.choices[0].text), answer.choices[0].text);
   }
+});
+
+test("vLLM's guided_regex: the whole answer matches, streamed or not", { skip }, async () => {
+  const pattern = '(The|A) (cat|dog|bird) (sat|ran|sang)( quickly)?\\.';
+  const whole = new RegExp(`^(?:${pattern})$`, 'u');
+  for (const temperature of [0, 1.5]) {
+    const request = {
+      model: 'stories', prompt: 'Once upon a time', max_tokens: 24, temperature, seed: 5,
+      guided_regex: pattern,
+    };
+    const answer = await client.completions.create(request);
+    assert.equal(answer.choices[0].finish_reason, 'stop');
+    assert.match(answer.choices[0].text, whole);
+    let streamed = '';
+    for await (const chunk of await client.completions.create({ ...request, stream: true })) {
+      streamed += chunk.choices[0]?.text ?? '';
+    }
+    assert.equal(streamed, answer.choices[0].text);
+  }
+  await assert.rejects(
+    client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 4, guided_regex: '(?=a)a' }),
+    (err) => err.status === 400 && /lookaround/.test(err.message),
+  );
 });
 
 test('routes by name and alias', { skip }, async () => {

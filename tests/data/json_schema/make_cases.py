@@ -3,6 +3,13 @@
 python-jsonschema (Debian's python3-jsonschema, Draft 2020-12). The C++ tests check that
 JsonGrammar accepts exactly the valid documents.
 
+Patterns are judged by Python's re (search, as JSON Schema's ECMA-262 regexes are): the documents
+keep off where the two differ: Python's $ also matches before a final newline ("AB-123\\n"), and
+its \\d takes every Unicode digit ("AB-\u0661\u0662\u0663"); ECMA's do not, nor does the grammar.
+Formats are judged by jsonschema's FormatChecker; the dates avoid
+Feb 29, which the grammar's date format leaves out, and "20240101", which jsonschema takes
+and RFC 3339's full-date does not.
+
 The documents avoid what the grammar reads more narrowly than JSON Schema, on purpose and as
 documented (engine/structured_output/json_schema.h): integral floats such as 1.0 where an integer
 is asked for, enum values spelled other than as compact JSON, keys outside `properties` (every
@@ -80,6 +87,38 @@ SCHEMAS = {
             {"type": "null"},
         ]},
     },
+    "pattern_code": {"type": "string", "pattern": "^[A-Z]{2}-\\d{3}$"},
+    "pattern_search": {"type": "string", "pattern": "ab+c"},
+    "pattern_lengths": {"type": "string", "pattern": "^[a-z]+$", "minLength": 2, "maxLength": 4},
+    "pattern_unicode": {
+        "type": "object",
+        "properties": {"w": {"type": "string", "pattern": "^[^\\s\"]*(é|\\n)$"},
+                       "n": {"type": ["string", "null"], "pattern": "^(?:x|yz)*$"}},
+        "required": ["w"],
+        "additionalProperties": False,
+    },
+    "formats": {
+        "type": "object",
+        "properties": {"id": {"type": "string", "format": "uuid"},
+                       "ip": {"type": "string", "format": "ipv4"},
+                       "day": {"type": "string", "format": "date"}},
+        "additionalProperties": False,
+    },
+}
+
+# Strings near the patterns and formats, judged like the rest.
+NEAR = {
+    "pattern_code": ["AB-12", "ab-123", "AB-1234", "AB 123", "ABC-123", "A1-123", "XY-99\n"],
+    "pattern_search": ["ac", "abc", "xxabbbcyy", "a\nbc", "ABC", "cba", "abab", "éabcé"],
+    "pattern_lengths": ["a", "ab", "abcd", "abcde", "aB", "a1", "zzzz", ""],
+    "pattern_unicode": [{"w": "é"}, {"w": "abé"}, {"w": "a bé"}, {"w": "a\tb\n"}, {"w": "a\"é"},
+                        {"w": "e"}, {"w": "😀\n", "n": "xyzx"}, {"w": "é", "n": "xy"},
+                        {"w": "é", "n": None}, {"w": "é", "n": ""}, {"w": "a\n"}],
+    "formats": [{"id": "123e4567-e89b-12d3-a456-426614174000"}, {"id": "123e4567e89b12d3a456426614174000"},
+                {"id": "123e4567-e89b-12d3-a456-42661417400g"}, {"ip": "192.168.0.255"},
+                {"ip": "256.1.1.1"}, {"ip": "01.2.3.4"}, {"ip": "1.2.3"}, {"day": "2024-12-31"},
+                {"day": "2024-02-30"}, {"day": "2024-13-01"}, {"day": "2024-04-31"},
+                {"day": "2023-02-28", "ip": "0.0.0.0"}],
 }
 
 VALID = {
@@ -107,6 +146,12 @@ VALID = {
     # The discriminator first: the grammar writes it first (json_schema.h).
     "tagged": [[], [{"kind": "circle", "r": 1}],
                [{"kind": "rect", "w": 1, "h": 2}, None, {"kind": "circle", "r": 0.5}]],
+    "pattern_code": ["AB-123", "ZZ-000"],
+    "pattern_search": ["abc", "_abbbc_"],
+    "pattern_lengths": ["ab", "wxyz"],
+    "pattern_unicode": [{"w": "é"}, {"n": "yzx", "w": "ab\n"}],
+    "formats": [{}, {"id": "00000000-0000-0000-0000-000000000000", "ip": "10.0.0.1",
+                     "day": "1999-01-31"}],
 }
 
 OTHER_VALUES = ["", "text", "é", 0, 7, -3, 2.5, True, False, None, [], [1], {}, {"k": 1},
@@ -166,9 +211,10 @@ def main():
     rng = random.Random(3)
     cases = []
     for name, schema in SCHEMAS.items():
-        validator = jsonschema.Draft202012Validator(schema)
+        validator = jsonschema.Draft202012Validator(
+            schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
         literals = name == "mixed_enum"
-        values = list(VALID[name])
+        values = list(VALID[name]) + NEAR.get(name, [])
         for v in VALID[name]:
             values.extend(mutations(v, rng))
         documents = []

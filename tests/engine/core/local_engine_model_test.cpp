@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -296,6 +297,35 @@ TEST(LocalEngineModel, GuidedChoiceAnswersAreOneOfTheTexts) {
     seen.insert(seq.text);
   }
   EXPECT_GE(seen.size(), 2u);  // the sampled answers do not all agree
+  EXPECT_EQ(statsWhenIdle(*engine).kv_cache_usage, 0.0);
+}
+
+// guided_regex: every answer, greedy or sampled, matches the pattern as a whole, as libstdc++'s
+// std::regex (ECMAScript) reads it, and ends where the pattern does.
+TEST(LocalEngineModel, GuidedRegexAnswersMatchThePattern) {
+  std::unique_ptr<LocalEngine> engine = makeEngine(engineConfig(64, /*prefix_caching=*/true));
+  ASSERT_NE(engine, nullptr);
+  const std::string pattern = "(Once|One day|The) [a-z]{1,8}( [a-z]{1,8}){0,3}\\.";
+  const std::regex oracle(pattern, std::regex::ECMAScript);
+  std::mt19937 rng(6);
+  std::vector<EngineRequest> requests;
+  for (int i = 0; i < 12; ++i) {
+    EngineRequest r = request("r" + std::to_string(i), randomPrompt(rng, 5 + i), 60,
+                              i % 2 == 0 ? 0.0f : 1.5f, 700 + i);
+    for (int32_t& t : r.prompt_token_ids) t = 259 + t % (512 - 259);
+    r.params.ignore_eos = false;
+    r.params.regex = pattern;
+    requests.push_back(std::move(r));
+  }
+  std::set<std::string> seen;
+  for (const GenerationResult& result : generate(*engine, requests)) {
+    ASSERT_TRUE(result.error.isOk()) << result.error.toString();
+    const GeneratedSequence& seq = result.sequences[0];
+    EXPECT_EQ(seq.finish_reason, FinishReason::kStop) << seq.text;
+    EXPECT_TRUE(std::regex_match(seq.text, oracle)) << seq.text;
+    seen.insert(seq.text);
+  }
+  EXPECT_GE(seen.size(), 3u);
   EXPECT_EQ(statsWhenIdle(*engine).kv_cache_usage, 0.0);
 }
 

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <regex>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -124,10 +125,12 @@ TEST(GenerateCommand, RejectsBadInputWithAClearMessage) {
   expectInputError({"--prompt", "hi", "--min-p", "1.5"}, "min_p");
   expectInputError({"--prompt", "hi", "--max-tokens", "0"}, "--max-tokens must be at least 1");
   expectInputError({"--prompt", "hi", "--threads", "0"}, "threads must be in [1, 1024]");
-  expectInputError({"--prompt", "hi", "--json-schema", R"({"type": "string", "format": "date"})"},
-                   "--json-schema: schema: the keyword \"format\" is not supported");
+  expectInputError({"--prompt", "hi", "--json-schema", R"({"type": "string", "format": "uri"})"},
+                   "--json-schema: schema.format: the format \"uri\" is not supported");
   expectInputError({"--prompt", "hi", "--json-object", "--json-schema", "{}"},
-                   "give one of --json-object, --json-schema and --json-schema-file");
+                   "give one of --json-object, --json-schema, --json-schema-file and --regex");
+  expectInputError({"--prompt", "hi", "--regex", "(a"}, "--regex: pattern \"(a\"");
+  expectInputError({"--prompt", "hi", "--regex", ""}, "--regex: the pattern is empty");
   expectInputError({"--prompt", "hi", "--json-schema-file", "/nonexistent/schema.json"},
                    "/nonexistent/schema.json");
   expectInputError({"--prompt", "hi", "--json-schema", ""}, "--json-schema: ");
@@ -147,6 +150,19 @@ TEST(GenerateCommand, JsonSchemaConstrainsTheOutput) {
     const nlohmann::json value = nlohmann::json::parse(out["text"].get<std::string>());
     EXPECT_TRUE(value == "yes" || value == "no") << out["text"];
   }
+}
+
+// --regex: the whole output matches, and it ends there.
+TEST(GenerateCommand, RegexConstrainsTheOutput) {
+  const RunResult run =
+      runGenerate({"--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "30",
+                   "--regex", "There (was|were) [a-z]+ [a-z]+\\.", "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const nlohmann::json out = nlohmann::json::parse(run.out);
+  EXPECT_EQ(out["finish_reason"], "stop");
+  EXPECT_TRUE(std::regex_match(out["text"].get<std::string>(),
+                               std::regex("There (was|were) [a-z]+ [a-z]+\\.")))
+      << out["text"];
 }
 
 }  // namespace

@@ -95,8 +95,14 @@ TEST(JsonSchema, RefusesWhatTheGrammarCouldNotKeepNamingIt) {
     json schema;
     const char* message;
   } cases[] = {
-      {{{"type", "string"}, {"pattern", "^a$"}}, "\"pattern\""},
-      {{{"type", "string"}, {"format", "date-time"}}, "\"format\""},
+      {{{"type", "string"}, {"pattern", "^(a)\\1$"}},
+       "schema: pattern \"^(a)\\1$\" at offset 5: a backreference"},
+      {{{"type", "string"}, {"pattern", 3}}, "schema.pattern must be a string"},
+      {{{"type", "string"}, {"format", "hostname"}}, "the format \"hostname\""},
+      {{{"type", "string"}, {"format", "uuid"}, {"pattern", "a"}}, "pattern beside format"},
+      {{{"type", "string"}, {"pattern", "^\\d{2}$"}, {"minLength", 3}}, "the length limits"},
+      {{{"type", "string"}, {"pattern", "a"}, {"maxLength", 5000}}, "above 1000 beside a pattern"},
+      {{{"type", "string"}, {"pattern", "^a$"}, {"enum", {"b"}}}, "no enum or const value"},
       {{{"type", "integer"}, {"minimum", 0}}, "\"minimum\""},
       {{{"allOf", json::array({json::object()})}}, "\"allOf\""},
       {{{"not", json::object()}}, "\"not\""},
@@ -213,6 +219,75 @@ TEST(JsonSchema, ChoiceTakesExactlyOneOfItsTexts) {
   EXPECT_FALSE(JsonSchema::choice({}).isOk());
   EXPECT_FALSE(JsonSchema::choice({"a", ""}).isOk());
   EXPECT_FALSE(JsonSchema::choice(std::vector<std::string>(65, "a")).isOk());
+}
+
+// guided_regex: the whole output matches; complete where a match ends, done where nothing more
+// can follow.
+TEST(JsonSchema, RegexTakesWholeMatchesOnly) {
+  auto regex = JsonSchema::regex("(yes|no)!?");
+  ASSERT_TRUE(regex.isOk());
+  const JsonSchema& s = **regex;
+  for (const char* text : {"yes", "no!", "yes!"}) EXPECT_TRUE(acceptsWhole(s, text)) << text;
+  for (const char* text : {"", "ye", " yes", "yes!!", "\"yes\"", "maybe"}) {
+    EXPECT_FALSE(acceptsWhole(s, text)) << text;
+  }
+  JsonGrammar grammar(s);
+  EXPECT_FALSE(grammar.complete());
+  ASSERT_TRUE(grammar.advance("no"));
+  EXPECT_TRUE(grammar.complete());
+  EXPECT_FALSE(grammar.done());
+  ASSERT_TRUE(grammar.advance("!"));
+  EXPECT_TRUE(grammar.done());
+  EXPECT_FALSE(grammar.advance("!"));
+  // A pattern that matches the empty text is complete before any byte.
+  auto optional = JsonSchema::regex("a*");
+  ASSERT_TRUE(optional.isOk());
+  EXPECT_TRUE(JsonGrammar(**optional).complete());
+  EXPECT_FALSE(JsonSchema::regex("(a").isOk());
+}
+
+// A string's pattern reads the characters the JSON text stands for: escapes decoded, surrogate
+// pairs joined. Its lengths are folded in, so a string is never left where it cannot close.
+TEST(JsonSchema, PatternsReadTheDecodedString) {
+  auto schema = JsonSchema::compile(json::parse(
+      R"({"type": "object", "properties": {"s": {"type": "string", "pattern": "^(é|\\n|\"|😀)+$"}},
+          "required": ["s"]})"));
+  ASSERT_TRUE(schema.isOk()) << schema.status().toString();
+  for (const char* text : {R"({"s":"é"})", R"({"s":"\u00e9"})", R"({"s":"\u00E9\n\""})",
+                           R"({"s":"\ud83d\ude00é"})", "{\"s\":\"\xF0\x9F\x98\x80\"}"}) {
+    EXPECT_TRUE(acceptsWhole(**schema, text)) << text;
+  }
+  for (const char* text : {R"({"s":""})", R"({"s":"e"})", R"({"s":"\u00e8"})", R"({"s":"\t"})",
+                           R"({"s":"\ud83d\ude01"})", R"({"s":"\/"})"}) {
+    EXPECT_FALSE(acceptsWhole(**schema, text)) << text;
+  }
+  auto limited = JsonSchema::compile(
+      json::parse(R"({"type": "string", "pattern": "^[a-z]+$", "minLength": 2, "maxLength": 3})"));
+  ASSERT_TRUE(limited.isOk());
+  EXPECT_FALSE(acceptsWhole(**limited, R"("a")"));
+  EXPECT_TRUE(acceptsWhole(**limited, R"("ab")"));
+  EXPECT_TRUE(acceptsWhole(**limited, R"("abc")"));
+  JsonGrammar three(**limited);
+  ASSERT_TRUE(three.advance(R"("abc)"));
+  JsonGrammar fourth = three;
+  EXPECT_FALSE(fourth.advance("d"));  // refused where it is written, not at the quote
+  EXPECT_TRUE(three.advance("\""));
+  EXPECT_TRUE(three.done());
+  // Formats read as patterns.
+  auto day = JsonSchema::compile(json::parse(R"({"type": "string", "format": "date"})"));
+  ASSERT_TRUE(day.isOk());
+  EXPECT_TRUE(acceptsWhole(**day, R"("2024-02-28")"));
+  EXPECT_FALSE(acceptsWhole(**day, R"("2024-02-30")"));
+  // An enum beside a pattern keeps the values it matches.
+  auto kept = JsonSchema::compile(json::parse(R"({"enum": ["ab", "b", 3], "pattern": "^a"})"));
+  ASSERT_TRUE(kept.isOk());
+  EXPECT_TRUE(acceptsWhole(**kept, R"("ab")"));
+  EXPECT_TRUE(acceptsWhole(**kept, "3"));
+  EXPECT_FALSE(acceptsWhole(**kept, R"("b")"));
+  // A free string's fast path is off under a pattern.
+  JsonGrammar inside(**limited);
+  ASSERT_TRUE(inside.advance("\"a"));
+  EXPECT_FALSE(inside.betweenStringCharacters());
 }
 
 // Found by a review: each of these used to let an output break its schema, or refused a

@@ -131,6 +131,23 @@ TEST_P(RealVocabulary, WalkEqualsTestingEveryToken) {
     ASSERT_TRUE(state.advance(prefix)) << prefix;
     ASSERT_EQ(walkMask(index, state), bruteForceMask(index, state)) << "choice, after " << prefix;
   }
+  // A pattern inside a string (no fast path, escapes decoded) and a raw regex (EOS where a
+  // match ends).
+  auto patterned = JsonSchema::compile(nlohmann::json::parse(
+      R"({"type": "object", "properties": {"id": {"type": "string", "pattern": "^[A-Z]{2}-\\d+$"}}})"));
+  ASSERT_TRUE(patterned.isOk());
+  for (const char* prefix : {"{\"id\": \"", "{\"id\": \"AB", "{\"id\": \"AB-1"}) {
+    JsonGrammar state(**patterned);
+    ASSERT_TRUE(state.advance(prefix)) << prefix;
+    ASSERT_EQ(walkMask(index, state), bruteForceMask(index, state)) << "pattern, after " << prefix;
+  }
+  auto regex = JsonSchema::regex("(?:[a-z]+ ){0,3}(cat|dog)\\.?");
+  ASSERT_TRUE(regex.isOk());
+  for (const char* prefix : {"", "the ", "a big ", "a big fat ", "dog"}) {
+    JsonGrammar state(**regex);
+    ASSERT_TRUE(state.advance(prefix)) << prefix;
+    ASSERT_EQ(walkMask(index, state), bruteForceMask(index, state)) << "regex, after " << prefix;
+  }
   auto number = JsonSchema::compile(nlohmann::json{{"type", "number"}});
   ASSERT_TRUE(number.isOk());
   JsonGrammar twelve(**number);

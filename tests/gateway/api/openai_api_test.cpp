@@ -457,6 +457,19 @@ TEST_F(OpenAiApiTest, StructuredOutputRequestsReachTheEngineAsOneSchema) {
     EXPECT_EQ(gateway_->engine("fake").submitted().back().params.choice,
               (std::vector<std::string>{"yes", "no"}));
   }
+  for (const json& extra :
+       {json{{"guided_regex", "[a-z]+\\d?"}},
+        json{{"structured_outputs", {{"regex", "[a-z]+\\d?"}, {"json", nullptr}}}},
+        json{{"guided_regex", nullptr}, {"guided_choice", {"x"}}}}) {
+    auto result = client().post("/v1/completions", completionBody(extra));
+    ASSERT_EQ(result.status, 200) << result.body;
+    const SamplingParams& sent = gateway_->engine("fake").submitted().back().params;
+    if (extra.contains("guided_choice")) {
+      EXPECT_TRUE(sent.regex.empty());
+    } else {
+      EXPECT_EQ(sent.regex, "[a-z]+\\d?") << extra.dump();
+    }
+  }
   for (const json& extra : {json{{"response_format", {{"type", "json_object"}}}},
                             json{{"structured_outputs", {{"json_object", true}}}}}) {
     auto result = client().post("/v1/completions", completionBody(extra));

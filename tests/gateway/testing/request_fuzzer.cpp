@@ -265,6 +265,8 @@ std::vector<FuzzSeed> fuzzSeedRequests(const std::string& model, const std::stri
          {{"type", "object"},
           {"properties",
            {{"city", {{"type", "string"}, {"maxLength", 8}}},
+            {"code", {{"type", "string"}, {"pattern", "^[A-Z]{2}-\\d+$"}, {"maxLength", 6}}},
+            {"day", {{"type", "string"}, {"format", "date"}}},
             {"days", {{"type", "array"}, {"items", {{"enum", {1, 2, "x"}}}}, {"maxItems", 2}}},
             {"note", {{"anyOf", {{{"type", "string"}}, {{"type", "null"}}}}}}}},
           {"required", {"city"}}}}}}};
@@ -275,6 +277,9 @@ std::vector<FuzzSeed> fuzzSeedRequests(const std::string& model, const std::stri
   json choice = completion;
   choice["guided_choice"] = {"yes", "no", " maybe"};
   choice["structured_outputs"] = {{"json", nullptr}};
+  // A regex: mutations reach the pattern parser.
+  json regex = completion;
+  regex["guided_regex"] = "(yes|no|[A-Z][a-z]{0,4}) ?\\d{1,2}[.!]?";
   return {{"/v1/completions", completion},
           {"/v1/completions", streamed},
           {"/v1/completions", batch},
@@ -284,6 +289,7 @@ std::vector<FuzzSeed> fuzzSeedRequests(const std::string& model, const std::stri
           {"/v1/chat/completions", chat_forced},
           {"/v1/chat/completions", chat_required},
           {"/v1/completions", choice},
+          {"/v1/completions", regex},
           {"/tokenize", {{"model", model}, {"prompt", "Hello"}, {"add_special_tokens", true}}},
           {"/detokenize", {{"model", model}, {"tokens", json::array({5, 6, 7})}}}};
 }
