@@ -1,5 +1,8 @@
 #include "engine/structured_output/json_grammar.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace manifold {
 namespace {
 
@@ -85,7 +88,7 @@ bool JsonGrammar::advance(uint8_t byte) {
       const int digit = hexDigit(byte);
       if (digit < 0) return false;
       hex_ = static_cast<uint16_t>(hex_ * 16 + digit);
-      if (--aux_ > 0) return true;
+      if (--aux_ > 0) return hexPrefixFits();
       const bool high = hex_ >= 0xD800 && hex_ <= 0xDBFF;
       const bool low = hex_ >= 0xDC00 && hex_ <= 0xDFFF;
       if (low_surrogate_) {
@@ -99,7 +102,7 @@ bool JsonGrammar::advance(uint8_t byte) {
       if (high) {
         high_surrogate_ = hex_;
         mode_ = Mode::kLowBackslash;
-        return true;
+        return hexPrefixFits();  // some low surrogate after it still fits
       }
       mode_ = Mode::kString;
       return patternCodePoint(hex_);
@@ -390,7 +393,8 @@ bool JsonGrammar::stringByte(uint8_t byte) {
   if (byte < 0x20 || !countCharacter()) return false;
   if (byte == '\\') {
     mode_ = Mode::kEscape;
-    return true;
+    // \uXXXX can write any character: the pattern must still take one.
+    return pattern_ < 0 || someCodePointFits(0, 0x10FFFF);
   }
   if (byte < 0x80) return patternByte(byte);
   // A UTF-8 lead byte: how many continuation bytes follow, and the range of the first (RFC 3629:
@@ -414,10 +418,58 @@ bool JsonGrammar::stringByte(uint8_t byte) {
   return patternByte(byte);
 }
 
+bool JsonGrammar::fits(int state) const {
+  if (mode_ == Mode::kRegex) return true;
+  const JsonSchema::Node& string = schemaNode(node_);
+  const RegexDfa& dfa = pattern();
+  // length_ counts the character being written.
+  if (string.max_length != JsonSchema::kUnlimited &&
+      uint64_t{length_} + dfa.minRemaining(state) > string.max_length) {
+    return false;
+  }
+  return dfa.maxRemaining(state) == RegexDfa::kUnbounded ||
+         uint64_t{length_} + dfa.maxRemaining(state) >= string.min_length;
+}
+
+bool JsonGrammar::someCodePointFits(uint32_t lo, uint32_t hi) const {
+  thread_local std::vector<int> states;
+  pattern().afterCodePoints(dfa_state_, lo, hi, states);
+  for (int state : states) {
+    if (fits(state)) return true;
+  }
+  return false;
+}
+
+bool JsonGrammar::hexPrefixFits() const {
+  if (pattern_ < 0) return true;
+  // The \uXXXX values the digits so far begin (after a high surrogate: its low half).
+  const uint32_t span = (uint32_t{1} << (4 * aux_)) - 1;
+  const uint32_t lo = uint32_t{hex_} << (4 * aux_);
+  const uint32_t hi = lo + span;
+  auto supplementary = [](uint32_t high, uint32_t low) {
+    return 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+  };
+  if (mode_ == Mode::kLowBackslash) {  // a whole high surrogate: any low one may follow
+    return someCodePointFits(supplementary(hex_, 0xDC00), supplementary(hex_, 0xDFFF));
+  }
+  if (low_surrogate_) {
+    if (hi < 0xDC00 || lo > 0xDFFF) return false;
+    return someCodePointFits(supplementary(high_surrogate_, std::max(lo, 0xDC00u)),
+                             supplementary(high_surrogate_, std::min(hi, 0xDFFFu)));
+  }
+  if (lo <= 0xD7FF && someCodePointFits(lo, std::min(hi, 0xD7FFu))) return true;
+  if (hi >= 0xE000 && someCodePointFits(std::max(lo, 0xE000u), hi)) return true;
+  if (lo <= 0xDBFF && hi >= 0xD800) {
+    return someCodePointFits(supplementary(std::max(lo, 0xD800u), 0xDC00),
+                             supplementary(std::min(hi, 0xDBFFu), 0xDFFF));
+  }
+  return false;
+}
+
 bool JsonGrammar::patternByte(uint8_t byte) {
   if (pattern_ < 0) return true;
   const int next = pattern().next(dfa_state_, byte);
-  if (next == RegexDfa::kDead) return false;
+  if (next == RegexDfa::kDead || !fits(next)) return false;
   dfa_state_ = static_cast<uint16_t>(next);
   return true;
 }

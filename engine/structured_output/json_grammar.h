@@ -128,6 +128,12 @@ class JsonGrammar {
   // A character of a string with a pattern (its UTF-8 bytes, escapes decoded): false if the
   // pattern refuses it. No-ops without a pattern.
   [[nodiscard]] bool patternByte(uint8_t byte);
+  // Pattern state `state` can still end a match within the string's minLength and maxLength.
+  [[nodiscard]] bool fits(int state) const;
+  // Some character in lo..hi takes the pattern to a state that fits: an escape being written may
+  // still become one the pattern takes.
+  [[nodiscard]] bool someCodePointFits(uint32_t lo, uint32_t hi) const;
+  [[nodiscard]] bool hexPrefixFits() const;
   [[nodiscard]] bool patternCodePoint(uint32_t code_point);
 
   const JsonSchema* schema_;

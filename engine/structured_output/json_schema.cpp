@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <list>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 namespace manifold {
@@ -227,31 +230,23 @@ class JsonSchema::Compiler {
     return Status::ok();
   }
 
-  // A string's pattern with its length limits folded in, so that the grammar follows one
-  // automaton that never leads into a dead end.
+  // A string's pattern. Its length limits stay with the node: the grammar counts characters and
+  // asks the automaton how many a match still needs (RegexDfa::minRemaining), so neither leads
+  // the string where it cannot close. The schema's patterns share one bound on their cost.
   Status compilePattern(Node& node, const std::string& pattern, RegexDfa::Anchoring anchoring,
                         const std::string& where) {
     if (schema_.patterns_.size() >= kMaxPatterns) {
       return unsupported(where, "more than " + std::to_string(kMaxPatterns) + " patterns");
     }
-    Result<RegexDfa> dfa = RegexDfa::compile(pattern, anchoring);
+    Result<RegexDfa> dfa = RegexDfa::compile(pattern, anchoring, &pattern_budget_);
     if (!dfa.isOk()) return invalidArgument(where + ": " + dfa.status().message());
-    if (node.min_length > 0 || node.max_length != kUnlimited) {
-      if (node.min_length > node.max_length) {
-        return invalidArgument(where + " has a minimum above its maximum");
-      }
-      const std::string lengths =
-          "[\\s\\S]{" + std::to_string(node.min_length) + "," +
-          (node.max_length == kUnlimited ? "" : std::to_string(node.max_length)) + "}";
-      Result<RegexDfa> limits = RegexDfa::compile(lengths, RegexDfa::Anchoring::kFullMatch);
-      if (!limits.isOk()) {
-        return unsupported(where, "minLength or maxLength above 1000 beside a pattern");
-      }
-      dfa = RegexDfa::intersect(*dfa, *limits);
-      if (!dfa.isOk()) {
-        return invalidArgument(
-            where + ": the pattern and the length limits beside it: " + dfa.status().message());
-      }
+    const uint32_t fewest = dfa->minRemaining(dfa->start());
+    const uint32_t most = dfa->maxRemaining(dfa->start());
+    if (fewest > node.max_length || (most != RegexDfa::kUnbounded && most < node.min_length)) {
+      return invalidArgument(where + ": no string of " + std::to_string(node.min_length) + " to " +
+                             (node.max_length == kUnlimited ? std::string("any number of")
+                                                            : std::to_string(node.max_length)) +
+                             " characters matches the pattern");
     }
     node.pattern = static_cast<int>(schema_.patterns_.size());
     schema_.patterns_.push_back(std::move(*dfa));
@@ -453,6 +448,7 @@ class JsonSchema::Compiler {
   const json& root_;
   JsonSchema& schema_;
   std::map<std::string, int> refs_;
+  size_t pattern_budget_ = RegexDfa::kMaxWork;
 };
 
 Result<std::shared_ptr<const JsonSchema>> JsonSchema::compile(const json& schema) {
@@ -512,14 +508,70 @@ const JsonSchema& JsonSchema::anyObject() {
   return *schema;
 }
 
+namespace {
+
+// Compiled schemas by the text a request gave: the gateway compiles a request's schema to
+// validate it, its engine compiles it again, and clients send the same schemas (their tools')
+// with every request. A few dozen recent ones, least recently used out first.
+class CompiledCache {
+ public:
+  static constexpr size_t kCapacity = 32;
+
+  std::shared_ptr<const JsonSchema> find(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = index_.find(key);
+    if (it == index_.end()) return nullptr;
+    entries_.splice(entries_.begin(), entries_, it->second);
+    return it->second->second;
+  }
+
+  void insert(const std::string& key, std::shared_ptr<const JsonSchema> schema) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (index_.count(key) != 0) return;
+    entries_.emplace_front(key, std::move(schema));
+    index_[key] = entries_.begin();
+    if (entries_.size() > kCapacity) {
+      index_.erase(entries_.back().first);
+      entries_.pop_back();
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::list<std::pair<std::string, std::shared_ptr<const JsonSchema>>> entries_;
+  std::unordered_map<std::string, decltype(entries_)::iterator> index_;
+};
+
+CompiledCache& compiledCache() {
+  static CompiledCache* const cache = new CompiledCache();
+  return *cache;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<const JsonSchema>> JsonSchema::forParams(const SamplingParams& params) {
-  if (!params.json_schema.empty()) return compileText(params.json_schema);
-  if (!params.choice.empty()) return choice(params.choice);
-  if (!params.regex.empty()) return regex(params.regex);
-  if (params.json_object) {
+  if (params.json_object && params.json_schema.empty() && params.choice.empty() &&
+      params.regex.empty()) {
     return std::shared_ptr<const JsonSchema>(&anyObject(), [](const JsonSchema*) {});
   }
-  return std::shared_ptr<const JsonSchema>();
+  std::string key;
+  if (!params.json_schema.empty()) {
+    key = "json:" + params.json_schema;
+  } else if (!params.choice.empty()) {
+    key = "choice:";
+    for (const std::string& text : params.choice) key += std::to_string(text.size()) + ":" + text;
+  } else if (!params.regex.empty()) {
+    key = "regex:" + params.regex;
+  } else {
+    return std::shared_ptr<const JsonSchema>();
+  }
+  if (std::shared_ptr<const JsonSchema> cached = compiledCache().find(key)) return cached;
+  Result<std::shared_ptr<const JsonSchema>> compiled =
+      !params.json_schema.empty() ? compileText(params.json_schema)
+      : !params.choice.empty()    ? choice(params.choice)
+                                  : regex(params.regex);
+  if (compiled.isOk()) compiledCache().insert(key, *compiled);
+  return compiled;
 }
 
 }  // namespace manifold

@@ -64,7 +64,7 @@ class JsonSchema {
   // Literal and property candidates are tracked in 64-bit masks.
   static constexpr size_t kMaxAlternatives = 64;
   static constexpr size_t kMaxNodes = 65535;
-  static constexpr size_t kMaxPatterns = 1024;
+  static constexpr size_t kMaxPatterns = 256;
 
   struct Property {
     std::string key;  // as the output writes it, quotes included: "\"name\""
@@ -115,8 +115,10 @@ class JsonSchema {
   // none, more than kMaxAlternatives, an empty one.
   [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> choice(
       const std::vector<std::string>& choices);
-  // The schema a request's structured output asks for: json_schema compiled, the choice, or
-  // anyObject() (not owned) for json_object; null when it asks for none.
+  // The schema a request's structured output asks for: json_schema compiled, the choice, the
+  // regex, or anyObject() (not owned) for json_object; null when it asks for none. The last 32
+  // compiled are kept by their text (thread-safe): the gateway's validation, the engine and
+  // clients that send the same tools every time share them.
   [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> forParams(
       const SamplingParams& params);
   // vLLM's guided_regex: the whole output matches `pattern` (regex_dfa.h, a full match).

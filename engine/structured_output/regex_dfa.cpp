@@ -1,6 +1,7 @@
 #include "engine/structured_output/regex_dfa.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <string>
 #include <utility>
@@ -15,8 +16,6 @@ constexpr uint32_t kInfinite = UINT32_MAX;
 constexpr uint32_t kMaxRepeat = 1000;
 constexpr int kMaxNesting = 100;
 constexpr size_t kMaxNfaStates = 200000;
-// NFA states visited by the subset construction.
-constexpr size_t kMaxWork = 20000000;
 
 using Ranges = std::vector<std::pair<uint32_t, uint32_t>>;  // code points, inclusive
 
@@ -73,9 +72,8 @@ struct TopAlternative {
   bool anchored_end = false;
 };
 
-Status malformed(std::string_view pattern, size_t at, const std::string& what) {
-  return invalidArgument("pattern \"" + std::string(pattern) + "\" at offset " +
-                         std::to_string(at) + ": " + what);
+Status malformed(size_t at, const std::string& what) {
+  return invalidArgument("at offset " + std::to_string(at) + ": " + what);
 }
 
 class Parser {
@@ -102,9 +100,9 @@ class Parser {
   bool atEnd() const { return pos_ >= p_.size(); }
   bool peek(char c) const { return pos_ < p_.size() && p_[pos_] == c; }
   bool startsWith(std::string_view s) const { return p_.substr(pos_, s.size()) == s; }
-  Status error(const std::string& what) const { return malformed(p_, pos_, what); }
+  Status error(const std::string& what) const { return malformed(pos_, what); }
   Status unsupported(const std::string& what) const {
-    return malformed(p_, pos_, what + " is not supported");
+    return malformed(pos_, what + " is not supported");
   }
 
   // Alternatives up to ')' or the end.
@@ -264,7 +262,7 @@ class Parser {
       }
     }
     ASSIGN_OR_RETURN(Ast inner, alternation(depth + 1));
-    if (!peek(')')) return malformed(p_, open, "a '(' without its ')'");
+    if (!peek(')')) return malformed(open, "a '(' without its ')'");
     ++pos_;
     return inner;
   }
@@ -277,10 +275,9 @@ class Parser {
       negated = true;
       ++pos_;
     }
-    if (peek(']')) return error("an empty class");
-    Ranges set;
+    Ranges set;  // ECMA: [] matches nothing, [^] any character
     while (!peek(']')) {
-      if (atEnd()) return malformed(p_, open, "a '[' without its ']'");
+      if (atEnd()) return malformed(open, "a '[' without its ']'");
       ASSIGN_OR_RETURN(Ranges first, classAtom());
       const bool single = first.size() == 1 && first[0].first == first[0].second;
       if (single && peek('-') && pos_ + 1 < p_.size() && p_[pos_ + 1] != ']') {
@@ -371,7 +368,10 @@ class Parser {
     }
     --pos_;
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '1' && c <= '9')) {
-      if (c >= '1' && c <= '9') return unsupported("a backreference");
+      if (c >= '1' && c <= '9') {
+        return in_class ? unsupported("an octal escape") : unsupported("a backreference");
+      }
+      if (c == 'k') return unsupported("a named backreference");
       if (c == 'B') return unsupported("'\\B'");
       if (c == 'p' || c == 'P') return unsupported("a Unicode property escape");
       return error(std::string("an unknown escape '\\") + c + "'");
@@ -430,6 +430,54 @@ class Parser {
   size_t pos_ = 0;
 };
 
+void encodeUtf8(uint32_t code_point, int length, uint8_t* out) {
+  if (length == 1) {
+    out[0] = static_cast<uint8_t>(code_point);
+    return;
+  }
+  static constexpr uint8_t kLead[] = {0, 0, 0xC0, 0xE0, 0xF0};
+  for (int i = length - 1; i > 0; --i) {
+    out[i] = static_cast<uint8_t>(0x80 | (code_point & 0x3F));
+    code_point >>= 6;
+  }
+  out[0] = static_cast<uint8_t>(kLead[length] | code_point);
+}
+
+// The code points lo..hi (no surrogates among them) as byte-range sequences, `visit(low, high,
+// length)` each: split where the encoded length changes, then until every byte position is a
+// range (RE2's and Rust regex's utf8 ranges).
+template <typename Visit>
+void forEachUtf8Sequence(uint32_t lo, uint32_t hi, const Visit& visit) {
+  for (uint32_t bound : {0x7Fu, 0x7FFu, 0xFFFFu}) {
+    if (lo <= bound && hi > bound) {
+      forEachUtf8Sequence(lo, bound, visit);
+      forEachUtf8Sequence(bound + 1, hi, visit);
+      return;
+    }
+  }
+  const int length = hi <= 0x7F ? 1 : hi <= 0x7FF ? 2 : hi <= 0xFFFF ? 3 : 4;
+  for (int i = 1; i < length; ++i) {
+    const uint32_t mask = (1u << (6 * i)) - 1;
+    if ((lo & ~mask) != (hi & ~mask)) {
+      if ((lo & mask) != 0) {
+        forEachUtf8Sequence(lo, lo | mask, visit);
+        forEachUtf8Sequence((lo | mask) + 1, hi, visit);
+        return;
+      }
+      if ((hi & mask) != mask) {
+        forEachUtf8Sequence(lo, (hi & ~mask) - 1, visit);
+        forEachUtf8Sequence(hi & ~mask, hi, visit);
+        return;
+      }
+    }
+  }
+  uint8_t low[4];
+  uint8_t high[4];
+  encodeUtf8(lo, length, low);
+  encodeUtf8(hi, length, high);
+  visit(low, high, length);
+}
+
 // Thompson's construction over bytes: a character set becomes the UTF-8 byte-range sequences of
 // its code points.
 class Nfa {
@@ -483,13 +531,16 @@ class Nfa {
           epsilon(build(child, loop), loop);
           return loop;
         }
+        // Each optional copy may be skipped straight to one end (a?(a?...) nested, not chained:
+        // a chain of skips would make every closure hold the rest of the chain).
+        if (ast.max == ast.min) return at;
+        const int end = newState();
         for (uint32_t i = ast.min; i < ast.max && !tooLarge(); ++i) {
-          const int end = newState();
           epsilon(at, end);
-          epsilon(build(child, at), end);
-          at = end;
+          at = build(child, at);
         }
-        return at;
+        epsilon(at, end);
+        return end;
       }
     }
     return entry;
@@ -514,55 +565,15 @@ class Nfa {
     return end;
   }
 
-  // The code points lo..hi as byte-range sequences: split where the encoded length changes, then
-  // until every byte position is a range (RE2's and Rust regex's utf8 ranges).
   void addCodePoints(uint32_t lo, uint32_t hi, int from, int to) {
-    for (uint32_t bound : {0x7Fu, 0x7FFu, 0xFFFFu}) {
-      if (lo <= bound && hi > bound) {
-        addCodePoints(lo, bound, from, to);
-        addCodePoints(bound + 1, hi, from, to);
-        return;
+    forEachUtf8Sequence(lo, hi, [&](const uint8_t* low, const uint8_t* high, int length) {
+      int at = from;
+      for (int i = 0; i < length; ++i) {
+        const int next = i + 1 == length ? to : newState();
+        addEdge(at, low[i], high[i], next);
+        at = next;
       }
-    }
-    const int length = hi <= 0x7F ? 1 : hi <= 0x7FF ? 2 : hi <= 0xFFFF ? 3 : 4;
-    for (int i = 1; i < length; ++i) {
-      const uint32_t mask = (1u << (6 * i)) - 1;
-      if ((lo & ~mask) != (hi & ~mask)) {
-        if ((lo & mask) != 0) {
-          addCodePoints(lo, lo | mask, from, to);
-          addCodePoints((lo | mask) + 1, hi, from, to);
-          return;
-        }
-        if ((hi & mask) != mask) {
-          addCodePoints(lo, (hi & ~mask) - 1, from, to);
-          addCodePoints(hi & ~mask, hi, from, to);
-          return;
-        }
-      }
-    }
-    uint8_t low[4];
-    uint8_t high[4];
-    encode(lo, length, low);
-    encode(hi, length, high);
-    int at = from;
-    for (int i = 0; i < length; ++i) {
-      const int next = i + 1 == length ? to : newState();
-      addEdge(at, low[i], high[i], next);
-      at = next;
-    }
-  }
-
-  static void encode(uint32_t code_point, int length, uint8_t* out) {
-    if (length == 1) {
-      out[0] = static_cast<uint8_t>(code_point);
-      return;
-    }
-    static constexpr uint8_t kLead[] = {0, 0, 0xC0, 0xE0, 0xF0};
-    for (int i = length - 1; i > 0; --i) {
-      out[i] = static_cast<uint8_t>(0x80 | (code_point & 0x3F));
-      code_point >>= 6;
-    }
-    out[0] = static_cast<uint8_t>(kLead[length] | code_point);
+    });
   }
 
   std::vector<State> states_;
@@ -570,8 +581,15 @@ class Nfa {
 
 }  // namespace
 
-Result<RegexDfa> RegexDfa::compile(std::string_view pattern, Anchoring anchoring) {
-  ASSIGN_OR_RETURN(std::vector<TopAlternative> alternatives, Parser(pattern).parse());
+Result<RegexDfa> RegexDfa::compile(std::string_view pattern, Anchoring anchoring, size_t* budget) {
+  // Messages quote the pattern, cut short: it may be a request's 100 KB.
+  const std::string quoted =
+      "pattern \"" +
+      (pattern.size() > 80 ? std::string(pattern.substr(0, 77)) + "..." : std::string(pattern)) +
+      "\"";
+  Result<std::vector<TopAlternative>> parsed = Parser(pattern).parse();
+  if (!parsed.isOk()) return invalidArgument(quoted + " " + parsed.status().message());
+  const std::vector<TopAlternative>& alternatives = *parsed;
 
   Nfa nfa;
   const int start = nfa.newState();
@@ -588,9 +606,7 @@ Result<RegexDfa> RegexDfa::compile(std::string_view pattern, Anchoring anchoring
     if (search && !alternative.anchored_end) at = nfa.build(any_text, at);
     nfa.epsilon(at, accept);
   }
-  if (nfa.tooLarge()) {
-    return invalidArgument("pattern \"" + std::string(pattern) + "\" is too large");
-  }
+  if (nfa.tooLarge()) return invalidArgument(quoted + " is too large");
   const std::vector<Nfa::State>& states = nfa.states();
 
   RegexDfa dfa;
@@ -603,23 +619,28 @@ Result<RegexDfa> RegexDfa::compile(std::string_view pattern, Anchoring anchoring
       boundary[static_cast<size_t>(edge.hi) + 1] = true;
     }
   }
-  std::vector<uint8_t> representative;
-  for (int byte = 0; byte < 256; ++byte) {
-    if (boundary[static_cast<size_t>(byte)]) representative.push_back(static_cast<uint8_t>(byte));
-    dfa.byte_class_[static_cast<size_t>(byte)] = static_cast<uint8_t>(representative.size() - 1);
+  int classes = 0;
+  for (size_t byte = 0; byte < 256; ++byte) {
+    if (boundary[byte]) ++classes;
+    dfa.byte_class_[byte] = static_cast<uint8_t>(classes - 1);
   }
-  dfa.num_classes_ = representative.size();
+  dfa.num_classes_ = static_cast<size_t>(classes);
 
-  // Subset construction.
+  // Subset construction. `work` counts every NFA state and edge it touches, closures included,
+  // against the budget: what a request's pattern may cost is bounded whatever its shape.
+  const size_t limit = budget != nullptr ? std::min(*budget, kMaxWork) : kMaxWork;
+  size_t work = 0;
   std::vector<uint8_t> mark(states.size(), 0);
   std::vector<int> stack;
-  auto closure = [&](std::vector<int> set) {
+  auto closure = [&](std::vector<int>& set) {
     stack = set;
     for (int s : set) mark[static_cast<size_t>(s)] = 1;
     while (!stack.empty()) {
       const int s = stack.back();
       stack.pop_back();
-      for (int t : states[static_cast<size_t>(s)].epsilon) {
+      const std::vector<int>& epsilon = states[static_cast<size_t>(s)].epsilon;
+      work += epsilon.size() + 1;
+      for (int t : epsilon) {
         if (mark[static_cast<size_t>(t)] == 0) {
           mark[static_cast<size_t>(t)] = 1;
           set.push_back(t);
@@ -629,47 +650,57 @@ Result<RegexDfa> RegexDfa::compile(std::string_view pattern, Anchoring anchoring
     }
     for (int s : set) mark[static_cast<size_t>(s)] = 0;
     std::sort(set.begin(), set.end());
-    return set;
   };
   std::map<std::vector<int>, int> ids;
-  std::vector<std::vector<int>> sets;
+  std::vector<const std::vector<int>*> sets;
   auto intern = [&](std::vector<int> set) -> int {
     const auto [it, inserted] = ids.emplace(std::move(set), static_cast<int>(sets.size()));
-    if (inserted) sets.push_back(it->first);
+    if (inserted) sets.push_back(&it->first);
     return it->second;
   };
-  intern(closure({start}));
-  size_t work = 0;
+  std::vector<int> first = {start};
+  closure(first);
+  intern(std::move(first));
+  std::vector<std::vector<int>> targets(dfa.num_classes_);
   for (size_t d = 0; d < sets.size(); ++d) {
     if (sets.size() > kMaxStates) {
-      return invalidArgument("pattern \"" + std::string(pattern) + "\" needs more than " +
-                             std::to_string(kMaxStates) + " automaton states");
+      return invalidArgument(quoted + " needs more than " + std::to_string(kMaxStates) +
+                             " automaton states");
     }
-    dfa.accepting_.push_back(std::binary_search(sets[d].begin(), sets[d].end(), accept) ? 1 : 0);
-    for (uint8_t byte : representative) {
-      work += sets[d].size();
-      if (work > kMaxWork) {
-        return invalidArgument("pattern \"" + std::string(pattern) + "\" is too complex");
-      }
-      std::vector<int> targets;
-      for (int s : sets[d]) {
-        for (const Nfa::Edge& edge : states[static_cast<size_t>(s)].edges) {
-          if (byte >= edge.lo && byte <= edge.hi) targets.push_back(edge.to);
+    const std::vector<int>& set = *sets[d];
+    dfa.accepting_.push_back(std::binary_search(set.begin(), set.end(), accept) ? 1 : 0);
+    for (std::vector<int>& t : targets) t.clear();
+    for (int s : set) {
+      for (const Nfa::Edge& edge : states[static_cast<size_t>(s)].edges) {
+        const int last = dfa.byte_class_[edge.hi];
+        for (int c = dfa.byte_class_[edge.lo]; c <= last; ++c) {
+          targets[static_cast<size_t>(c)].push_back(edge.to);
         }
+        work += static_cast<size_t>(last - dfa.byte_class_[edge.lo]) + 1;
       }
-      std::sort(targets.begin(), targets.end());
-      targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
-      dfa.transitions_.push_back(targets.empty() ? kDead : intern(closure(std::move(targets))));
     }
+    for (std::vector<int>& t : targets) {
+      if (t.empty()) {
+        dfa.transitions_.push_back(kDead);
+        continue;
+      }
+      std::sort(t.begin(), t.end());
+      t.erase(std::unique(t.begin(), t.end()), t.end());
+      std::vector<int> next = t;
+      closure(next);
+      work += next.size();
+      dfa.transitions_.push_back(intern(std::move(next)));
+    }
+    if (work > limit) return invalidArgument(quoted + " is too complex");
   }
-
-  if (Status status = dfa.prune(); !status.isOk()) {
-    return invalidArgument("pattern \"" + std::string(pattern) + "\" matches no text");
+  if (budget != nullptr) *budget -= std::min(*budget, work);
+  if (Status status = dfa.finish(); !status.isOk()) {
+    return invalidArgument(quoted + " " + status.message());
   }
   return dfa;
 }
 
-Status RegexDfa::prune() {
+Status RegexDfa::finish() {
   const size_t n = accepting_.size();
   std::vector<std::vector<int>> predecessors(n);
   for (size_t d = 0; d < n; ++d) {
@@ -696,7 +727,7 @@ Status RegexDfa::prune() {
       }
     }
   }
-  if (live[0] == 0) return invalidArgument("no text matches");
+  if (live[0] == 0) return invalidArgument("matches no text");
   has_next_.assign(n, 0);
   for (size_t d = 0; d < n; ++d) {
     for (size_t c = 0; c < num_classes_; ++c) {
@@ -705,45 +736,133 @@ Status RegexDfa::prune() {
       if (to != kDead) has_next_[d] = 1;
     }
   }
+
+  // Characters left to a match, counted at their first byte: the fewest (0-1 breadth-first
+  // search back from the accepting states) and the most (longest paths; a cycle makes it
+  // unbounded, and every cycle holds a first byte, as UTF-8 sequences are finite).
+  std::array<uint8_t, 256> starts{};  // per class: its bytes start a character
+  for (size_t byte = 0; byte < 256; ++byte) {
+    if ((byte & 0xC0) != 0x80) starts[byte_class_[byte]] = 1;
+  }
+  min_remaining_.assign(n, kUnbounded);
+  std::vector<std::vector<std::pair<int, uint8_t>>> back(n);  // (from, weight)
+  for (size_t d = 0; d < n; ++d) {
+    for (size_t c = 0; c < num_classes_; ++c) {
+      const int to = transitions_[d * num_classes_ + c];
+      if (to != kDead) back[static_cast<size_t>(to)].emplace_back(static_cast<int>(d), starts[c]);
+    }
+  }
+  std::deque<int> queue;
+  for (size_t d = 0; d < n; ++d) {
+    if (accepting_[d] != 0) {
+      min_remaining_[d] = 0;
+      queue.push_back(static_cast<int>(d));
+    }
+  }
+  while (!queue.empty()) {
+    const int d = queue.front();
+    queue.pop_front();
+    for (const auto& [from, weight] : back[static_cast<size_t>(d)]) {
+      const uint32_t through = min_remaining_[static_cast<size_t>(d)] + weight;
+      if (through < min_remaining_[static_cast<size_t>(from)]) {
+        min_remaining_[static_cast<size_t>(from)] = through;
+        if (weight == 0) {
+          queue.push_front(from);
+        } else {
+          queue.push_back(from);
+        }
+      }
+    }
+  }
+  // Longest paths by an iterative depth-first search: 0 unvisited, 1 on the stack, 2 done.
+  max_remaining_.assign(n, 0);
+  std::vector<uint8_t> color(n, 0);
+  std::vector<std::pair<int, size_t>> frames;  // (state, next class to visit)
+  for (size_t root = 0; root < n; ++root) {
+    if (color[root] != 0 || live[root] == 0) continue;
+    frames.emplace_back(static_cast<int>(root), 0);
+    color[root] = 1;
+    while (!frames.empty()) {
+      auto& [d, c] = frames.back();
+      const size_t ds = static_cast<size_t>(d);
+      if (c == num_classes_) {
+        color[ds] = 2;
+        frames.pop_back();
+        if (!frames.empty()) {  // the parent took the class before its next one to get here
+          const size_t parent = static_cast<size_t>(frames.back().first);
+          const size_t via = frames.back().second - 1;
+          if (max_remaining_[ds] == kUnbounded) {
+            max_remaining_[parent] = kUnbounded;
+          } else if (max_remaining_[parent] != kUnbounded) {
+            max_remaining_[parent] =
+                std::max(max_remaining_[parent], max_remaining_[ds] + starts[via]);
+          }
+        }
+        continue;
+      }
+      const size_t cls = c++;
+      const int to = transitions_[ds * num_classes_ + cls];
+      if (to == kDead) continue;
+      const size_t ts = static_cast<size_t>(to);
+      if (color[ts] == 1) {
+        max_remaining_[ds] = kUnbounded;  // a cycle; the states on the stack learn it below
+      } else if (color[ts] == 0) {
+        color[ts] = 1;
+        frames.emplace_back(to, 0);
+        continue;
+      }
+      if (color[ts] == 1 || max_remaining_[ts] == kUnbounded) {
+        max_remaining_[ds] = kUnbounded;
+      } else if (max_remaining_[ds] != kUnbounded) {
+        max_remaining_[ds] = std::max(max_remaining_[ds], max_remaining_[ts] + starts[cls]);
+      }
+    }
+  }
+  // A state on a cycle is unbounded, and so is every state that reaches one: the search above
+  // saw a cycle only from the state that closed it, so spread it backwards.
+  for (size_t d = 0; d < n; ++d) {
+    if (max_remaining_[d] == kUnbounded) stack.push_back(static_cast<int>(d));
+  }
+  while (!stack.empty()) {
+    const int d = stack.back();
+    stack.pop_back();
+    for (const auto& [from, weight] : back[static_cast<size_t>(d)]) {
+      if (max_remaining_[static_cast<size_t>(from)] != kUnbounded) {
+        max_remaining_[static_cast<size_t>(from)] = kUnbounded;
+        stack.push_back(from);
+      }
+    }
+  }
   return Status::ok();
 }
 
-Result<RegexDfa> RegexDfa::intersect(const RegexDfa& a, const RegexDfa& b) {
-  RegexDfa dfa;
-  // A byte class of the product: a pair of classes.
-  std::map<std::pair<int, int>, int> classes;
-  std::vector<std::pair<int, int>> class_pairs;
-  for (size_t byte = 0; byte < 256; ++byte) {
-    const std::pair<int, int> key{a.byte_class_[byte], b.byte_class_[byte]};
-    const auto [it, inserted] = classes.emplace(key, static_cast<int>(class_pairs.size()));
-    if (inserted) class_pairs.push_back(key);
-    dfa.byte_class_[byte] = static_cast<uint8_t>(it->second);
-  }
-  dfa.num_classes_ = class_pairs.size();
-  std::map<std::pair<int, int>, int> ids;
-  std::vector<std::pair<int, int>> states;
-  auto intern = [&](std::pair<int, int> state) {
-    const auto [it, inserted] = ids.emplace(state, static_cast<int>(states.size()));
-    if (inserted) states.push_back(state);
-    return it->second;
+void RegexDfa::afterCodePoints(int state, uint32_t lo, uint32_t hi, std::vector<int>& out) const {
+  out.clear();
+  auto walk = [&](uint32_t from, uint32_t to) {
+    if (from > to) return;
+    forEachUtf8Sequence(from, to, [&](const uint8_t* low, const uint8_t* high, int length) {
+      std::vector<int> at = {state};
+      std::vector<int> next;
+      for (int i = 0; i < length && !at.empty(); ++i) {
+        next.clear();
+        for (int s : at) {
+          for (int byte = low[i]; byte <= high[i]; ++byte) {
+            const int t = this->next(s, static_cast<uint8_t>(byte));
+            if (t != kDead) next.push_back(t);
+          }
+        }
+        std::sort(next.begin(), next.end());
+        next.erase(std::unique(next.begin(), next.end()), next.end());
+        at.swap(next);
+      }
+      out.insert(out.end(), at.begin(), at.end());
+    });
   };
-  intern({a.start(), b.start()});
-  for (size_t d = 0; d < states.size(); ++d) {
-    if (states.size() > kMaxStates) {
-      return invalidArgument("needs more than " + std::to_string(kMaxStates) + " automaton states");
-    }
-    const auto [sa, sb] = states[d];
-    dfa.accepting_.push_back(a.accepting(sa) && b.accepting(sb) ? 1 : 0);
-    for (const auto& [ca, cb] : class_pairs) {
-      const int ta =
-          a.transitions_[static_cast<size_t>(sa) * a.num_classes_ + static_cast<size_t>(ca)];
-      const int tb =
-          b.transitions_[static_cast<size_t>(sb) * b.num_classes_ + static_cast<size_t>(cb)];
-      dfa.transitions_.push_back(ta == kDead || tb == kDead ? kDead : intern({ta, tb}));
-    }
-  }
-  RETURN_IF_ERROR(dfa.prune());
-  return dfa;
+  hi = std::min(hi, kMaxCodePoint);
+  walk(lo, std::min(hi, 0xD7FFu));
+  walk(std::max(lo, 0xE000u), hi);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
 }
 
 bool RegexDfa::matches(std::string_view text) const {

@@ -12,11 +12,13 @@
 //   match a search reports, not which texts match);
 // - ^ at the start and $ at the end of the pattern or of a top-level alternative.
 // Backreferences, lookaround, \b, \p{...}, inline flags and anchors elsewhere are errors that
-// name them. The DFA has at most kMaxStates states; a pattern that needs more (a{1,5000}) is an
-// error rather than a slow request.
+// name them.
 //
 // Matching is on code points, and the DFA only takes valid UTF-8 (no surrogates, nothing past
 // U+10FFFF), so what it accepts is always text.
+//
+// Building it is bounded: at most kMaxStates states, counted repeats of at most 1000, and
+// kMaxWork NFA states and edges visited; a pattern past a bound is an error naming it.
 //
 // Thread safety: immutable after compile().
 #pragma once
@@ -34,6 +36,9 @@ class RegexDfa {
  public:
   static constexpr int kDead = -1;
   static constexpr size_t kMaxStates = 30000;
+  // NFA states and edges the construction may visit (about 0.2 s).
+  static constexpr size_t kMaxWork = 8000000;
+  static constexpr uint32_t kUnbounded = UINT32_MAX;
 
   enum class Anchoring {
     // The whole text must match (Python's re.fullmatch; guided_regex, as outlines and xgrammar
@@ -45,11 +50,10 @@ class RegexDfa {
   };
 
   // Errors (kInvalidArgument) say what is not supported, or where the pattern is malformed.
-  [[nodiscard]] static Result<RegexDfa> compile(std::string_view pattern, Anchoring anchoring);
-
-  // Texts both match (a pattern and the string lengths beside it, so that neither leads the
-  // other into a dead end). Errors: no text matches both, or the product is too large.
-  [[nodiscard]] static Result<RegexDfa> intersect(const RegexDfa& a, const RegexDfa& b);
+  // `budget`, when given, caps the work (kMaxWork at most) and is charged what it cost, so that
+  // several patterns of one schema share one bound.
+  [[nodiscard]] static Result<RegexDfa> compile(std::string_view pattern, Anchoring anchoring,
+                                                size_t* budget = nullptr);
 
   [[nodiscard]] int start() const { return 0; }
   // The state after `byte`, or kDead when no match continues with it.
@@ -60,20 +64,34 @@ class RegexDfa {
   [[nodiscard]] bool accepting(int state) const { return accepting_[static_cast<size_t>(state)]; }
   // Some byte continues a match (false: a match that may only end here).
   [[nodiscard]] bool hasNext(int state) const { return has_next_[static_cast<size_t>(state)]; }
+  // Characters (code points) still to write before a match can end: the fewest, and the most
+  // (kUnbounded when a loop is in reach). With these a string's minLength and maxLength are kept
+  // without leading it where neither a character nor the end fits.
+  [[nodiscard]] uint32_t minRemaining(int state) const {
+    return min_remaining_[static_cast<size_t>(state)];
+  }
+  [[nodiscard]] uint32_t maxRemaining(int state) const {
+    return max_remaining_[static_cast<size_t>(state)];
+  }
+  // The states one code point in lo..hi (surrogates skipped) leads to from `state`, into `out`,
+  // sorted: what a JSON escape such as \u00XX may still become.
+  void afterCodePoints(int state, uint32_t lo, uint32_t hi, std::vector<int>& out) const;
   [[nodiscard]] size_t numStates() const { return accepting_.size(); }
   // Runs the DFA over `text`: whether it matches as a whole (tests and enum/const filtering).
   [[nodiscard]] bool matches(std::string_view text) const;
 
  private:
-  // Keeps only transitions into states from which a match can be reached; an error when none
-  // can from the start.
-  [[nodiscard]] Status prune();
+  // Keeps only transitions into states from which a match can be reached (an error when none
+  // can from the start), and counts the characters left.
+  [[nodiscard]] Status finish();
 
   std::array<uint8_t, 256> byte_class_{};
   size_t num_classes_ = 0;
   std::vector<int32_t> transitions_;  // [state * num_classes_ + class]
   std::vector<uint8_t> accepting_;
   std::vector<uint8_t> has_next_;
+  std::vector<uint32_t> min_remaining_;
+  std::vector<uint32_t> max_remaining_;
 };
 
 }  // namespace manifold

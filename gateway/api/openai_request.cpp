@@ -134,7 +134,7 @@ Status setJsonSchema(const json& schema, std::string_view field, SamplingParams&
                            ": only one structured output format may be given");
   }
   p.json_schema = schema.is_string() ? schema.get<std::string>() : schema.dump();
-  if (Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::compileText(p.json_schema);
+  if (Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::forParams(p);
       !compiled.isOk()) {
     return invalidArgument(quoted(field) + ": " + compiled.status().message());
   }
@@ -153,7 +153,7 @@ Status setChoice(const json& choices, std::string_view field, SamplingParams& p)
     if (!choice.is_string()) return typeError(field, "a non-empty list of strings");
     p.choice.push_back(choice.get<std::string>());
   }
-  if (Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::choice(p.choice);
+  if (Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::forParams(p);
       !compiled.isOk()) {
     return invalidArgument(quoted(field) + ": " + compiled.status().message());
   }
@@ -169,7 +169,7 @@ Status setRegex(const json& pattern, std::string_view field, SamplingParams& p) 
     return typeError(field, "a non-empty regular expression");
   }
   p.regex = pattern.get<std::string>();
-  if (Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::regex(p.regex);
+  if (Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::forParams(p);
       !compiled.isOk()) {
     return invalidArgument(quoted(field) + ": " + compiled.status().message());
   }
@@ -503,7 +503,8 @@ Result<std::string> forceTool(const json& tools, const json& name, ChatRequest& 
   if (p.structuredOutput()) {
     return invalidArgument(
         "`tool_choice` naming a function cannot be combined with another structured output "
-        "format (`response_format`, `guided_json`, `guided_choice`, `structured_outputs`)");
+        "format (`response_format`, `guided_json`, `guided_choice`, `guided_regex`, "
+        "`structured_outputs`)");
   }
   for (size_t i = 0; i < tools.size(); ++i) {
     const json& tool = tools[i];
@@ -530,7 +531,8 @@ Status requireToolCalls(const json& tools, ChatRequest& r) {
   if (p.structuredOutput()) {
     return invalidArgument(
         "`tool_choice` \"required\" cannot be combined with another structured output format "
-        "(`response_format`, `guided_json`, `guided_choice`, `structured_outputs`)");
+        "(`response_format`, `guided_json`, `guided_choice`, `guided_regex`, "
+        "`structured_outputs`)");
   }
   ASSIGN_OR_RETURN(json schema, requiredToolCallsSchema(tools));
   return setJsonSchema(schema, "tools", r.options.params);

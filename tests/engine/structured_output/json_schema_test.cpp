@@ -3,9 +3,12 @@
 // (make_cases.py); the grammar must take exactly the valid ones, whole.
 #include "engine/structured_output/json_schema.h"
 
+#include <algorithm>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -100,8 +103,10 @@ TEST(JsonSchema, RefusesWhatTheGrammarCouldNotKeepNamingIt) {
       {{{"type", "string"}, {"pattern", 3}}, "schema.pattern must be a string"},
       {{{"type", "string"}, {"format", "hostname"}}, "the format \"hostname\""},
       {{{"type", "string"}, {"format", "uuid"}, {"pattern", "a"}}, "pattern beside format"},
-      {{{"type", "string"}, {"pattern", "^\\d{2}$"}, {"minLength", 3}}, "the length limits"},
-      {{{"type", "string"}, {"pattern", "a"}, {"maxLength", 5000}}, "above 1000 beside a pattern"},
+      {{{"type", "string"}, {"pattern", "^\\d{2}$"}, {"minLength", 3}},
+       "no string of 3 to any number of characters matches the pattern"},
+      {{{"type", "string"}, {"pattern", "^\\d+$"}, {"maxLength", 0}},
+       "no string of 0 to 0 characters matches the pattern"},
       {{{"type", "string"}, {"pattern", "^a$"}, {"enum", {"b"}}}, "no enum or const value"},
       {{{"type", "integer"}, {"minimum", 0}}, "\"minimum\""},
       {{{"allOf", json::array({json::object()})}}, "\"allOf\""},
@@ -288,6 +293,58 @@ TEST(JsonSchema, PatternsReadTheDecodedString) {
   JsonGrammar inside(**limited);
   ASSERT_TRUE(inside.advance("\"a"));
   EXPECT_FALSE(inside.betweenStringCharacters());
+}
+
+// Found by a review: a string with a pattern took an escape's backslash or hex digits that no
+// character the pattern allows could complete, and was left with neither a byte nor the end to
+// write. Random walks over the allowed bytes, escapes favoured, must always find one or the other.
+TEST(JsonSchema, PatternStringsNeverReachADeadEnd) {
+  const char* schemas[] = {
+      R"({"type": "string", "pattern": "^a$"})",
+      R"({"type": "string", "pattern": "^\\d+$", "maxLength": 4})",
+      R"({"type": "string", "format": "date"})",
+      R"({"type": "string", "pattern": "^(é|😀|x)+$", "minLength": 2, "maxLength": 3})",
+      R"({"type": "string", "pattern": "\u00ff\u0100$"})",
+      R"({"type": "string", "pattern": "^[^a-z]{0,3}$", "minLength": 1})",
+      R"({"type": "string", "format": "email", "maxLength": 254})",
+  };
+  // The reviewer's prefixes: each must be refused where it goes wrong.
+  auto pattern_a = JsonSchema::compile(json::parse(schemas[0]));
+  ASSERT_TRUE(pattern_a.isOk());
+  EXPECT_FALSE(JsonGrammar(**pattern_a).advance(R"("a\)"));
+  EXPECT_FALSE(JsonGrammar(**pattern_a).advance(R"("\u000)"));
+  EXPECT_FALSE(JsonGrammar(**pattern_a).advance(R"("\ud83d)"));
+  EXPECT_TRUE(acceptsWhole(**pattern_a, R"("\u0061")"));
+  std::mt19937 rng(17);
+  int walks = 0;
+  for (const char* text : schemas) {
+    auto schema = JsonSchema::compile(json::parse(text));
+    ASSERT_TRUE(schema.isOk()) << text << ": " << schema.status().toString();
+    for (int walk = 0; walk < 300; ++walk, ++walks) {
+      JsonGrammar grammar(**schema);
+      std::string written;
+      for (int step = 0; step < 60 && !grammar.done(); ++step) {
+        std::vector<uint8_t> allowed;
+        for (int byte = 0; byte < 256; ++byte) {
+          JsonGrammar next = grammar;
+          if (next.advance(static_cast<uint8_t>(byte)))
+            allowed.push_back(static_cast<uint8_t>(byte));
+        }
+        ASSERT_TRUE(!allowed.empty() || grammar.complete()) << text << " after " << written;
+        if (allowed.empty() || (grammar.complete() && rng() % 8 == 0)) break;
+        uint8_t byte = allowed[rng() % allowed.size()];
+        for (uint8_t favoured : {'\\', 'u', 'd', '0'}) {
+          if (std::find(allowed.begin(), allowed.end(), favoured) != allowed.end() &&
+              rng() % 3 == 0) {
+            byte = favoured;
+          }
+        }
+        ASSERT_TRUE(grammar.advance(byte));
+        written += static_cast<char>(byte);
+      }
+    }
+  }
+  EXPECT_EQ(walks, 2100);
 }
 
 // Found by a review: each of these used to let an output break its schema, or refused a
