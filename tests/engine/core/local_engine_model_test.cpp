@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <regex>
 #include <set>
@@ -257,13 +258,15 @@ TEST(LocalEngineModel, AWholeJsonValueEndsTheOutputDespiteIgnoreEosAndMinTokens)
   std::unique_ptr<LocalEngine> engine = makeEngine(engineConfig(64, /*prefix_caching=*/false));
   ASSERT_NE(engine, nullptr);
   for (const bool ignore_eos : {true, false}) {
-    EngineRequest r = request("whole", {300, 301, 302, 303}, 100);
+    // An id of its own each time: the engine may not have retired the last one yet.
+    EngineRequest r =
+        request(ignore_eos ? "whole-ignore-eos" : "whole-min-tokens", {300, 301, 302, 303}, 100);
     r.params.json_object = true;
     r.params.ignore_eos = ignore_eos;
     r.params.min_tokens = ignore_eos ? 0 : 50;
     r.params.logit_bias = close_now;
     const GenerationResult result = runOne(*engine, r);
-    ASSERT_TRUE(result.error.isOk());
+    ASSERT_TRUE(result.error.isOk()) << result.error.toString();
     const GeneratedSequence& seq = result.sequences[0];
     EXPECT_EQ(seq.finish_reason, FinishReason::kStop) << seq.text;
     EXPECT_EQ(nlohmann::json::parse(seq.text, nullptr, false), nlohmann::json::object())
@@ -273,21 +276,31 @@ TEST(LocalEngineModel, AWholeJsonValueEndsTheOutputDespiteIgnoreEosAndMinTokens)
   }
 }
 
+// Twelve requests of story-like random prompts, greedy and sampled in turn, that may end at
+// EOS, with `constrain` setting their structured output.
+std::vector<EngineRequest> constrainedRequests(
+    const std::string& prefix, unsigned seed, int max_tokens,
+    const std::function<void(SamplingParams&)>& constrain) {
+  std::mt19937 rng(seed);
+  std::vector<EngineRequest> requests;
+  for (int i = 0; i < 12; ++i) {
+    EngineRequest r = request(prefix + std::to_string(i), randomPrompt(rng, 6 + i), max_tokens,
+                              i % 2 == 0 ? 0.0f : 1.5f, 900 + i);
+    for (int32_t& t : r.prompt_token_ids) t = 259 + t % (512 - 259);
+    r.params.ignore_eos = false;
+    constrain(r.params);
+    requests.push_back(std::move(r));
+  }
+  return requests;
+}
+
 // guided_choice: every answer, greedy or sampled, is one of the texts, and ends there.
 TEST(LocalEngineModel, GuidedChoiceAnswersAreOneOfTheTexts) {
   std::unique_ptr<LocalEngine> engine = makeEngine(engineConfig(64, /*prefix_caching=*/true));
   ASSERT_NE(engine, nullptr);
   const std::vector<std::string> choices = {"yes", "no", "maybe", "Once upon a time"};
-  std::mt19937 rng(5);
-  std::vector<EngineRequest> requests;
-  for (int i = 0; i < 12; ++i) {
-    EngineRequest r = request("c" + std::to_string(i), randomPrompt(rng, 6 + i), 40,
-                              i % 2 == 0 ? 0.0f : 1.5f, 900 + i);
-    for (int32_t& t : r.prompt_token_ids) t = 259 + t % (512 - 259);
-    r.params.ignore_eos = false;
-    r.params.choice = choices;
-    requests.push_back(std::move(r));
-  }
+  std::vector<EngineRequest> requests =
+      constrainedRequests("c", 5, 40, [&](SamplingParams& params) { params.choice = choices; });
   std::set<std::string> seen;
   for (const GenerationResult& result : generate(*engine, requests)) {
     ASSERT_TRUE(result.error.isOk()) << result.error.toString();
@@ -307,16 +320,8 @@ TEST(LocalEngineModel, GuidedRegexAnswersMatchThePattern) {
   ASSERT_NE(engine, nullptr);
   const std::string pattern = "(Once|One day|The) [a-z]{1,8}( [a-z]{1,8}){0,3}\\.";
   const std::regex oracle(pattern, std::regex::ECMAScript);
-  std::mt19937 rng(6);
-  std::vector<EngineRequest> requests;
-  for (int i = 0; i < 12; ++i) {
-    EngineRequest r = request("r" + std::to_string(i), randomPrompt(rng, 5 + i), 60,
-                              i % 2 == 0 ? 0.0f : 1.5f, 700 + i);
-    for (int32_t& t : r.prompt_token_ids) t = 259 + t % (512 - 259);
-    r.params.ignore_eos = false;
-    r.params.regex = pattern;
-    requests.push_back(std::move(r));
-  }
+  std::vector<EngineRequest> requests =
+      constrainedRequests("r", 6, 60, [&](SamplingParams& params) { params.regex = pattern; });
   std::set<std::string> seen;
   for (const GenerationResult& result : generate(*engine, requests)) {
     ASSERT_TRUE(result.error.isOk()) << result.error.toString();
