@@ -126,14 +126,15 @@ Result<std::string> requireModel(const Fields& f) {
   return *model;
 }
 
-// A JSON Schema for structured output, compiled here so that one outside the supported subset
-// is a 400 naming `field`. The schema may be given as JSON text (vLLM's guided_json allows it).
-Status setJsonSchema(const json& schema, std::string_view field, SamplingParams& p) {
-  if (p.structuredOutput()) {
-    return invalidArgument(quoted(std::string_view(field)) +
-                           ": only one structured output format may be given");
-  }
-  p.json_schema = schema.is_string() ? schema.get<std::string>() : schema.dump();
+// One structured output format per request: `field` would be the second.
+Status requireFirstFormat(std::string_view field, const SamplingParams& p) {
+  if (!p.structuredOutput()) return Status::ok();
+  return invalidArgument(quoted(field) + ": only one structured output format may be given");
+}
+
+// The format `field` set, compiled here so that one outside the supported subset is a 400 naming
+// `field` (and the engine finds it compiled: JsonSchema::forParams keeps it).
+Status requireCompiles(std::string_view field, const SamplingParams& p) {
   if (Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::forParams(p);
       !compiled.isOk()) {
     return invalidArgument(quoted(field) + ": " + compiled.status().message());
@@ -141,11 +142,17 @@ Status setJsonSchema(const json& schema, std::string_view field, SamplingParams&
   return Status::ok();
 }
 
+// A JSON Schema for structured output. It may be given as JSON text (vLLM's guided_json allows
+// it).
+Status setJsonSchema(const json& schema, std::string_view field, SamplingParams& p) {
+  RETURN_IF_ERROR(requireFirstFormat(field, p));
+  p.json_schema = schema.is_string() ? schema.get<std::string>() : schema.dump();
+  return requireCompiles(field, p);
+}
+
 // vLLM's guided_choice: a list of texts, the output exactly one of them.
 Status setChoice(const json& choices, std::string_view field, SamplingParams& p) {
-  if (p.structuredOutput()) {
-    return invalidArgument(quoted(field) + ": only one structured output format may be given");
-  }
+  RETURN_IF_ERROR(requireFirstFormat(field, p));
   if (!choices.is_array() || choices.empty()) {
     return typeError(field, "a non-empty list of strings");
   }
@@ -153,27 +160,17 @@ Status setChoice(const json& choices, std::string_view field, SamplingParams& p)
     if (!choice.is_string()) return typeError(field, "a non-empty list of strings");
     p.choice.push_back(choice.get<std::string>());
   }
-  if (Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::forParams(p);
-      !compiled.isOk()) {
-    return invalidArgument(quoted(field) + ": " + compiled.status().message());
-  }
-  return Status::ok();
+  return requireCompiles(field, p);
 }
 
 // vLLM's guided_regex: the whole output matches the pattern.
 Status setRegex(const json& pattern, std::string_view field, SamplingParams& p) {
-  if (p.structuredOutput()) {
-    return invalidArgument(quoted(field) + ": only one structured output format may be given");
-  }
+  RETURN_IF_ERROR(requireFirstFormat(field, p));
   if (!pattern.is_string() || pattern.get<std::string>().empty()) {
     return typeError(field, "a non-empty regular expression");
   }
   p.regex = pattern.get<std::string>();
-  if (Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::forParams(p);
-      !compiled.isOk()) {
-    return invalidArgument(quoted(field) + ": " + compiled.status().message());
-  }
-  return Status::ok();
+  return requireCompiles(field, p);
 }
 
 // vLLM's own ways to ask for structured output: `guided_json`, `guided_choice` and
@@ -209,10 +206,7 @@ Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
       } else if (key == "json_object") {
         if (!value.is_boolean()) return typeError(field, "a boolean");
         if (!value.get<bool>()) continue;
-        if (p.structuredOutput()) {
-          return invalidArgument(quoted(std::string_view(field)) +
-                                 ": only one structured output format may be given");
-        }
+        RETURN_IF_ERROR(requireFirstFormat(field, p));
         p.json_object = true;
       } else if (key != "disable_any_whitespace" && key != "disable_fallback" &&
                  key != "disable_additional_properties") {
