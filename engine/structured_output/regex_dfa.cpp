@@ -702,49 +702,13 @@ Result<RegexDfa> RegexDfa::compile(std::string_view pattern, Anchoring anchoring
 
 Status RegexDfa::finish() {
   const size_t n = accepting_.size();
-  std::vector<std::vector<int>> predecessors(n);
-  for (size_t d = 0; d < n; ++d) {
-    for (size_t c = 0; c < num_classes_; ++c) {
-      const int to = transitions_[d * num_classes_ + c];
-      if (to != kDead) predecessors[static_cast<size_t>(to)].push_back(static_cast<int>(d));
-    }
-  }
-  std::vector<uint8_t> live(n, 0);
-  std::vector<int> stack;
-  for (size_t d = 0; d < n; ++d) {
-    if (accepting_[d] != 0) {
-      live[d] = 1;
-      stack.push_back(static_cast<int>(d));
-    }
-  }
-  while (!stack.empty()) {
-    const int d = stack.back();
-    stack.pop_back();
-    for (int p : predecessors[static_cast<size_t>(d)]) {
-      if (live[static_cast<size_t>(p)] == 0) {
-        live[static_cast<size_t>(p)] = 1;
-        stack.push_back(p);
-      }
-    }
-  }
-  if (live[0] == 0) return invalidArgument("matches no text");
-  has_next_.assign(n, 0);
-  for (size_t d = 0; d < n; ++d) {
-    for (size_t c = 0; c < num_classes_; ++c) {
-      int32_t& to = transitions_[d * num_classes_ + c];
-      if (to != kDead && live[static_cast<size_t>(to)] == 0) to = kDead;
-      if (to != kDead) has_next_[d] = 1;
-    }
-  }
-
-  // Characters left to a match, counted at their first byte: the fewest (0-1 breadth-first
-  // search back from the accepting states) and the most (longest paths; a cycle makes it
-  // unbounded, and every cycle holds a first byte, as UTF-8 sequences are finite).
+  // Characters left to a match, counted at their first byte: the fewest by a 0-1 breadth-first
+  // search back from the accepting states, over the transitions reversed. A state it never
+  // reaches cannot reach a match (it is not live); the most are counted further down.
   std::array<uint8_t, 256> starts{};  // per class: its bytes start a character
   for (size_t byte = 0; byte < 256; ++byte) {
     if ((byte & 0xC0) != 0x80) starts[byte_class_[byte]] = 1;
   }
-  min_remaining_.assign(n, kUnbounded);
   std::vector<std::vector<std::pair<int, uint8_t>>> back(n);  // (from, weight)
   for (size_t d = 0; d < n; ++d) {
     for (size_t c = 0; c < num_classes_; ++c) {
@@ -752,6 +716,7 @@ Status RegexDfa::finish() {
       if (to != kDead) back[static_cast<size_t>(to)].emplace_back(static_cast<int>(d), starts[c]);
     }
   }
+  min_remaining_.assign(n, kUnbounded);
   std::deque<int> queue;
   for (size_t d = 0; d < n; ++d) {
     if (accepting_[d] != 0) {
@@ -774,12 +739,23 @@ Status RegexDfa::finish() {
       }
     }
   }
+  auto live = [&](size_t d) { return min_remaining_[d] != kUnbounded; };
+  if (!live(0)) return invalidArgument("matches no text");
+  has_next_.assign(n, 0);
+  for (size_t d = 0; d < n; ++d) {
+    for (size_t c = 0; c < num_classes_; ++c) {
+      int32_t& to = transitions_[d * num_classes_ + c];
+      if (to != kDead && !live(static_cast<size_t>(to))) to = kDead;
+      if (to != kDead) has_next_[d] = 1;
+    }
+  }
+
   // Longest paths by an iterative depth-first search: 0 unvisited, 1 on the stack, 2 done.
   max_remaining_.assign(n, 0);
   std::vector<uint8_t> color(n, 0);
   std::vector<std::pair<int, size_t>> frames;  // (state, next class to visit)
   for (size_t root = 0; root < n; ++root) {
-    if (color[root] != 0 || live[root] == 0) continue;
+    if (color[root] != 0 || !live(root)) continue;
     frames.emplace_back(static_cast<int>(root), 0);
     color[root] = 1;
     while (!frames.empty()) {
@@ -820,6 +796,7 @@ Status RegexDfa::finish() {
   }
   // A state on a cycle is unbounded, and so is every state that reaches one: the search above
   // saw a cycle only from the state that closed it, so spread it backwards.
+  std::vector<int> stack;
   for (size_t d = 0; d < n; ++d) {
     if (max_remaining_[d] == kUnbounded) stack.push_back(static_cast<int>(d));
   }

@@ -316,11 +316,10 @@ TEST(JsonSchema, PatternStringsNeverReachADeadEnd) {
   EXPECT_FALSE(JsonGrammar(**pattern_a).advance(R"("\ud83d)"));
   EXPECT_TRUE(acceptsWhole(**pattern_a, R"("\u0061")"));
   std::mt19937 rng(17);
-  int walks = 0;
   for (const char* text : schemas) {
     auto schema = JsonSchema::compile(json::parse(text));
     ASSERT_TRUE(schema.isOk()) << text << ": " << schema.status().toString();
-    for (int walk = 0; walk < 300; ++walk, ++walks) {
+    for (int walk = 0; walk < 300; ++walk) {
       JsonGrammar grammar(**schema);
       std::string written;
       for (int step = 0; step < 60 && !grammar.done(); ++step) {
@@ -344,7 +343,6 @@ TEST(JsonSchema, PatternStringsNeverReachADeadEnd) {
       }
     }
   }
-  EXPECT_EQ(walks, 2100);
 }
 
 // Found by a review: each of these used to let an output break its schema, or refused a
