@@ -133,6 +133,16 @@ bool JsonGrammar::advance(uint8_t byte) {
     case Mode::kNumberExpSign:
     case Mode::kNumberExpInt:
       return numberByte(byte);
+    case Mode::kNumberPattern: {
+      const int next = pattern().next(dfa_state_, byte);
+      if (next != RegexDfa::kDead) {
+        dfa_state_ = static_cast<uint16_t>(next);
+        return true;
+      }
+      if (!pattern().accepting(dfa_state_)) return false;
+      endValue();  // the number ended before this byte
+      return structural(byte);
+    }
     case Mode::kLiteral: {
       const std::string_view literal = kLiterals[literal_];
       if (static_cast<uint8_t>(literal[aux_]) != byte) return false;
@@ -283,7 +293,14 @@ bool JsonGrammar::startValue(uint8_t byte) {
           (node.types & (JsonSchema::kNumber | JsonSchema::kInteger)) == 0) {
         return false;
       }
-      integer_ = (schemaNode(node.number_node).types & JsonSchema::kNumber) == 0;
+      const JsonSchema::Node& number = schemaNode(node.number_node);
+      if (number.number_pattern >= 0) {
+        mode_ = Mode::kNumberPattern;
+        pattern_ = static_cast<int16_t>(number.number_pattern);
+        dfa_state_ = static_cast<uint16_t>(pattern().start());
+        return advance(byte);
+      }
+      integer_ = (number.types & JsonSchema::kNumber) == 0;
       mode_ = byte == '-' ? Mode::kNumberMinus : byte == '0' ? Mode::kNumberZero : Mode::kNumberInt;
       return true;
   }
@@ -493,7 +510,8 @@ bool JsonGrammar::patternCodePoint(uint32_t code_point) {
 
 bool JsonGrammar::numberCanEnd() const {
   return mode_ == Mode::kNumberZero || mode_ == Mode::kNumberInt ||
-         mode_ == Mode::kNumberFraction || mode_ == Mode::kNumberExpInt;
+         mode_ == Mode::kNumberFraction || mode_ == Mode::kNumberExpInt ||
+         (mode_ == Mode::kNumberPattern && pattern().accepting(dfa_state_));
 }
 
 bool JsonGrammar::numberByte(uint8_t byte) {

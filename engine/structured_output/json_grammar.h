@@ -61,7 +61,8 @@ class JsonGrammar {
   [[nodiscard]] bool complete() const;
   // No byte can follow: the output must end.
   [[nodiscard]] bool done() const {
-    return mode_ == Mode::kDone || (mode_ == Mode::kRegex && !pattern().hasNext(dfa_state_));
+    return mode_ == Mode::kDone || (mode_ == Mode::kRegex && !pattern().hasNext(dfa_state_)) ||
+           (mode_ == Mode::kNumberPattern && depth_ == 0 && !pattern().hasNext(dfa_state_));
   }
   // Inside a free string (a key or value without enum, length limits or pattern), between
   // characters: any text of whole characters without '"', '\\' or control characters keeps it
@@ -92,9 +93,10 @@ class JsonGrammar {
     kNumberExp,      // after 'e' or 'E'
     kNumberExpSign,  // after the exponent's sign
     kNumberExpInt,
-    kLiteral,      // in true / false / null: literal_ which, aux_ bytes matched
-    kAlternative,  // matching candidates_ of node_'s literals (or its property keys when key_)
-    kRegex,        // raw text matching pattern_ (JsonSchema::regex())
+    kNumberPattern,  // a number with bounds: its text follows pattern_ (JsonSchema::Node)
+    kLiteral,        // in true / false / null: literal_ which, aux_ bytes matched
+    kAlternative,    // matching candidates_ of node_'s literals (or its property keys when key_)
+    kRegex,          // raw text matching pattern_ (JsonSchema::regex())
     kDone,
   };
 
@@ -142,8 +144,8 @@ class JsonGrammar {
   uint16_t node_ = 0;        // node of the value expected next (kValue) or being read
   uint16_t hex_ = 0;         // the \uXXXX value read so far
   uint16_t high_surrogate_ = 0;  // the \uXXXX before a low surrogate escape
-  uint16_t dfa_state_ = 0;       // the pattern's state (kRegex, or a string with pattern_ >= 0)
-  int16_t pattern_ = -1;         // the pattern the string being read follows; -1: none
+  uint16_t dfa_state_ = 0;       // the pattern's state (kRegex, kNumberPattern, a string's pattern)
+  int16_t pattern_ = -1;         // the pattern the string or number being read follows; -1: none
   Mode mode_ = Mode::kValue;
   uint8_t depth_ = 0;  // open containers
   uint8_t aux_ = 0;

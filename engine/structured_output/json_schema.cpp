@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "engine/structured_output/number_range.h"
+
 namespace manifold {
 namespace {
 
@@ -48,6 +50,28 @@ Result<uint32_t> count(const json& value, const std::string& where) {
     return invalidArgument(where + " must be a non-negative integer");
   }
   return static_cast<uint32_t>(std::min<int64_t>(value.get<int64_t>(), JsonSchema::kUnlimited - 1));
+}
+
+// One side of a number's range: the tighter of `inclusive_key` and `exclusive_key` (draft 4's
+// boolean exclusiveMinimum/exclusiveMaximum make minimum/maximum exclusive). The keywords are
+// numbers (or booleans) by now.
+std::optional<NumberRange::Bound> rangeSide(const json& s, const char* inclusive_key,
+                                            const char* exclusive_key, bool lower) {
+  std::optional<NumberRange::Bound> side;
+  const auto inclusive = s.find(inclusive_key);
+  const auto exclusive = s.find(exclusive_key);
+  if (inclusive != s.end()) {
+    side = NumberRange::Bound{inclusive->dump(), exclusive != s.end() && exclusive->is_boolean() &&
+                                                     exclusive->get<bool>()};
+  }
+  if (exclusive != s.end() && exclusive->is_number()) {
+    const double bound = exclusive->get<double>();
+    if (!side.has_value() ||
+        (lower ? bound >= inclusive->get<double>() : bound <= inclusive->get<double>())) {
+      side = NumberRange::Bound{exclusive->dump(), true};
+    }
+  }
+  return side;
 }
 
 Result<uint8_t> typeBit(const json& name, const std::string& where) {
@@ -175,6 +199,12 @@ class JsonSchema::Compiler {
         if (format == kFormats.end()) return unsupported(here, "the format " + value.dump());
         pattern = std::string(format->second);
         anchoring = RegexDfa::Anchoring::kFullMatch;
+      } else if (key == "minimum" || key == "maximum") {
+        if (!value.is_number()) return invalidArgument(here + " must be a number");
+      } else if (key == "exclusiveMinimum" || key == "exclusiveMaximum") {
+        if (!value.is_number() && !value.is_boolean()) {
+          return invalidArgument(here + " must be a number");
+        }
       } else if (key == "enum" || key == "const") {
         if (key == "enum" && (!value.is_array() || value.empty())) {
           return invalidArgument(here + " must be a non-empty list");
@@ -198,6 +228,7 @@ class JsonSchema::Compiler {
     if (pattern.has_value()) {
       RETURN_IF_ERROR(compilePattern(at(index), *pattern, anchoring, where));
     }
+    RETURN_IF_ERROR(compileNumberRange(at(index), s, where));
     RETURN_IF_ERROR(keepAllowedLiterals(at(index), where));
     Node& node = at(index);
     if (!node.branches.empty()) {
@@ -235,22 +266,44 @@ class JsonSchema::Compiler {
   // the string where it cannot close. The schema's patterns share one bound on their cost.
   Status compilePattern(Node& node, const std::string& pattern, RegexDfa::Anchoring anchoring,
                         const std::string& where) {
-    if (schema_.patterns_.size() >= kMaxPatterns) {
-      return unsupported(where, "more than " + std::to_string(kMaxPatterns) + " patterns");
-    }
-    Result<RegexDfa> dfa = RegexDfa::compile(pattern, anchoring, &pattern_budget_);
-    if (!dfa.isOk()) return invalidArgument(where + ": " + dfa.status().message());
-    const uint32_t fewest = dfa->minRemaining(dfa->start());
-    const uint32_t most = dfa->maxRemaining(dfa->start());
+    ASSIGN_OR_RETURN(const int index, addPattern(pattern, anchoring, where));
+    const RegexDfa& dfa = schema_.pattern(index);
+    const uint32_t fewest = dfa.minRemaining(dfa.start());
+    const uint32_t most = dfa.maxRemaining(dfa.start());
     if (fewest > node.max_length || (most != RegexDfa::kUnbounded && most < node.min_length)) {
       return invalidArgument(where + ": no string of " + std::to_string(node.min_length) + " to " +
                              (node.max_length == kUnlimited ? std::string("any number of")
                                                             : std::to_string(node.max_length)) +
                              " characters matches the pattern");
     }
-    node.pattern = static_cast<int>(schema_.patterns_.size());
-    schema_.patterns_.push_back(std::move(*dfa));
+    node.pattern = index;
     return Status::ok();
+  }
+
+  // minimum, maximum and their exclusive forms: the numbers between them as a pattern.
+  Status compileNumberRange(Node& node, const json& s, const std::string& where) {
+    NumberRange range;
+    range.lower = rangeSide(s, "minimum", "exclusiveMinimum", /*lower=*/true);
+    range.upper = rangeSide(s, "maximum", "exclusiveMaximum", /*lower=*/false);
+    if (!range.lower.has_value() && !range.upper.has_value()) return Status::ok();
+    range.integer = (node.types & kInteger) != 0 && (node.types & kNumber) == 0;
+    Result<std::string> pattern = numberRangePattern(range);
+    if (!pattern.isOk()) return invalidArgument(where + ": " + pattern.status().message());
+    ASSIGN_OR_RETURN(node.number_pattern,
+                     addPattern(*pattern, RegexDfa::Anchoring::kFullMatch, where));
+    return Status::ok();
+  }
+
+  // Compiles a pattern into the schema's list, charged to the schema's shared budget.
+  Result<int> addPattern(const std::string& pattern, RegexDfa::Anchoring anchoring,
+                         const std::string& where) {
+    if (schema_.patterns_.size() >= kMaxPatterns) {
+      return unsupported(where, "more than " + std::to_string(kMaxPatterns) + " patterns");
+    }
+    Result<RegexDfa> dfa = RegexDfa::compile(pattern, anchoring, &pattern_budget_);
+    if (!dfa.isOk()) return invalidArgument(where + ": " + dfa.status().message());
+    schema_.patterns_.push_back(std::move(*dfa));
+    return static_cast<int>(schema_.patterns_.size()) - 1;
   }
 
   // enum/const beside type, length, pattern or item-count keywords: only the values they allow.
@@ -279,7 +332,9 @@ class JsonSchema::Compiler {
         const double number = value.get<double>();
         const bool integral =
             value.is_number_integer() || (std::isfinite(number) && std::trunc(number) == number);
-        allowed = (node.types & kNumber) != 0 || ((node.types & kInteger) != 0 && integral);
+        allowed =
+            ((node.types & kNumber) != 0 || ((node.types & kInteger) != 0 && integral)) &&
+            (node.number_pattern < 0 || schema_.pattern(node.number_pattern).matches(literal));
       } else if (value.is_boolean()) {
         allowed = (node.types & kBoolean) != 0;
       } else {

@@ -16,7 +16,10 @@
 //   format date, time, date-time, uuid, ipv4 and email, each read as a pattern that takes only
 //   valid values (not every valid value: e-mail addresses are ASCII dot-atoms, dates end Feb 28,
 //   times have no leap second).
-// - number, integer (no fraction or exponent), boolean, null.
+// - number, integer (no fraction or exponent), boolean, null. minimum, maximum,
+//   exclusiveMinimum and exclusiveMaximum (numbers, or draft 4's booleans beside minimum and
+//   maximum) are kept by a pattern of the numbers between them (number_range.h): written
+//   without exponent or "-0", and a `number` with at most 15 digits.
 // - enum and const: the value is exactly one of the values, written as compact JSON (object
 //   keys sorted); values that keywords beside them (type, lengths, item counts) refuse are
 //   dropped. anyOf branches of enums, const, null or boolean join into one enum (Optional[Enum]).
@@ -27,7 +30,7 @@
 // - $ref to "#", "#/$defs/..." or "#/definitions/..." (recursion included).
 // - Annotations are ignored: title, description, default, examples, $schema, $id, $comment,
 //   deprecated, readOnly, writeOnly.
-// Any other keyword (minimum, allOf, prefixItems, other formats, ...) is an error naming it:
+// Any other keyword (multipleOf, allOf, prefixItems, other formats, ...) is an error naming it:
 // the grammar could not guarantee it, and a silently ignored constraint would be a broken
 // promise.
 //
@@ -87,6 +90,9 @@ class JsonSchema {
     uint32_t min_length = 0;
     uint32_t max_length = kUnlimited;
     int pattern = -1;  // pattern or format, min/maxLength folded in: an index into patterns_
+    // number, integer: the numbers minimum, maximum and their exclusive forms allow (a full
+    // match, no exponent), an index into patterns_; -1 when unbounded
+    int number_pattern = -1;
     // enum / const: when not empty the value is exactly one of these texts, whatever `types`
     std::vector<std::string> literals;
     // Where a value of each kind continues: this node, or for anyOf the branch of that type.

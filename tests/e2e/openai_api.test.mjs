@@ -237,19 +237,21 @@ test('response_format json_schema keeps to the schema', { skip }, async () => {
   );
 });
 
-test('json_schema pattern and format: the strings match, as JavaScript reads them', { skip }, async () => {
+test('json_schema pattern, format and numeric bounds: the values keep them, as JavaScript reads them', { skip }, async () => {
   const schema = {
     type: 'object',
     properties: {
       code: { type: 'string', pattern: '^[A-Z]{2}-\\d{2,3}$' },
       day: { type: 'string', format: 'date' },
+      stars: { type: 'integer', minimum: 1, maximum: 5 },
+      price: { type: 'number', exclusiveMinimum: 0, maximum: 99.5 },
     },
-    required: ['code', 'day'],
+    required: ['code', 'day', 'stars', 'price'],
     additionalProperties: false,
   };
   for (const temperature of [0, 1]) {
     const answer = await client.chat.completions.create({
-      model: 'stories', messages, temperature, seed: 11, max_tokens: 80, logit_bias: noWhitespace,
+      model: 'stories', messages, temperature, seed: 11, max_tokens: 120, logit_bias: noWhitespace,
       response_format: { type: 'json_schema', json_schema: { name: 'ticket', schema, strict: true } },
     });
     assert.equal(answer.choices[0].finish_reason, 'stop', answer.choices[0].message.content);
@@ -257,6 +259,8 @@ test('json_schema pattern and format: the strings match, as JavaScript reads the
     assert.match(value.code, new RegExp(schema.properties.code.pattern, 'u'));
     assert.match(value.day, /^\d{4}-\d{2}-\d{2}$/);
     assert.equal(new Date(`${value.day}T00:00:00Z`).toISOString().slice(0, 10), value.day);
+    assert.ok(Number.isInteger(value.stars) && value.stars >= 1 && value.stars <= 5, `${value.stars}`);
+    assert.ok(value.price > 0 && value.price <= 99.5, `${value.price}`);
   }
 });
 

@@ -12,7 +12,7 @@ and RFC 3339's full-date does not.
 
 The documents avoid what the grammar reads more narrowly than JSON Schema, on purpose and as
 documented (engine/structured_output/json_schema.h): integral floats such as 1.0 where an integer
-is asked for, enum values spelled other than as compact JSON, keys outside `properties` (every
+is asked for, bounded numbers with an exponent, "-0" or more than 15 digits, enum values spelled other than as compact JSON, keys outside `properties` (every
 schema here with properties says additionalProperties false), a union's discriminator written
 after other keys (the valid documents write it first, and mutations do not move keys).
 
@@ -104,9 +104,21 @@ SCHEMAS = {
                        "day": {"type": "string", "format": "date"}},
         "additionalProperties": False,
     },
+    "bounds": {
+        "type": "object",
+        "properties": {"n": {"type": "integer", "minimum": -3, "maximum": 12},
+                       "p": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                       "t": {"type": ["number", "null"], "minimum": -273.15,
+                             "exclusiveMaximum": 1000},
+                       "k": {"type": "array", "items": {"type": "integer", "exclusiveMinimum": 99},
+                             "maxItems": 3},
+                       "e": {"enum": [1, 5, 9.5], "maximum": 6}},
+        "required": ["n"],
+        "additionalProperties": False,
+    },
 }
 
-# Strings near the patterns and formats, judged like the rest.
+# Strings near the patterns and formats, and numbers near the bounds, judged like the rest.
 NEAR = {
     "pattern_code": ["AB-12", "ab-123", "AB-1234", "AB 123", "ABC-123", "A1-123", "XY-99\n"],
     "pattern_search": ["ac", "abc", "xxabbbcyy", "a\nbc", "ABC", "cba", "abab", "éabcé"],
@@ -119,6 +131,13 @@ NEAR = {
                 {"ip": "256.1.1.1"}, {"ip": "01.2.3.4"}, {"ip": "1.2.3"}, {"day": "2024-12-31"},
                 {"day": "2024-02-30"}, {"day": "2024-13-01"}, {"day": "2024-04-31"},
                 {"day": "2023-02-28", "ip": "0.0.0.0"}],
+    "bounds": [{"n": -3}, {"n": -4}, {"n": 12}, {"n": 13}, {"n": 0, "p": 0}, {"n": 0, "p": 0.0001},
+               {"n": 1, "p": 1}, {"n": 1, "p": 1.0}, {"n": 1, "p": 1.0000001}, {"n": 2, "p": -0.5},
+               {"n": 2, "t": -273.15}, {"n": 2, "t": -273.16}, {"n": 2, "t": -273.149},
+               {"n": 2, "t": 999.999}, {"n": 2, "t": 1000}, {"n": 2, "t": 12345.5},
+               {"n": 2, "t": None}, {"n": 3, "k": [99]}, {"n": 3, "k": [100, 1000000]},
+               {"n": 3, "k": [99.5]}, {"n": 3, "k": [-100]}, {"n": 3, "e": 1}, {"n": 3, "e": 5},
+               {"n": 3, "e": 9.5}, {"n": 3, "e": 6}, {"n": 11.5}, {"n": 123456789012}],
 }
 
 VALID = {
@@ -152,6 +171,8 @@ VALID = {
     "pattern_unicode": [{"w": "é"}, {"n": "yzx", "w": "ab\n"}],
     "formats": [{}, {"id": "00000000-0000-0000-0000-000000000000", "ip": "10.0.0.1",
                      "day": "1999-01-31"}],
+    "bounds": [{"n": 7}, {"p": 0.25, "n": -1, "t": 36.6, "k": [100, 512], "e": 5},
+               {"n": 12, "t": -40, "k": [], "p": 1}],
 }
 
 OTHER_VALUES = ["", "text", "é", 0, 7, -3, 2.5, True, False, None, [], [1], {}, {"k": 1},

@@ -32,6 +32,37 @@ bool acceptsWhole(const JsonSchema& schema, std::string_view text) {
   return grammar.advance(text) && grammar.complete();
 }
 
+// Writes up to `steps` random bytes the grammar of `schema_text` allows (one of `favoured`, when
+// allowed, a third of the time each), stopping at times where the output may end: at every step
+// some byte or the end must be allowed. Returns what was written.
+std::string randomWalk(const std::string& schema_text, std::string_view favoured, std::mt19937& rng,
+                       int steps = 60) {
+  auto schema = JsonSchema::compile(json::parse(schema_text));
+  EXPECT_TRUE(schema.isOk()) << schema_text << ": " << schema.status().toString();
+  if (!schema.isOk()) return "";
+  JsonGrammar grammar(**schema);
+  std::string written;
+  for (int step = 0; step < steps && !grammar.done(); ++step) {
+    std::vector<uint8_t> allowed;
+    for (int byte = 0; byte < 256; ++byte) {
+      JsonGrammar next = grammar;
+      if (next.advance(static_cast<uint8_t>(byte))) allowed.push_back(static_cast<uint8_t>(byte));
+    }
+    EXPECT_TRUE(!allowed.empty() || grammar.complete()) << schema_text << " after " << written;
+    if (allowed.empty() || (grammar.complete() && rng() % 8 == 0)) break;
+    uint8_t byte = allowed[rng() % allowed.size()];
+    for (char f : favoured) {
+      if (std::find(allowed.begin(), allowed.end(), static_cast<uint8_t>(f)) != allowed.end() &&
+          rng() % 3 == 0) {
+        byte = static_cast<uint8_t>(f);
+      }
+    }
+    EXPECT_TRUE(grammar.advance(byte));
+    written += static_cast<char>(byte);
+  }
+  return written;
+}
+
 TEST(JsonSchema, GrammarTakesExactlyWhatPythonJsonschemaValidates) {
   const json root = loadCases();
   ASSERT_GE(root.at("cases").size(), 10u);
@@ -108,7 +139,16 @@ TEST(JsonSchema, RefusesWhatTheGrammarCouldNotKeepNamingIt) {
       {{{"type", "string"}, {"pattern", "^\\d+$"}, {"maxLength", 0}},
        "no string of 0 to 0 characters matches the pattern"},
       {{{"type", "string"}, {"pattern", "^a$"}, {"enum", {"b"}}}, "no enum or const value"},
-      {{{"type", "integer"}, {"minimum", 0}}, "\"minimum\""},
+      {{{"type", "integer"}, {"multipleOf", 2}}, "\"multipleOf\""},
+      {{{"type", "integer"}, {"minimum", "0"}}, "schema.minimum must be a number"},
+      {{{"type", "number"}, {"exclusiveMaximum", json::array()}},
+       "schema.exclusiveMaximum must be a number"},
+      {{{"type", "integer"}, {"minimum", 1.5}, {"exclusiveMaximum", 2}},
+       "schema: no integer lies within the bounds"},
+      {{{"type", "number"}, {"minimum", 1}, {"maximum", 1}, {"exclusiveMaximum", true}},
+       "schema: no number lies within the bounds"},
+      {{{"type", "number"}, {"maximum", 1e-30}}, "more than 18 digits"},
+      {{{"type", "integer"}, {"maximum", 3}, {"enum", {4, 5}}}, "no enum or const value"},
       {{{"allOf", json::array({json::object()})}}, "\"allOf\""},
       {{{"not", json::object()}}, "\"not\""},
       {{{"type", "array"}, {"items", json::array({json::object()})}}, "list of item schemas"},
@@ -317,32 +357,64 @@ TEST(JsonSchema, PatternStringsNeverReachADeadEnd) {
   EXPECT_TRUE(acceptsWhole(**pattern_a, R"("\u0061")"));
   std::mt19937 rng(17);
   for (const char* text : schemas) {
-    auto schema = JsonSchema::compile(json::parse(text));
-    ASSERT_TRUE(schema.isOk()) << text << ": " << schema.status().toString();
-    for (int walk = 0; walk < 300; ++walk) {
-      JsonGrammar grammar(**schema);
-      std::string written;
-      for (int step = 0; step < 60 && !grammar.done(); ++step) {
-        std::vector<uint8_t> allowed;
-        for (int byte = 0; byte < 256; ++byte) {
-          JsonGrammar next = grammar;
-          if (next.advance(static_cast<uint8_t>(byte)))
-            allowed.push_back(static_cast<uint8_t>(byte));
-        }
-        ASSERT_TRUE(!allowed.empty() || grammar.complete()) << text << " after " << written;
-        if (allowed.empty() || (grammar.complete() && rng() % 8 == 0)) break;
-        uint8_t byte = allowed[rng() % allowed.size()];
-        for (uint8_t favoured : {'\\', 'u', 'd', '0'}) {
-          if (std::find(allowed.begin(), allowed.end(), favoured) != allowed.end() &&
-              rng() % 3 == 0) {
-            byte = favoured;
-          }
-        }
-        ASSERT_TRUE(grammar.advance(byte));
-        written += static_cast<char>(byte);
-      }
-    }
+    for (int walk = 0; walk < 300; ++walk) randomWalk(text, "\\ud0", rng);
   }
+}
+
+// Numbers with minimum, maximum and their exclusive forms: random walks over the allowed bytes
+// always find a byte or the end, and every whole document they write keeps the bounds.
+TEST(JsonSchema, BoundedNumbersKeepTheirBoundsAndNeverReachADeadEnd) {
+  const json schema = json::parse(R"({
+      "type": "object",
+      "properties": {
+        "n": {"type": "integer", "minimum": -3, "maximum": 12},
+        "p": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "t": {"type": ["number", "null"], "minimum": -273.15, "exclusiveMaximum": 1e3},
+        "k": {"type": "array", "items": {"type": "integer", "exclusiveMinimum": 99}},
+        "d": {"type": "integer", "minimum": 0, "maximum": 100, "exclusiveMaximum": true}
+      },
+      "required": ["n", "p", "t", "k", "d"],
+      "additionalProperties": false})");
+  std::mt19937 rng(5);
+  int checked = 0;
+  for (int walk = 0; walk < 400; ++walk) {
+    const std::string written = randomWalk(schema.dump(), "-.0123456789e", rng, 400);
+    const json doc = json::parse(written, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) continue;  // the walk stopped before the end
+    ASSERT_TRUE(doc.is_object()) << written;
+    ++checked;
+    EXPECT_TRUE(doc["n"].is_number_integer() && doc["n"] >= -3 && doc["n"] <= 12) << written;
+    EXPECT_TRUE(doc["p"].get<double>() > 0 && doc["p"].get<double>() <= 1) << written;
+    EXPECT_TRUE(doc["t"].is_null() ||
+                (doc["t"].get<double>() >= -273.15 && doc["t"].get<double>() < 1e3))
+        << written;
+    for (const json& k : doc["k"]) {  // integers have no length limit: past int64 a double
+      EXPECT_TRUE(k.get<double>() > 99 && (k.is_number_integer() || k.get<double>() > 9.2e18))
+          << written;
+    }
+    EXPECT_TRUE(doc["d"].is_number_integer() && doc["d"] >= 0 && doc["d"] < 100) << written;
+  }
+  EXPECT_GT(checked, 100);
+  // At the top level a bounded number is complete once it is within bounds, and done when no
+  // digit could follow.
+  auto top =
+      JsonSchema::compile(json::parse(R"({"type": "integer", "minimum": 10, "maximum": 19})"));
+  ASSERT_TRUE(top.isOk());
+  JsonGrammar grammar(**top);
+  ASSERT_TRUE(grammar.advance("1"));
+  EXPECT_FALSE(grammar.complete());
+  EXPECT_FALSE(JsonGrammar(grammar).advance("0."));
+  ASSERT_TRUE(grammar.advance("9"));
+  EXPECT_TRUE(grammar.complete());
+  EXPECT_TRUE(grammar.done());
+  EXPECT_FALSE(acceptsWhole(**top, "20"));
+  EXPECT_FALSE(acceptsWhole(**top, "-15"));
+  // enum values beside bounds: only those within them.
+  auto in_range = JsonSchema::compile(json::parse(R"({"enum": [1, 5, 9.5, "x"], "maximum": 6})"));
+  ASSERT_TRUE(in_range.isOk());
+  EXPECT_TRUE(acceptsWhole(**in_range, "5"));
+  EXPECT_TRUE(acceptsWhole(**in_range, "\"x\""));
+  EXPECT_FALSE(acceptsWhole(**in_range, "9.5"));
 }
 
 // Found by a review: each of these used to let an output break its schema, or refused a
