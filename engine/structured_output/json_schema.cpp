@@ -144,6 +144,21 @@ class JsonSchema::Compiler {
       ASSIGN_OR_RETURN(at(index).ref, resolveRef(ref->get<std::string>(), where));
       return Status::ok();
     }
+    // allOf of one schema is that schema: pydantic writes {"allOf": [{"$ref": ...}],
+    // "description": ...} to annotate a reference. Several would need their intersection.
+    if (const auto all = s.find("allOf"); all != s.end()) {
+      for (const auto& [other, unused] : s.items()) {
+        if (other != "allOf" && kAnnotations.count(other) == 0) {
+          return unsupported(where, "\"" + other + "\" beside allOf");
+        }
+      }
+      if (!all->is_array() || all->empty()) {
+        return invalidArgument(where + ".allOf must be a non-empty list");
+      }
+      if (all->size() > 1) return unsupported(where, "allOf of more than one schema");
+      ASSIGN_OR_RETURN(at(index).ref, compile((*all)[0], where + ".allOf[0]"));
+      return Status::ok();
+    }
     for (const auto& [key, value] : s.items()) {
       if (kAnnotations.count(key) != 0) continue;
       const std::string here = where + "." + key;

@@ -27,12 +27,13 @@
 //   "null"}]), and whose object branches, if several, are told apart by a discriminator: a
 //   property every one of them requires, with a distinct const string in each (pydantic's tagged
 //   unions). Such an object writes its discriminator first; its value picks the branch.
-// - $ref to "#", "#/$defs/..." or "#/definitions/..." (recursion included).
+// - $ref to "#", "#/$defs/..." or "#/definitions/..." (recursion included), and allOf of one
+//   schema (pydantic's annotated reference), each with only annotations beside it.
 // - Annotations are ignored: title, description, default, examples, $schema, $id, $comment,
 //   deprecated, readOnly, writeOnly.
-// Any other keyword (multipleOf, allOf, prefixItems, other formats, ...) is an error naming it:
-// the grammar could not guarantee it, and a silently ignored constraint would be a broken
-// promise.
+// Any other keyword (multipleOf, allOf of several, prefixItems, other formats, ...) is an
+// error naming it: the grammar could not guarantee it, and a silently ignored constraint would
+// be a broken promise.
 //
 // Thread safety: immutable after compile().
 #pragma once

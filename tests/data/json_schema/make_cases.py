@@ -116,6 +116,19 @@ SCHEMAS = {
         "required": ["n"],
         "additionalProperties": False,
     },
+    # pydantic v1's annotated reference: allOf of one $ref, with a description beside it.
+    "annotated_ref": {
+        "type": "object",
+        "properties": {"size": {"allOf": [{"$ref": "#/definitions/Size"}],
+                                "description": "how big", "default": "s"},
+                       "box": {"allOf": [{"$ref": "#/definitions/Box"}]}},
+        "required": ["box"],
+        "additionalProperties": False,
+        "definitions": {"Size": {"title": "Size", "enum": ["s", "m", "l"]},
+                        "Box": {"type": "object", "properties": {"w": {"type": "integer",
+                                                                       "minimum": 1}},
+                                "required": ["w"], "additionalProperties": False}},
+    },
 }
 
 # Strings near the patterns and formats, and numbers near the bounds, judged like the rest.
@@ -138,6 +151,8 @@ NEAR = {
                {"n": 2, "t": None}, {"n": 3, "k": [99]}, {"n": 3, "k": [100, 1000000]},
                {"n": 3, "k": [99.5]}, {"n": 3, "k": [-100]}, {"n": 3, "e": 1}, {"n": 3, "e": 5},
                {"n": 3, "e": 9.5}, {"n": 3, "e": 6}, {"n": 11.5}, {"n": 123456789012}],
+    "annotated_ref": [{"box": {"w": 0}}, {"box": {}}, {"size": "xl", "box": {"w": 2}},
+                      {"size": "l"}, {"box": {"w": 1, "h": 1}}],
 }
 
 VALID = {
@@ -173,6 +188,7 @@ VALID = {
                      "day": "1999-01-31"}],
     "bounds": [{"n": 7}, {"p": 0.25, "n": -1, "t": 36.6, "k": [100, 512], "e": 5},
                {"n": 12, "t": -40, "k": [], "p": 1}],
+    "annotated_ref": [{"box": {"w": 1}}, {"size": "m", "box": {"w": 40}}],
 }
 
 OTHER_VALUES = ["", "text", "é", 0, 7, -3, 2.5, True, False, None, [], [1], {}, {"k": 1},
