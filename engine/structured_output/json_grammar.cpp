@@ -195,7 +195,7 @@ bool JsonGrammar::structural(uint8_t byte) {
       const JsonSchema::Node& array = schemaNode(top().node);
       if (array.max_items == 0) return false;
       top().items = 1;
-      node_ = static_cast<uint16_t>(array.items);
+      node_ = static_cast<uint16_t>(array.itemAt(0));
       return startValue(byte);
     }
     case Mode::kAfterValue:
@@ -211,8 +211,8 @@ bool JsonGrammar::structural(uint8_t byte) {
           return true;
         }
         if (frame.items >= container.max_items) return false;
+        node_ = static_cast<uint16_t>(container.itemAt(frame.items));
         ++frame.items;
-        node_ = static_cast<uint16_t>(container.items);
         mode_ = Mode::kValue;
         return true;
       }

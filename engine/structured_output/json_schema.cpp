@@ -128,6 +128,7 @@ class JsonSchema::Compiler {
   Status compileInto(int index, const json& s, const std::string& where) {
     if (schema_.nodes_.size() > kMaxNodes) return unsupported(where, "a schema this large");
     std::optional<std::string> pattern;  // pattern or format
+    bool no_more_items = false;          // items (after prefixItems) or additionalItems false
     RegexDfa::Anchoring anchoring = RegexDfa::Anchoring::kSearch;
     if (s.is_boolean()) {
       if (s.get<bool>()) return Status::ok();
@@ -191,9 +192,23 @@ class JsonSchema::Compiler {
         // With properties the object keeps to them (narrower, still valid); without, the values
         // of any keys follow this schema.
         ASSIGN_OR_RETURN(at(index).additional, compile(value, here));
-      } else if (key == "items") {
-        if (value.is_array()) return unsupported(here, "a list of item schemas");
-        ASSIGN_OR_RETURN(at(index).items, compile(value, here));
+      } else if (key == "items" || key == "additionalItems") {
+        // items after prefixItems (or after draft 4's list of items, additionalItems); false:
+        // none
+        if (key == "additionalItems" && !(s.contains("items") && s["items"].is_array())) {
+          return unsupported(where, "additionalItems without a list of items");
+        }
+        if (value.is_array()) {
+          if (s.contains("prefixItems")) return unsupported(here, "a list beside prefixItems");
+          ASSIGN_OR_RETURN(at(index).prefix_items, compileList(value, here));
+        } else if (value.is_boolean() && !value.get<bool>()) {
+          no_more_items = true;
+        } else {
+          ASSIGN_OR_RETURN(at(index).items, compile(value, here));
+        }
+      } else if (key == "prefixItems") {
+        if (!value.is_array()) return invalidArgument(here + " must be a list");
+        ASSIGN_OR_RETURN(at(index).prefix_items, compileList(value, here));
       } else if (key == "minItems") {
         ASSIGN_OR_RETURN(at(index).min_items, count(value, here));
       } else if (key == "maxItems") {
@@ -240,6 +255,10 @@ class JsonSchema::Compiler {
       }
     }
     if (s.contains("properties") && !s.contains("additionalProperties")) at(index).closed = true;
+    if (no_more_items) {
+      at(index).max_items = std::min<uint32_t>(
+          at(index).max_items, static_cast<uint32_t>(at(index).prefix_items.size()));
+    }
     if (pattern.has_value()) {
       RETURN_IF_ERROR(compilePattern(at(index), *pattern, anchoring, where));
     }
@@ -274,6 +293,18 @@ class JsonSchema::Compiler {
       }
     }
     return Status::ok();
+  }
+
+  // The schemas of a list (prefixItems), in order. (Compiling adds nodes: no reference into
+  // them is held across it.)
+  Result<std::vector<int>> compileList(const json& list, const std::string& where) {
+    if (list.size() > kMaxAlternatives) return unsupported(where, "more than 64 schemas");
+    std::vector<int> nodes;
+    for (size_t i = 0; i < list.size(); ++i) {
+      ASSIGN_OR_RETURN(int node, compile(list[i], where + "[" + std::to_string(i) + "]"));
+      nodes.push_back(node);
+    }
+    return nodes;
   }
 
   // A string's pattern. Its length limits stay with the node: the grammar counts characters and
@@ -324,7 +355,8 @@ class JsonSchema::Compiler {
   // enum/const beside type, length, pattern or item-count keywords: only the values they allow.
   Status keepAllowedLiterals(Node& node, const std::string& where) const {
     if (node.literals.empty()) return Status::ok();
-    if (!node.properties.empty() || node.items != kAnyNode || node.additional != kAnyNode) {
+    if (!node.properties.empty() || node.items != kAnyNode || !node.prefix_items.empty() ||
+        node.additional != kAnyNode) {
       return unsupported(where, "enum or const beside properties, items or additionalProperties");
     }
     std::vector<std::string> kept;

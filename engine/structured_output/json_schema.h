@@ -10,7 +10,8 @@
 //   `properties` without additionalProperties). An object without properties takes any keys,
 //   their values following additionalProperties (a schema, or any value), or none when it is
 //   false.
-// - array: items (one schema for every item), minItems, maxItems.
+// - array: items (one schema for every item), prefixItems (tuples; items then for the rest, or
+//   false for none) or draft 4's items list with additionalItems, minItems, maxItems.
 // - string: minLength, maxLength (in code points), pattern (regex_dfa.h: ECMA-262 without
 //   backreferences or lookaround; unanchored unless it says ^ or $, as JSON Schema reads it), and
 //   format date, time, date-time, uuid, ipv4 and email, each read as a pattern that takes only
@@ -31,7 +32,7 @@
 //   schema (pydantic's annotated reference), each with only annotations beside it.
 // - Annotations are ignored: title, description, default, examples, $schema, $id, $comment,
 //   deprecated, readOnly, writeOnly.
-// Any other keyword (multipleOf, allOf of several, prefixItems, other formats, ...) is an
+// Any other keyword (multipleOf, allOf of several, uniqueItems, other formats, ...) is an
 // error naming it: the grammar could not guarantee it, and a silently ignored constraint would
 // be a broken promise.
 //
@@ -84,7 +85,8 @@ class JsonSchema {
     uint64_t required = 0;             // bit i: properties[i] is required
     int additional = kAnyNode;         // the values of any keys (no properties)
     // array
-    int items = kAnyNode;
+    std::vector<int> prefix_items;  // prefixItems (or draft 4's list of items): the first items
+    int items = kAnyNode;           // the items after those
     uint32_t min_items = 0;
     uint32_t max_items = kUnlimited;
     // string
@@ -108,6 +110,11 @@ class JsonSchema {
     // Compilation only: a $ref (the node it names) or anyOf (its branches), resolved at the end.
     int ref = -1;
     std::vector<int> branches;
+
+    // The schema node of item `i` of an array.
+    [[nodiscard]] int itemAt(uint32_t i) const {
+      return i < prefix_items.size() ? prefix_items[i] : items;
+    }
   };
 
   static constexpr int kAnyNode = 0;  // any JSON value

@@ -129,6 +129,12 @@ SCHEMAS = {
                                                                        "minimum": 1}},
                                 "required": ["w"], "additionalProperties": False}},
     },
+    # pydantic's Tuple[str, int] (items false: no more), and a tuple whose rest are booleans.
+    "tuple": {"type": "array", "prefixItems": [{"type": "string", "maxLength": 3},
+                                               {"type": "integer", "minimum": 0}],
+              "items": False, "minItems": 1},
+    "tuple_rest": {"type": "array", "prefixItems": [{"type": "null"}], "items": {"type": "boolean"},
+                   "maxItems": 3},
 }
 
 # Strings near the patterns and formats, and numbers near the bounds, judged like the rest.
@@ -153,6 +159,9 @@ NEAR = {
                {"n": 3, "e": 9.5}, {"n": 3, "e": 6}, {"n": 11.5}, {"n": 123456789012}],
     "annotated_ref": [{"box": {"w": 0}}, {"box": {}}, {"size": "xl", "box": {"w": 2}},
                       {"size": "l"}, {"box": {"w": 1, "h": 1}}],
+    "tuple": [[], ["a"], ["abcd", 1], [1, "a"], ["a", -1], ["a", 1, 2], ["a", 1, None], ["", 0]],
+    "tuple_rest": [[], [None], [True], [None, True, False], [None, True, False, True],
+                   [None, None], [None, 1]],
 }
 
 VALID = {
@@ -189,6 +198,8 @@ VALID = {
     "bounds": [{"n": 7}, {"p": 0.25, "n": -1, "t": 36.6, "k": [100, 512], "e": 5},
                {"n": 12, "t": -40, "k": [], "p": 1}],
     "annotated_ref": [{"box": {"w": 1}}, {"size": "m", "box": {"w": 40}}],
+    "tuple": [["ab"], ["abc", 7]],
+    "tuple_rest": [[None], [None, False, True], []],
 }
 
 OTHER_VALUES = ["", "text", "é", 0, 7, -3, 2.5, True, False, None, [], [1], {}, {"k": 1},

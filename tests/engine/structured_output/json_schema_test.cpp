@@ -153,7 +153,12 @@ TEST(JsonSchema, RefusesWhatTheGrammarCouldNotKeepNamingIt) {
       {{{"allOf", json::array({json::object()})}, {"type", "string"}}, "\"type\" beside allOf"},
       {{{"allOf", json::array()}}, "schema.allOf must be a non-empty list"},
       {{{"not", json::object()}}, "\"not\""},
-      {{{"type", "array"}, {"items", json::array({json::object()})}}, "list of item schemas"},
+      {{{"type", "array"},
+        {"prefixItems", json::array({json::object()})},
+        {"items", json::array({json::object()})}},
+       "a list beside prefixItems"},
+      {{{"type", "array"}, {"additionalItems", false}}, "additionalItems without a list"},
+      {{{"type", "array"}, {"prefixItems", json::object()}}, "schema.prefixItems must be a list"},
       {{{"anyOf", {{{"type", "integer"}}, {{"type", "number"}}}}}, "the same type"},
       {{{"anyOf", {{{"type", "object"}}, {{"type", "object"}}}}}, "telling them apart"},
       {{{"anyOf", {{{"enum", {1}}}, {{"type", "string"}}}}}, "beside other types"},
@@ -457,6 +462,20 @@ TEST(JsonSchema, ReviewedCornersKeepTheirConstraints) {
   EXPECT_FALSE(acceptsWhole(**pets, R"({"pet":"cat","barks":true})"));
   // Large integral floats in an integer enum.
   EXPECT_TRUE(JsonSchema::compile(json::parse(R"({"type": "integer", "enum": [1e20]})")).isOk());
+  // Draft 4's tuples: a list of items, and additionalItems for the rest (false: none).
+  auto pair = JsonSchema::compile(json::parse(
+      R"({"type": "array", "items": [{"type": "string"}, {"type": "integer"}],
+          "additionalItems": false})"));
+  ASSERT_TRUE(pair.isOk()) << pair.status().toString();
+  EXPECT_TRUE(acceptsWhole(**pair, R"(["a",1])"));
+  EXPECT_TRUE(acceptsWhole(**pair, R"(["a"])"));
+  EXPECT_FALSE(acceptsWhole(**pair, R"(["a",1,2])"));
+  EXPECT_FALSE(acceptsWhole(**pair, R"([1,"a"])"));
+  auto rest = JsonSchema::compile(json::parse(
+      R"({"type": "array", "items": [{"type": "string"}], "additionalItems": {"type": "null"}})"));
+  ASSERT_TRUE(rest.isOk()) << rest.status().toString();
+  EXPECT_TRUE(acceptsWhole(**rest, R"(["a",null,null])"));
+  EXPECT_FALSE(acceptsWhole(**rest, R"(["a","b"])"));
   // A recursive tagged union: a branch's property is the union itself.
   auto list = JsonSchema::compile(json::parse(R"({
       "$defs": {"item": {"anyOf": [
