@@ -14,8 +14,10 @@
 
 // Marks a function whose row loops should also be compiled for AVX2, chosen at run time (the binary
 // must run on any x86-64, so no -march). Put it on a non-inline function that calls the helpers
-// below; they inline into each clone.
-#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+// below; they inline into each clone. Not under ThreadSanitizer: the clones' resolver runs while
+// the dynamic loader relocates, before the TSan runtime is up, and its instrumentation crashes.
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(__SANITIZE_THREAD__)
 #define MANIFOLD_ROW_KERNEL __attribute__((target_clones("avx2", "default")))
 #else
 #define MANIFOLD_ROW_KERNEL
