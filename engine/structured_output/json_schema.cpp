@@ -193,8 +193,8 @@ class JsonSchema::Compiler {
         // of any keys follow this schema.
         ASSIGN_OR_RETURN(at(index).additional, compile(value, here));
       } else if (key == "items" || key == "additionalItems") {
-        // items after prefixItems (or after draft 4's list of items, additionalItems); false:
-        // none
+        // The items after prefixItems are `items`; after draft 4's list of items,
+        // `additionalItems`; false for none.
         if (key == "additionalItems" && !(s.contains("items") && s["items"].is_array())) {
           return unsupported(where, "additionalItems without a list of items");
         }
@@ -246,10 +246,8 @@ class JsonSchema::Compiler {
         if (!value.is_array() || value.empty()) {
           return invalidArgument(here + " must be a non-empty list");
         }
-        for (size_t i = 0; i < value.size(); ++i) {
-          ASSIGN_OR_RETURN(int branch, compile(value[i], here + "[" + std::to_string(i) + "]"));
-          at(index).branches.push_back(branch);
-        }
+        ASSIGN_OR_RETURN(const std::vector<int> branches, compileList(value, here));
+        at(index).branches.insert(at(index).branches.end(), branches.begin(), branches.end());
       } else {
         return unsupported(where, "the keyword \"" + key + "\"");
       }
@@ -295,10 +293,9 @@ class JsonSchema::Compiler {
     return Status::ok();
   }
 
-  // The schemas of a list (prefixItems), in order. (Compiling adds nodes: no reference into
-  // them is held across it.)
+  // The schemas of a list (anyOf, prefixItems), in order. (Compiling adds nodes: no reference
+  // into them is held across it.)
   Result<std::vector<int>> compileList(const json& list, const std::string& where) {
-    if (list.size() > kMaxAlternatives) return unsupported(where, "more than 64 schemas");
     std::vector<int> nodes;
     for (size_t i = 0; i < list.size(); ++i) {
       ASSIGN_OR_RETURN(int node, compile(list[i], where + "[" + std::to_string(i) + "]"));
