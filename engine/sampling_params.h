@@ -39,9 +39,13 @@ struct SamplingParams {
   std::string json_schema;  // JSON Schema text; empty: none (json_schema.h says what is supported)
   std::vector<std::string> choice;  // vLLM's guided_choice: exactly one of these; empty: none
   std::string regex;  // vLLM's guided_regex: the whole output matches it (regex_dfa.h); empty: none
+  // vLLM's guided_grammar, llama.cpp's grammar: a GBNF grammar the output follows (gbnf.h);
+  // empty: none
+  std::string grammar;
 
   [[nodiscard]] bool structuredOutput() const {
-    return json_object || !json_schema.empty() || !choice.empty() || !regex.empty();
+    return json_object || !json_schema.empty() || !choice.empty() || !regex.empty() ||
+           !grammar.empty();
   }
 
   static constexpr int kMaxN = 128;

@@ -24,7 +24,7 @@ struct EngineCore::ActiveRequest {
   // sequence's grammar, advanced by its tokens. nullopt once a token the grammar refused was
   // drawn (the sampler's all-masked fallback): unconstrained from then on.
   std::shared_ptr<const JsonSchema> schema;
-  std::vector<std::optional<JsonGrammar>> grammars;
+  std::vector<std::optional<OutputGrammar>> grammars;
   RequestOutput output;  // deltas gathered in the current step
   RequestTiming timing;
   std::vector<PositionLogprobs> prompt_logprobs;  // of prompt tokens 1..P-1
@@ -175,7 +175,7 @@ Status EngineCore::addRequest(EngineRequest request, std::shared_ptr<RequestStre
       token_index_ =
           TokenBytesIndex::fromTokenizer(*tokenizer_, executor_.vocabSize(), config_.eos_token_ids);
     }
-    r.grammars.assign(r.params.n, JsonGrammar(*schema));
+    r.grammars.assign(r.params.n, OutputGrammar(*schema));
     r.schema = std::move(schema);
   }
 
@@ -285,7 +285,7 @@ std::vector<std::vector<int32_t>> EngineCore::sampleStep(const SchedulerOutput& 
     ActiveRequest& r = *requests_.at(s.request_id);
     r.step_logprobs[rows[j].sequence_index] = std::move(sampled[j].logprobs);
     if (rows[j].constrained()) {
-      std::optional<JsonGrammar>& grammar = r.grammars[rows[j].sequence_index];
+      std::optional<OutputGrammar>& grammar = r.grammars[rows[j].sequence_index];
       if (!token_index_->advance(*grammar, sampled[j].token_id)) grammar.reset();
     }
   }

@@ -7,7 +7,7 @@
 
 #include "engine/request_output.h"
 #include "engine/sampling_params.h"
-#include "engine/structured_output/json_grammar.h"
+#include "engine/structured_output/output_grammar.h"
 #include "engine/structured_output/token_bytes_index.h"
 
 namespace manifold {
@@ -30,7 +30,7 @@ struct SamplingRow {
   // Structured output: when both are set, only tokens `grammar` takes (index->accepts) may be
   // drawn. The caller advances its grammar by the drawn token.
   const TokenBytesIndex* token_index = nullptr;
-  const JsonGrammar* grammar = nullptr;
+  const OutputGrammar* grammar = nullptr;
 
   [[nodiscard]] bool constrained() const { return token_index != nullptr && grammar != nullptr; }
 };

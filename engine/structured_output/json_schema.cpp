@@ -598,6 +598,14 @@ Result<std::shared_ptr<const JsonSchema>> JsonSchema::regex(std::string_view pat
   return std::shared_ptr<const JsonSchema>(std::move(schema));
 }
 
+Result<std::shared_ptr<const JsonSchema>> JsonSchema::grammar(std::string_view text) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const Gbnf> gbnf, Gbnf::compile(text));
+  std::unique_ptr<JsonSchema> schema = singleNode(Node{});
+  schema->gbnf_ = std::move(gbnf);
+  schema->raw_ = true;
+  return std::shared_ptr<const JsonSchema>(std::move(schema));
+}
+
 const JsonSchema& JsonSchema::anyObject() {
   static const JsonSchema* const schema = [] {
     Node root;
@@ -650,7 +658,7 @@ CompiledCache& compiledCache() {
 
 Result<std::shared_ptr<const JsonSchema>> JsonSchema::forParams(const SamplingParams& params) {
   if (params.json_object && params.json_schema.empty() && params.choice.empty() &&
-      params.regex.empty()) {
+      params.regex.empty() && params.grammar.empty()) {
     return std::shared_ptr<const JsonSchema>(&anyObject(), [](const JsonSchema*) {});
   }
   std::string key;
@@ -661,6 +669,8 @@ Result<std::shared_ptr<const JsonSchema>> JsonSchema::forParams(const SamplingPa
     for (const std::string& text : params.choice) key += std::to_string(text.size()) + ":" + text;
   } else if (!params.regex.empty()) {
     key = "regex:" + params.regex;
+  } else if (!params.grammar.empty()) {
+    key = "grammar:" + params.grammar;
   } else {
     return std::shared_ptr<const JsonSchema>();
   }
@@ -668,7 +678,8 @@ Result<std::shared_ptr<const JsonSchema>> JsonSchema::forParams(const SamplingPa
   Result<std::shared_ptr<const JsonSchema>> compiled =
       !params.json_schema.empty() ? compileText(params.json_schema)
       : !params.choice.empty()    ? choice(params.choice)
-                                  : regex(params.regex);
+      : !params.regex.empty()     ? regex(params.regex)
+                                  : grammar(params.grammar);
   if (compiled.isOk()) compiledCache().insert(key, *compiled);
   return compiled;
 }

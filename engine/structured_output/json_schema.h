@@ -49,6 +49,7 @@
 
 #include "common/status.h"
 #include "engine/sampling_params.h"
+#include "engine/structured_output/gbnf.h"
 #include "engine/structured_output/regex_dfa.h"
 
 namespace manifold {
@@ -130,13 +131,18 @@ class JsonSchema {
   [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> choice(
       const std::vector<std::string>& choices);
   // The schema a request's structured output asks for: json_schema compiled, the choice, the
-  // regex, or anyObject() (not owned) for json_object; null when it asks for none. The last 32
-  // compiled are kept by their text (thread-safe): the gateway's validation, the engine and
+  // regex, the grammar, or anyObject() (not owned) for json_object; null when it asks for none. The
+  // last 32 compiled are kept by their text (thread-safe): the gateway's validation, the engine and
   // clients that send the same tools every time share them.
   [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> forParams(
       const SamplingParams& params);
   // vLLM's guided_regex: the whole output matches `pattern` (regex_dfa.h, a full match).
   [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> regex(std::string_view pattern);
+  // vLLM's guided_grammar, llama.cpp's grammar: the output is a text the GBNF grammar's root
+  // derives (gbnf.h). The schema then holds only the grammar, which OutputGrammar follows.
+  [[nodiscard]] static Result<std::shared_ptr<const JsonSchema>> grammar(std::string_view text);
+  // The GBNF grammar of grammar(); null for every other kind of output.
+  [[nodiscard]] const Gbnf* gbnf() const { return gbnf_.get(); }
   // The output is raw text (choice(), regex()), not JSON: no whitespace before it.
   [[nodiscard]] bool raw() const { return raw_; }
 
@@ -156,6 +162,7 @@ class JsonSchema {
   std::vector<Node> nodes_;
   std::vector<int> targets_;  // [node]: the node after following $refs
   std::vector<RegexDfa> patterns_;
+  std::shared_ptr<const Gbnf> gbnf_;
   int root_ = kAnyNode;
   bool raw_ = false;
 };

@@ -69,24 +69,58 @@ bool TokenBytesIndex::isEos(int32_t id) const {
   return id >= 0 && id < vocabSize() && eos_[id] != 0;
 }
 
-bool TokenBytesIndex::accepts(const JsonGrammar& state, int32_t id) const {
-  JsonGrammar copy = state;
-  return advance(copy, id);
-}
-
-bool TokenBytesIndex::advance(JsonGrammar& state, int32_t id) const {
+template <class Grammar>
+bool TokenBytesIndex::advanceBy(Grammar& state, int32_t id) const {
   if (id < 0 || id >= vocabSize()) return false;
   if (eos_[id] != 0) return state.complete();
   return !bytes_[id].empty() && state.advance(bytes_[id]);
 }
 
-void TokenBytesIndex::allowedTokens(const JsonGrammar& state, std::span<uint8_t> allowed) const {
+bool TokenBytesIndex::accepts(const OutputGrammar& state, int32_t id) const {
+  return state.visit([&](const auto& s) { return accepts(s, id); });
+}
+
+bool TokenBytesIndex::accepts(const JsonGrammar& state, int32_t id) const {
+  JsonGrammar copy = state;
+  return advanceBy(copy, id);
+}
+
+bool TokenBytesIndex::accepts(const GbnfState& state, int32_t id) const {
+  GbnfState copy = state;
+  return advanceBy(copy, id);
+}
+
+bool TokenBytesIndex::advance(OutputGrammar& state, int32_t id) const {
+  return state.visit([&](auto& s) { return advanceBy(s, id); });
+}
+
+bool TokenBytesIndex::advance(JsonGrammar& state, int32_t id) const { return advanceBy(state, id); }
+
+bool TokenBytesIndex::advance(GbnfState& state, int32_t id) const { return advanceBy(state, id); }
+
+template <class Grammar>
+bool TokenBytesIndex::onlyEos(const Grammar& state, std::span<uint8_t> allowed) const {
   assert(allowed.size() == bytes_.size());
-  if (state.done()) {
-    // Only the end may follow; no byte is taken.
-    std::copy(eos_.begin(), eos_.end(), allowed.begin());
-    return;
+  if (!state.done()) return false;
+  // Only the end may follow; no byte is taken.
+  std::copy(eos_.begin(), eos_.end(), allowed.begin());
+  return true;
+}
+
+template <class Grammar>
+void TokenBytesIndex::addEos(const Grammar& state, std::span<uint8_t> allowed) const {
+  if (state.complete()) {
+    // A whole output that could also go on ("1" of "12").
+    for (int32_t id : eos_ids_) allowed[id] = 1;
   }
+}
+
+void TokenBytesIndex::allowedTokens(const OutputGrammar& state, std::span<uint8_t> allowed) const {
+  state.visit([&](const auto& s) { allowedTokens(s, allowed); });
+}
+
+void TokenBytesIndex::allowedTokens(const JsonGrammar& state, std::span<uint8_t> allowed) const {
+  if (onlyEos(state, allowed)) return;
   if (state.betweenStringCharacters()) {
     std::copy(string_text_.begin(), string_text_.end(), allowed.begin());
     walk(not_string_text_, state, allowed);
@@ -94,18 +128,23 @@ void TokenBytesIndex::allowedTokens(const JsonGrammar& state, std::span<uint8_t>
     std::fill(allowed.begin(), allowed.end(), 0);
     walk(all_, state, allowed);
   }
-  if (state.complete()) {
-    // A whole top-level number or literal that could also go on ("1" of "12").
-    for (int32_t id : eos_ids_) allowed[id] = 1;
-  }
+  addEos(state, allowed);
 }
 
-void TokenBytesIndex::walk(const Walk& walk, const JsonGrammar& state,
+void TokenBytesIndex::allowedTokens(const GbnfState& state, std::span<uint8_t> allowed) const {
+  if (onlyEos(state, allowed)) return;
+  std::fill(allowed.begin(), allowed.end(), 0);
+  walk(all_, state, allowed);
+  addEos(state, allowed);
+}
+
+template <class Grammar>
+void TokenBytesIndex::walk(const Walk& walk, const Grammar& state,
                            std::span<uint8_t> allowed) const {
   // states[d]: the grammar after the first d bytes of the last token read, valid for d <= good.
   // Kept per thread: a mask per sampled row would otherwise allocate it each time.
-  thread_local std::vector<JsonGrammar> states;
-  if (states.size() < max_length_ + 1) states.resize(max_length_ + 1);
+  thread_local std::vector<Grammar> states;
+  if (states.size() < max_length_ + 1) states.resize(max_length_ + 1, state);
   states[0] = state;
   size_t good = 0;
   for (size_t i = 0; i < walk.order.size(); ++i) {

@@ -10,6 +10,8 @@
 // 128k vocabulary: tokens that are plain string text (whole characters, no quote, backslash or
 // control character) are allowed there without a walk, and only the others are walked.
 //
+// The same walk serves GBNF grammars (GbnfState), without the string shortcut.
+//
 // Tokens without bytes (special tokens, ids past the tokenizer, tokens that decode to nothing)
 // are never allowed, except the end-of-sequence ids when the grammar is complete.
 //
@@ -23,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/structured_output/json_grammar.h"
+#include "engine/structured_output/output_grammar.h"
 
 namespace manifold {
 
@@ -44,11 +46,17 @@ class TokenBytesIndex {
   [[nodiscard]] bool isEos(int32_t id) const;
 
   // Whether `state` takes token `id`.
+  [[nodiscard]] bool accepts(const OutputGrammar& state, int32_t id) const;
   [[nodiscard]] bool accepts(const JsonGrammar& state, int32_t id) const;
+  [[nodiscard]] bool accepts(const GbnfState& state, int32_t id) const;
   // Advances `state` by token `id`; false (state unspecified) if it does not take it.
+  [[nodiscard]] bool advance(OutputGrammar& state, int32_t id) const;
   [[nodiscard]] bool advance(JsonGrammar& state, int32_t id) const;
+  [[nodiscard]] bool advance(GbnfState& state, int32_t id) const;
   // allowed[id] = accepts(state, id) for every id. REQUIRES: allowed.size() == vocabSize().
+  void allowedTokens(const OutputGrammar& state, std::span<uint8_t> allowed) const;
   void allowedTokens(const JsonGrammar& state, std::span<uint8_t> allowed) const;
+  void allowedTokens(const GbnfState& state, std::span<uint8_t> allowed) const;
 
  private:
   // Ids in byte order, and how many bytes each shares with the one before it.
@@ -57,7 +65,15 @@ class TokenBytesIndex {
     std::vector<uint32_t> common_prefix;
   };
   [[nodiscard]] Walk makeWalk(std::vector<int32_t> ids) const;
-  void walk(const Walk& walk, const JsonGrammar& state, std::span<uint8_t> allowed) const;
+  template <class Grammar>
+  [[nodiscard]] bool advanceBy(Grammar& state, int32_t id) const;
+  template <class Grammar>
+  void walk(const Walk& walk, const Grammar& state, std::span<uint8_t> allowed) const;
+  // The end-of-sequence ids alone (done()), or added to a walk's mask (complete()).
+  template <class Grammar>
+  [[nodiscard]] bool onlyEos(const Grammar& state, std::span<uint8_t> allowed) const;
+  template <class Grammar>
+  void addEos(const Grammar& state, std::span<uint8_t> allowed) const;
 
   std::vector<std::string> bytes_;    // by id; empty: no bytes
   std::vector<uint8_t> eos_;          // by id

@@ -22,8 +22,8 @@
 #include "engine/sampler/philox.h"
 #include "engine/sampler/sampler.h"
 #include "engine/sampling_params.h"
-#include "engine/structured_output/json_grammar.h"
 #include "engine/structured_output/json_schema.h"
+#include "engine/structured_output/output_grammar.h"
 #include "engine/structured_output/token_bytes_index.h"
 #include "engine/tokenizer/incremental_detokenizer.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -52,6 +52,8 @@ struct GenerateArgs {
   std::optional<std::string> json_schema;       // ... or a value of this JSON Schema (text)
   std::optional<std::string> json_schema_file;  // ... read from this file
   std::optional<std::string> regex;             // ... or text matching this regex as a whole
+  std::optional<std::string> grammar;           // ... or text this GBNF grammar derives
+  std::optional<std::string> grammar_file;      // ... read from this file
   bool json = false;
   bool verbose = false;
 };
@@ -84,18 +86,34 @@ SamplingParams samplingParams(const GenerateArgs& args, const GenerationConfig& 
   return params;
 }
 
-// --json-object, --json-schema, --json-schema-file or --regex into `params`, as a server
-// request's response_format or guided_regex would set them.
+// --json-object, --json-schema(-file), --regex or --grammar(-file) into `params`, as a server
+// request's response_format, guided_regex or guided_grammar would set them.
 Status setStructuredOutput(const GenerateArgs& args, SamplingParams& params) {
   const int given = (args.json_object ? 1 : 0) + (args.json_schema ? 1 : 0) +
-                    (args.json_schema_file ? 1 : 0) + (args.regex ? 1 : 0);
+                    (args.json_schema_file ? 1 : 0) + (args.regex ? 1 : 0) +
+                    (args.grammar ? 1 : 0) + (args.grammar_file ? 1 : 0);
   if (given > 1) {
     return invalidArgument(
-        "give one of --json-object, --json-schema, --json-schema-file and --regex");
+        "give one of --json-object, --json-schema, --json-schema-file, --regex, --grammar and "
+        "--grammar-file");
   }
   if (args.regex) {
     if (args.regex->empty()) return invalidArgument("--regex: the pattern is empty");
     params.regex = *args.regex;
+    return Status::ok();
+  }
+  if (args.grammar || args.grammar_file) {
+    if (args.grammar_file) {
+      Result<std::string> read = readFile(*args.grammar_file);
+      if (!read.isOk()) return invalidArgument("--grammar-file: " + read.status().message());
+      params.grammar = std::move(read).value();
+    } else {
+      params.grammar = *args.grammar;
+    }
+    if (params.grammar.empty()) {
+      return invalidArgument(std::string(args.grammar ? "--grammar" : "--grammar-file") +
+                             ": the grammar is empty");
+    }
     return Status::ok();
   }
   params.json_object = args.json_object;
@@ -142,9 +160,11 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
   RETURN_IF_ERROR(setStructuredOutput(args, params));
   Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::forParams(params);
   if (!compiled.isOk()) {
-    return compiled.status().withContext(args.regex         ? "--regex"
-                                         : args.json_schema ? "--json-schema"
-                                                            : "--json-schema-file");
+    return compiled.status().withContext(args.regex          ? "--regex"
+                                         : args.grammar      ? "--grammar"
+                                         : args.grammar_file ? "--grammar-file"
+                                         : args.json_schema  ? "--json-schema"
+                                                             : "--json-schema-file");
   }
   const std::shared_ptr<const JsonSchema> schema = std::move(compiled).value();
   const int max_new = std::min(args.max_tokens, max_len - prompt_len);
@@ -180,7 +200,7 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
   const uint64_t seed = params.seed.value_or(drawRandomSeed());
   // Structured output: the grammar of the output so far, advanced by each token.
   std::unique_ptr<TokenBytesIndex> token_index;
-  std::optional<JsonGrammar> grammar;
+  std::optional<OutputGrammar> grammar;
   if (schema) {
     token_index = TokenBytesIndex::fromTokenizer(
         *tokenizer, runner->vocabSize(), std::vector<int32_t>(eos_ids.begin(), eos_ids.end()));
@@ -300,6 +320,10 @@ void addGenerateCommand(CLI::App& app) {
                   "Constrain the output to a value of the JSON Schema in this file");
   cmd->add_option("--regex", args->regex,
                   "Constrain the whole output to match this regular expression (guided_regex)");
+  cmd->add_option("--grammar", args->grammar,
+                  "Constrain the output to a text this GBNF grammar derives (guided_grammar)");
+  cmd->add_option("--grammar-file", args->grammar_file,
+                  "Constrain the output to the GBNF grammar in this file (llama.cpp's .gbnf)");
   cmd->add_flag("--json", args->json,
                 "Print JSON: prompt_token_ids, token_ids, text, finish_reason, speeds");
   cmd->add_flag("-v,--verbose", args->verbose, "Print the speeds to stderr");

@@ -334,6 +334,33 @@ TEST(LocalEngineModel, GuidedRegexAnswersMatchThePattern) {
   EXPECT_EQ(statsWhenIdle(*engine).kv_cache_usage, 0.0);
 }
 
+// guided_grammar (GBNF): every answer, greedy or sampled, is a text the grammar derives. The
+// grammar spells out a regular language with rules, alternatives, repetitions and nesting, so
+// std::regex can judge it.
+TEST(LocalEngineModel, GuidedGrammarAnswersFollowTheGrammar) {
+  std::unique_ptr<LocalEngine> engine = makeEngine(engineConfig(64, /*prefix_caching=*/true));
+  ASSERT_NE(engine, nullptr);
+  const std::string grammar = R"(root ::= opener " " words3 "."
+opener ::= "Once" | "One day" | "The"   # how a story starts
+words3 ::= word (" " words2)?
+words2 ::= word (" " word)?
+word ::= [a-z]{1,8})";
+  const std::regex oracle("(Once|One day|The) [a-z]{1,8}( [a-z]{1,8}( [a-z]{1,8})?)?\\.",
+                          std::regex::ECMAScript);
+  std::vector<EngineRequest> requests =
+      constrainedRequests("g", 6, 60, [&](SamplingParams& params) { params.grammar = grammar; });
+  std::set<std::string> seen;
+  for (const GenerationResult& result : generate(*engine, requests)) {
+    ASSERT_TRUE(result.error.isOk()) << result.error.toString();
+    const GeneratedSequence& seq = result.sequences[0];
+    EXPECT_EQ(seq.finish_reason, FinishReason::kStop) << seq.text;
+    EXPECT_TRUE(std::regex_match(seq.text, oracle)) << seq.text;
+    seen.insert(seq.text);
+  }
+  EXPECT_GE(seen.size(), 3u);
+  EXPECT_EQ(statsWhenIdle(*engine).kv_cache_usage, 0.0);
+}
+
 TEST(LocalEngineModel, AbortMidGenerationEndsTheStreamAndFreesEveryBlock) {
   std::unique_ptr<LocalEngine> engine = makeEngine(engineConfig(64, /*prefix_caching=*/true));
   ASSERT_NE(engine, nullptr);

@@ -128,7 +128,12 @@ TEST(GenerateCommand, RejectsBadInputWithAClearMessage) {
   expectInputError({"--prompt", "hi", "--json-schema", R"({"type": "string", "format": "uri"})"},
                    "--json-schema: schema.format: the format \"uri\" is not supported");
   expectInputError({"--prompt", "hi", "--json-object", "--json-schema", "{}"},
-                   "give one of --json-object, --json-schema, --json-schema-file and --regex");
+                   "give one of --json-object, --json-schema, --json-schema-file, --regex, "
+                   "--grammar and --grammar-file");
+  expectInputError({"--prompt", "hi", "--grammar", "root ::= [a-"},
+                   "--grammar: line 1, column 13: unterminated character class");
+  expectInputError({"--prompt", "hi", "--grammar-file", "/nonexistent/list.gbnf"},
+                   "/nonexistent/list.gbnf");
   expectInputError({"--prompt", "hi", "--regex", "(a"}, "--regex: pattern \"(a\"");
   expectInputError({"--prompt", "hi", "--regex", ""}, "--regex: the pattern is empty");
   expectInputError({"--prompt", "hi", "--json-schema-file", "/nonexistent/schema.json"},
@@ -162,6 +167,24 @@ TEST(GenerateCommand, RegexConstrainsTheOutput) {
   EXPECT_EQ(out["finish_reason"], "stop");
   EXPECT_TRUE(std::regex_match(out["text"].get<std::string>(),
                                std::regex("There (was|were) [a-z]+ [a-z]+\\.")))
+      << out["text"];
+}
+
+// --grammar-file: a llama.cpp-style .gbnf file; the output is a text it derives.
+TEST(GenerateCommand, GrammarFileConstrainsTheOutput) {
+  const std::string path = testing::TempDir() + "/list.gbnf";
+  {
+    std::ofstream file(path);
+    file << "# a short list\nroot ::= (\"- \" item \"\\n\"){2}\nitem ::= [a-z]{1,6} (\" \" "
+            "[a-z]{1,6})?\n";
+  }
+  const RunResult run = runGenerate({"--prompt", "Once upon a time", "--temperature", "0",
+                                     "--max-tokens", "40", "--grammar-file", path, "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const nlohmann::json out = nlohmann::json::parse(run.out);
+  EXPECT_EQ(out["finish_reason"], "stop");
+  EXPECT_TRUE(std::regex_match(out["text"].get<std::string>(),
+                               std::regex("(- [a-z]{1,6}( [a-z]{1,6})?\n){2}")))
       << out["text"];
 }
 

@@ -28,7 +28,7 @@ JsonGrammar after(std::string_view text) {
 }
 
 SamplingRow constrainedRow(const std::vector<float>& logits, const SamplingParams& params,
-                           const TokenBytesIndex& index, const JsonGrammar& grammar,
+                           const TokenBytesIndex& index, const OutputGrammar& grammar,
                            uint64_t seed = 0) {
   SamplingRow row;
   row.logits = logits;
