@@ -173,15 +173,25 @@ Status setRegex(const json& pattern, std::string_view field, SamplingParams& p) 
   return requireCompiles(field, p);
 }
 
-// vLLM's own ways to ask for structured output: `guided_json`, `guided_choice` and
-// `guided_regex` (older) and `structured_outputs` (`json`, `json_object`, `choice`, `regex`).
-// The kinds manifold has no grammar for are refused, not ignored.
+// vLLM's guided_grammar, llama.cpp's grammar: a GBNF grammar (gbnf.h).
+Status setGrammar(const json& grammar, std::string_view field, SamplingParams& p) {
+  RETURN_IF_ERROR(requireFirstFormat(field, p));
+  if (!grammar.is_string() || grammar.get<std::string>().empty()) {
+    return typeError(field, "a non-empty GBNF grammar");
+  }
+  p.grammar = grammar.get<std::string>();
+  return requireCompiles(field, p);
+}
+
+// vLLM's own ways to ask for structured output: `guided_json`, `guided_choice`, `guided_regex`
+// and `guided_grammar` (older) and `structured_outputs` (`json`, `json_object`, `choice`,
+// `regex`, `grammar`); llama.cpp's `grammar`. The kinds manifold has no grammar for are refused,
+// not ignored.
 Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
-  if (f.get("guided_grammar") != nullptr) {
-    return unimplemented(quoted(std::string_view("guided_grammar")) +
-                         " is not supported; structured output takes `guided_json`, "
-                         "`guided_choice`, `guided_regex` or `response_format` json_object / "
-                         "json_schema");
+  for (const char* field : {"guided_grammar", "grammar"}) {
+    if (const json* grammar = f.get(field); grammar != nullptr && !grammar->is_null()) {
+      RETURN_IF_ERROR(setGrammar(*grammar, field, p));
+    }
   }
   if (const json* pattern = f.get("guided_regex"); pattern != nullptr && !pattern->is_null()) {
     RETURN_IF_ERROR(setRegex(*pattern, "guided_regex", p));
@@ -203,6 +213,8 @@ Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
         RETURN_IF_ERROR(setChoice(value, field, p));
       } else if (key == "regex") {
         RETURN_IF_ERROR(setRegex(value, field, p));
+      } else if (key == "grammar") {
+        RETURN_IF_ERROR(setGrammar(value, field, p));
       } else if (key == "json_object") {
         if (!value.is_boolean()) return typeError(field, "a boolean");
         if (!value.get<bool>()) continue;
@@ -211,8 +223,8 @@ Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
       } else if (key != "disable_any_whitespace" && key != "disable_fallback" &&
                  key != "disable_additional_properties") {
         return unimplemented(quoted(std::string_view(field)) +
-                             " is not supported; only `json`, `json_object`, `choice` and "
-                             "`regex`");
+                             " is not supported; only `json`, `json_object`, `choice`, "
+                             "`regex` and `grammar`");
       }
     }
   }
@@ -498,7 +510,7 @@ Result<std::string> forceTool(const json& tools, const json& name, ChatRequest& 
     return invalidArgument(
         "`tool_choice` naming a function cannot be combined with another structured output "
         "format (`response_format`, `guided_json`, `guided_choice`, `guided_regex`, "
-        "`structured_outputs`)");
+        "`guided_grammar`, `grammar`, `structured_outputs`)");
   }
   for (size_t i = 0; i < tools.size(); ++i) {
     const json& tool = tools[i];
@@ -525,8 +537,8 @@ Status requireToolCalls(const json& tools, ChatRequest& r) {
   if (p.structuredOutput()) {
     return invalidArgument(
         "`tool_choice` \"required\" cannot be combined with another structured output format "
-        "(`response_format`, `guided_json`, `guided_choice`, `guided_regex`, "
-        "`structured_outputs`)");
+        "(`response_format`, `guided_json`, `guided_choice`, `guided_regex`, `guided_grammar`, "
+        "`grammar`, `structured_outputs`)");
   }
   ASSIGN_OR_RETURN(json schema, requiredToolCallsSchema(tools));
   return setJsonSchema(schema, "tools", r.options.params);

@@ -364,6 +364,37 @@ test("vLLM's guided_regex: the whole answer matches, streamed or not", { skip },
   );
 });
 
+test("GBNF grammars: vLLM's guided_grammar and llama.cpp's grammar", { skip }, async () => {
+  const grammar = [
+    'root ::= answer "."',
+    'answer ::= ("yes" | "no") (", " reason)?  # a reason is optional',
+    'reason ::= "because " word (" " word){0,2}',
+    'word ::= [a-z]{1,10}',
+  ].join('\n');
+  const whole = /^(yes|no)(, because [a-z]{1,10}( [a-z]{1,10}){0,2})?\.$/u;
+  for (const temperature of [0, 1.5]) {
+    const chat = await client.chat.completions.create({
+      model: 'stories', messages, max_tokens: 40, temperature, seed: 3, guided_grammar: grammar,
+    });
+    assert.equal(chat.choices[0].finish_reason, 'stop');
+    assert.match(chat.choices[0].message.content, whole);
+    const request = {
+      model: 'stories', prompt: 'Once upon a time', max_tokens: 40, temperature, seed: 3, grammar,
+    };
+    const answer = await client.completions.create(request);
+    assert.match(answer.choices[0].text, whole);
+    let streamed = '';
+    for await (const chunk of await client.completions.create({ ...request, stream: true })) {
+      streamed += chunk.choices[0]?.text ?? '';
+    }
+    assert.equal(streamed, answer.choices[0].text);
+  }
+  await assert.rejects(
+    client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 4, guided_grammar: 'root ::= root "a" | "b"' }),
+    (err) => err.status === 400 && /left-recursive/.test(err.message),
+  );
+});
+
 test('routes by name and alias', { skip }, async () => {
   const byName = await client.chat.completions.create({ model: 'stories', messages, ...greedy });
   const byAlias = await client.chat.completions.create({ model: 'stories260k', messages, ...greedy });

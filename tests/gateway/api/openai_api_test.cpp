@@ -470,6 +470,14 @@ TEST_F(OpenAiApiTest, StructuredOutputRequestsReachTheEngineAsOneSchema) {
       EXPECT_EQ(sent.regex, "[a-z]+\\d?") << extra.dump();
     }
   }
+  // A GBNF grammar under vLLM's two names and llama.cpp's.
+  const std::string grammar = "root ::= [a-z]+ \"!\"";
+  for (const json& extra : {json{{"guided_grammar", grammar}}, json{{"grammar", grammar}},
+                            json{{"structured_outputs", {{"grammar", grammar}}}}}) {
+    auto result = client().post("/v1/completions", completionBody(extra));
+    ASSERT_EQ(result.status, 200) << result.body;
+    EXPECT_EQ(gateway_->engine("fake").submitted().back().params.grammar, grammar) << extra.dump();
+  }
   for (const json& extra : {json{{"response_format", {{"type", "json_object"}}}},
                             json{{"structured_outputs", {{"json_object", true}}}}}) {
     auto result = client().post("/v1/completions", completionBody(extra));

@@ -280,6 +280,10 @@ std::vector<FuzzSeed> fuzzSeedRequests(const std::string& model, const std::stri
   // A regex: mutations reach the pattern parser.
   json regex = completion;
   regex["guided_regex"] = "(yes|no|[A-Z][a-z]{0,4}) ?\\d{1,2}[.!]?";
+  // A GBNF grammar: mutations reach the grammar parser and its checks.
+  json grammar = completion;
+  grammar["guided_grammar"] =
+      "root ::= item (\", \" item){0,3}\nitem ::= [a-z]+ | \"(\" item \")\"";
   return {{"/v1/completions", completion},
           {"/v1/completions", streamed},
           {"/v1/completions", batch},
@@ -290,6 +294,7 @@ std::vector<FuzzSeed> fuzzSeedRequests(const std::string& model, const std::stri
           {"/v1/chat/completions", chat_required},
           {"/v1/completions", choice},
           {"/v1/completions", regex},
+          {"/v1/completions", grammar},
           {"/tokenize", {{"model", model}, {"prompt", "Hello"}, {"add_special_tokens", true}}},
           {"/detokenize", {{"model", model}, {"tokens", json::array({5, 6, 7})}}}};
 }
