@@ -1,6 +1,7 @@
 #include "engine/structured_output/gbnf.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <map>
 #include <string>
@@ -485,6 +486,8 @@ class Gbnf::Parser {
     }
     grammar->sets_ = std::move(sets_);
     grammar->root_ = root;
+    static std::atomic<uint64_t> next_id{1};
+    grammar->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
     return std::shared_ptr<const Gbnf>(std::move(grammar));
   }
 
@@ -691,6 +694,22 @@ bool GbnfState::advance(uint8_t byte) {
   const uint32_t lo = (code_point_ << shift) | ((utf8_lo_ & 0x3Fu) << below);
   const uint32_t hi = (code_point_ << shift) | ((utf8_hi_ & 0x3Fu) << below) | ((1u << below) - 1);
   return expects(lo, hi);
+}
+
+std::string GbnfState::key() const {
+  std::string key;
+  key.reserve(24 + sizeof(uint16_t) * used_);
+  auto append = [&key](const auto& value) {
+    key.append(reinterpret_cast<const char*>(&value), sizeof(value));
+  };
+  append(grammar_->id());
+  append(code_point_);
+  append(accepting_);
+  append(utf8_left_);
+  append(utf8_lo_);
+  append(utf8_hi_);
+  key.append(reinterpret_cast<const char*>(cells_), sizeof(uint16_t) * used_);
+  return key;
 }
 
 bool GbnfState::advance(std::string_view bytes) {

@@ -33,6 +33,7 @@
 #include <cstring>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -76,6 +77,9 @@ class Gbnf {
     return alternatives_[static_cast<size_t>(rule)];
   }
   [[nodiscard]] const CharSet& charSet(uint32_t index) const { return sets_[index]; }
+  // Distinct for every compiled grammar of the process, unlike its address, which a later one
+  // may reuse: what caches of its states are keyed by.
+  [[nodiscard]] uint64_t id() const { return id_; }
 
  private:
   class Parser;
@@ -84,6 +88,7 @@ class Gbnf {
   std::vector<std::vector<uint16_t>> alternatives_;  // by rule
   std::vector<CharSet> sets_;
   int root_ = 0;
+  uint64_t id_ = 0;
 };
 
 class GbnfState {
@@ -115,6 +120,9 @@ class GbnfState {
   [[nodiscard]] bool done() const { return complete() && stacks_ == 0; }
   // The number of parses still open (tests).
   [[nodiscard]] int parses() const { return stacks_; }
+  // Everything what may follow depends on, as bytes: the grammar's id, the character being read
+  // and the parses. Equal keys take the same bytes (TokenBytesIndex caches masks by it).
+  [[nodiscard]] std::string key() const;
 
  private:
   struct Builder;

@@ -1,16 +1,64 @@
 #include "engine/structured_output/token_bytes_index.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cassert>
 #include <utility>
 
 #include "engine/tokenizer/tokenizer.h"
 
 namespace manifold {
+namespace {
+
+// GBNF masks by (index, state key), least recently used out first; per thread, so no lock.
+struct CachedMask {
+  uint64_t index = 0;  // TokenBytesIndex::id_; 0: empty
+  std::string key;
+  std::vector<uint8_t> mask;
+  uint64_t last_use = 0;
+};
+
+struct MaskCache {
+  std::array<CachedMask, TokenBytesIndex::kCachedMasks> entries;
+  uint64_t clock = 0;
+
+  const CachedMask* find(uint64_t index, const std::string& key) {
+    for (CachedMask& entry : entries) {
+      if (entry.index == index && entry.key == key) {
+        entry.last_use = ++clock;
+        return &entry;
+      }
+    }
+    return nullptr;
+  }
+  void insert(uint64_t index, std::string key, std::span<const uint8_t> mask) {
+    CachedMask* oldest = &entries[0];
+    for (CachedMask& entry : entries) {
+      if (entry.last_use < oldest->last_use) oldest = &entry;
+    }
+    oldest->index = index;
+    oldest->key = std::move(key);
+    oldest->mask.assign(mask.begin(), mask.end());
+    oldest->last_use = ++clock;
+  }
+};
+
+MaskCache& maskCache() {
+  thread_local MaskCache cache;
+  return cache;
+}
+
+uint64_t nextIndexId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
 
 TokenBytesIndex::TokenBytesIndex(std::vector<std::optional<std::string>> bytes_by_id,
                                  std::vector<int32_t> eos_ids)
-    : eos_(bytes_by_id.size(), 0), string_text_(bytes_by_id.size(), 0) {
+    : eos_(bytes_by_id.size(), 0), string_text_(bytes_by_id.size(), 0), id_(nextIndexId()) {
   for (int32_t id : eos_ids) {
     if (id >= 0 && static_cast<size_t>(id) < eos_.size() && eos_[id] == 0) {
       eos_[id] = 1;
@@ -133,10 +181,18 @@ void TokenBytesIndex::allowedTokens(const JsonGrammar& state, std::span<uint8_t>
 
 void TokenBytesIndex::allowedTokens(const GbnfState& state, std::span<uint8_t> allowed) const {
   if (onlyEos(state, allowed)) return;
+  std::string key = state.key();
+  if (const CachedMask* cached = maskCache().find(id_, key)) {
+    std::copy(cached->mask.begin(), cached->mask.end(), allowed.begin());
+    return;
+  }
   std::fill(allowed.begin(), allowed.end(), 0);
   walk(all_, state, allowed);
   addEos(state, allowed);
+  maskCache().insert(id_, std::move(key), allowed);
 }
+
+void TokenBytesIndex::clearMaskCache() { maskCache() = MaskCache(); }
 
 template <class Grammar>
 void TokenBytesIndex::walk(const Walk& walk, const Grammar& state,

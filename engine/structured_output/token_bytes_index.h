@@ -10,7 +10,10 @@
 // 128k vocabulary: tokens that are plain string text (whole characters, no quote, backslash or
 // control character) are allowed there without a walk, and only the others are walked.
 //
-// The same walk serves GBNF grammars (GbnfState), without the string shortcut.
+// The same walk serves GBNF grammars (GbnfState), without the string shortcut. Their masks are
+// kept by state (GbnfState::key(), the last kCachedMasks per thread): a grammar's state inside
+// a string, or between list items, recurs at every such step, and a mask over a large
+// vocabulary costs milliseconds to walk and microseconds to copy.
 //
 // Tokens without bytes (special tokens, ids past the tokenizer, tokens that decode to nothing)
 // are never allowed, except the end-of-sequence ids when the grammar is complete.
@@ -42,6 +45,8 @@ class TokenBytesIndex {
                                                                       int vocab_size,
                                                                       std::vector<int32_t> eos_ids);
 
+  static constexpr size_t kCachedMasks = 8;
+
   [[nodiscard]] int vocabSize() const { return static_cast<int>(bytes_.size()); }
   [[nodiscard]] bool isEos(int32_t id) const;
 
@@ -57,6 +62,8 @@ class TokenBytesIndex {
   void allowedTokens(const OutputGrammar& state, std::span<uint8_t> allowed) const;
   void allowedTokens(const JsonGrammar& state, std::span<uint8_t> allowed) const;
   void allowedTokens(const GbnfState& state, std::span<uint8_t> allowed) const;
+  // Forgets this thread's cached GBNF masks (benchmarks of the walk itself).
+  static void clearMaskCache();
 
  private:
   // Ids in byte order, and how many bytes each shares with the one before it.
@@ -82,6 +89,7 @@ class TokenBytesIndex {
   Walk all_;                          // every id with bytes
   Walk not_string_text_;              // the ids with bytes that are not plain string text
   size_t max_length_ = 0;
+  uint64_t id_;  // distinct per index of the process (the mask cache's key, unlike `this`)
 };
 
 }  // namespace manifold

@@ -344,16 +344,25 @@ TEST(Gbnf, TokenMaskMatchesTokenByToken) {
       compile("root ::= expr\nexpr ::= term (\"+\" term)*\nterm ::= [0-9]+ | \"(\" expr \")\"");
   ASSERT_NE(grammar, nullptr);
   std::vector<uint8_t> allowed(bytes.size());
-  for (std::string_view prefix : {"", "1", "(", "((1+2", "(1)", "1+"}) {
-    GbnfState state(*grammar);
-    ASSERT_TRUE(state.advance(prefix));
-    index.allowedTokens(state, allowed);
-    for (int32_t id = 0; id < static_cast<int32_t>(bytes.size()); ++id) {
-      EXPECT_EQ(allowed[static_cast<size_t>(id)] != 0, index.accepts(state, id))
-          << "after \"" << prefix << "\", token " << id;
+  // Twice: walked, then from the mask cache.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::string_view prefix : {"", "1", "(", "((1+2", "(1)", "1+"}) {
+      GbnfState state(*grammar);
+      ASSERT_TRUE(state.advance(prefix));
+      index.allowedTokens(state, allowed);
+      for (int32_t id = 0; id < static_cast<int32_t>(bytes.size()); ++id) {
+        EXPECT_EQ(allowed[static_cast<size_t>(id)] != 0, index.accepts(state, id))
+            << "after \"" << prefix << "\", token " << id << ", pass " << pass;
+      }
+      EXPECT_EQ(allowed[eos] != 0, state.complete()) << prefix;
     }
-    EXPECT_EQ(allowed[eos] != 0, state.complete()) << prefix;
   }
+  // A grammar laid out the same way, with other characters: its own masks, not the cached ones.
+  std::shared_ptr<const Gbnf> letters =
+      compile("root ::= expr\nexpr ::= term (\"+\" term)*\nterm ::= [x]+ | \"(\" expr \")\"");
+  ASSERT_NE(letters, nullptr);
+  index.allowedTokens(GbnfState(*letters), allowed);
+  EXPECT_TRUE(allowed[13] && allowed[6] && !allowed[2] && !allowed[3]);
   GbnfState state(*grammar);
   index.allowedTokens(state, allowed);
   EXPECT_TRUE(allowed[2] && allowed[3] && allowed[6] && allowed[7] && allowed[8]);

@@ -64,7 +64,7 @@ void BM_GrammarMaskTokenByToken(benchmark::State& state) {
 }
 
 // The same states under a GBNF grammar of JSON objects (GbnfState): the walk without the string
-// shortcut, with a stack machine per byte.
+// shortcut, with a stack machine per byte; and a state whose mask is cached.
 constexpr const char* kJsonGbnf = R"(root ::= object
 value ::= object | array | string | number | ("true" | "false" | "null")
 object ::= "{" ws (string ws ":" ws value ws ("," ws string ws ":" ws value ws)*)? "}"
@@ -83,19 +83,21 @@ void BM_GbnfMask(benchmark::State& state) {
   GbnfState grammar(*json);
   if (!grammar.advance(kStates[state.range(1)])) std::abort();
   std::vector<uint8_t> allowed(static_cast<size_t>(idx.vocabSize()));
+  const bool cached = state.range(2) != 0;
   for (auto _ : state) {
+    if (!cached) TokenBytesIndex::clearMaskCache();
     idx.allowedTokens(grammar, allowed);
     benchmark::DoNotOptimize(allowed.data());
   }
   int count = 0;
   for (uint8_t a : allowed) count += a;
   state.SetLabel(std::string(kTokenizers[state.range(0)]) + " after '" + kStates[state.range(1)] +
-                 "'");
+                 (cached ? "', state seen before" : "', walked"));
   state.counters["allowed"] = count;
 }
 
 BENCHMARK(BM_GrammarMask)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_GbnfMask)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GbnfMask)->ArgsProduct({{0, 1}, {0, 1, 2}, {0, 1}})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GrammarMaskTokenByToken)
     ->ArgsProduct({{0, 1}, {0, 1, 2}})
     ->Unit(benchmark::kMicrosecond);
