@@ -53,6 +53,15 @@ async function engineStats(model) {
   return body.models.find((m) => m.id === model).replicas[0];
 }
 
+// The text of a streamed completion's first choice.
+async function streamedCompletionText(request) {
+  let text = '';
+  for await (const chunk of await client.completions.create({ ...request, stream: true })) {
+    text += chunk.choices[0]?.text ?? '';
+  }
+  return text;
+}
+
 before(async () => {
   if (skip) return;
   ({ default: OpenAI } = await import('openai'));
@@ -352,11 +361,7 @@ test("vLLM's guided_regex: the whole answer matches, streamed or not", { skip },
     const answer = await client.completions.create(request);
     assert.equal(answer.choices[0].finish_reason, 'stop');
     assert.match(answer.choices[0].text, whole);
-    let streamed = '';
-    for await (const chunk of await client.completions.create({ ...request, stream: true })) {
-      streamed += chunk.choices[0]?.text ?? '';
-    }
-    assert.equal(streamed, answer.choices[0].text);
+    assert.equal(await streamedCompletionText(request), answer.choices[0].text);
   }
   await assert.rejects(
     client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 4, guided_regex: '(?=a)a' }),
@@ -383,11 +388,7 @@ test("GBNF grammars: vLLM's guided_grammar and llama.cpp's grammar", { skip }, a
     };
     const answer = await client.completions.create(request);
     assert.match(answer.choices[0].text, whole);
-    let streamed = '';
-    for await (const chunk of await client.completions.create({ ...request, stream: true })) {
-      streamed += chunk.choices[0]?.text ?? '';
-    }
-    assert.equal(streamed, answer.choices[0].text);
+    assert.equal(await streamedCompletionText(request), answer.choices[0].text);
   }
   await assert.rejects(
     client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 4, guided_grammar: 'root ::= root "a" | "b"' }),

@@ -222,35 +222,36 @@ TEST(Gbnf, NestingPastTheDepthLimitIsRefusedNotOverrun) {
 }
 
 TEST(Gbnf, ErrorsSayWhatAndWhere) {
-  EXPECT_EQ(compileError("root ::= \"a\" )"), "line 1, column 14: unexpected `)`");
-  EXPECT_EQ(compileError("root ::= \"a\"\nx ::= [a-"),
-            "line 2, column 10: unterminated character class");
-  EXPECT_EQ(compileError("root ::= \"abc"), "line 1, column 14: unterminated literal");
-  EXPECT_EQ(compileError("root ::= \"\\q\""), "line 1, column 11: unknown escape `\\q`");
-  EXPECT_EQ(compileError("root = \"a\""), "line 1, column 6: expected `::=` after `root`");
-  EXPECT_EQ(compileError("root ::= ( \"a\""), "line 1, column 15: expected `)`");
-  EXPECT_EQ(compileError("root ::= * \"a\""), "line 1, column 10: `*` follows no symbol");
-  EXPECT_EQ(compileError("root ::= \"a\"{3,1}"),
-            "line 1, column 18: a repetition's maximum is below its minimum");
-  EXPECT_EQ(compileError("root ::= \"a\"{99999}"),
-            "line 1, column 14: repetition counts above 10000 are not supported");
-  EXPECT_EQ(compileError("root ::= [\\uD800]"), "line 1, column 17: not a Unicode scalar value");
-  EXPECT_EQ(compileError("root ::= [^\\x00-\\U0010FFFF]"),
-            "line 1, column 28: the character class matches nothing");
-  EXPECT_EQ(compileError("root ::= <think> \"a\""),
-            "line 1, column 10: token references (<...>) are not supported");
-  EXPECT_EQ(compileError("root ::= \"a\"\nroot ::= \"b\""),
-            "line 2, column 1: rule `root` is defined twice");
-  EXPECT_EQ(compileError("start ::= \"a\""), "the grammar has no `root` rule");
-  EXPECT_EQ(compileError("root ::= item+"), "rule `item` is used but not defined");
-  EXPECT_EQ(compileError(""), "the grammar has no `root` rule");
-  // What would let a model run forever or the recognizer loop.
-  EXPECT_EQ(compileError("root ::= \"a\" root"),
-            "rule `root` never ends: it derives no finite text");
-  EXPECT_EQ(compileError("root ::= expr\nexpr ::= expr \"+\" \"1\" | \"1\""),
-            "rule `expr` is left-recursive (or repeats something that may be empty)");
-  EXPECT_EQ(compileError("root ::= ws a\nws ::= \" \"*\na ::= ws root \"x\" | \"y\""),
-            "rule `root` is left-recursive (or repeats something that may be empty)");
+  struct Case {
+    std::string grammar;
+    std::string error;
+  };
+  const Case cases[] = {
+      {"root ::= \"a\" )", "line 1, column 14: unexpected `)`"},
+      {"root ::= \"a\"\nx ::= [a-", "line 2, column 10: unterminated character class"},
+      {"root ::= \"abc", "line 1, column 14: unterminated literal"},
+      {"root ::= \"\\q\"", "line 1, column 11: unknown escape `\\q`"},
+      {"root = \"a\"", "line 1, column 6: expected `::=` after `root`"},
+      {"root ::= ( \"a\"", "line 1, column 15: expected `)`"},
+      {"root ::= * \"a\"", "line 1, column 10: `*` follows no symbol"},
+      {"root ::= \"a\"{3,1}", "line 1, column 18: a repetition's maximum is below its minimum"},
+      {"root ::= \"a\"{99999}",
+       "line 1, column 14: repetition counts above 10000 are not supported"},
+      {"root ::= [\\uD800]", "line 1, column 17: not a Unicode scalar value"},
+      {"root ::= [^\\x00-\\U0010FFFF]", "line 1, column 28: the character class matches nothing"},
+      {"root ::= <think> \"a\"", "line 1, column 10: token references (<...>) are not supported"},
+      {"root ::= \"a\"\nroot ::= \"b\"", "line 2, column 1: rule `root` is defined twice"},
+      {"start ::= \"a\"", "the grammar has no `root` rule"},
+      {"root ::= item+", "rule `item` is used but not defined"},
+      {"", "the grammar has no `root` rule"},
+      // What would let a model run forever or the recognizer loop.
+      {"root ::= \"a\" root", "rule `root` never ends: it derives no finite text"},
+      {"root ::= expr\nexpr ::= expr \"+\" \"1\" | \"1\"",
+       "rule `expr` is left-recursive (or repeats something that may be empty)"},
+      {"root ::= ws a\nws ::= \" \"*\na ::= ws root \"x\" | \"y\"",
+       "rule `root` is left-recursive (or repeats something that may be empty)"},
+  };
+  for (const Case& c : cases) EXPECT_EQ(compileError(c.grammar), c.error) << c.grammar;
   EXPECT_NE(compileError("root ::= (\"a\"?)*").find("left-recursive"), std::string::npos);
   EXPECT_NE(compileError("root ::= \"abcdefgh\"{5000} \"abcdefgh\"{5000}").find("too large"),
             std::string::npos);

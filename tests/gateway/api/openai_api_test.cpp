@@ -317,7 +317,8 @@ TEST_F(OpenAiApiTest, ChatStreamSendsContentThenTheToolCall) {
   for (const json& e : chunks(result)) {
     if (e["choices"].empty()) continue;
     const json& choice = e["choices"][0];
-    if (choice["delta"].contains("content")) content += choice["delta"]["content"].get<std::string>();
+    if (choice["delta"].contains("content"))
+      content += choice["delta"]["content"].get<std::string>();
     if (choice["delta"].contains("tool_calls")) {
       for (const json& c : choice["delta"]["tool_calls"]) calls.push_back(c);
     }
@@ -463,7 +464,8 @@ TEST_F(OpenAiApiTest, StructuredOutputRequestsReachTheEngineAsOneSchema) {
         json{{"guided_regex", nullptr}, {"guided_choice", {"x"}}}}) {
     auto result = client().post("/v1/completions", completionBody(extra));
     ASSERT_EQ(result.status, 200) << result.body;
-    const SamplingParams& sent = gateway_->engine("fake").submitted().back().params;
+    // submitted() is a copy: keep the params, not a reference into it.
+    const SamplingParams sent = gateway_->engine("fake").submitted().back().params;
     if (extra.contains("guided_choice")) {
       EXPECT_TRUE(sent.regex.empty());
     } else {
