@@ -120,8 +120,17 @@ class GbnfState {
   [[nodiscard]] bool done() const { return complete() && stacks_ == 0; }
   // The number of parses still open (tests).
   [[nodiscard]] int parses() const { return stacks_; }
-  // Everything what may follow depends on, as bytes: the grammar's id, the character being read
-  // and the parses. Equal keys take the same bytes (TokenBytesIndex caches masks by it).
+  // The same parses of the same grammar at the same point of a character: what follows is the
+  // same.
+  [[nodiscard]] bool sameAs(const GbnfState& other) const {
+    return grammar_ == other.grammar_ && code_point_ == other.code_point_ && used_ == other.used_ &&
+           stacks_ == other.stacks_ && accepting_ == other.accepting_ &&
+           utf8_left_ == other.utf8_left_ && utf8_lo_ == other.utf8_lo_ &&
+           utf8_hi_ == other.utf8_hi_ &&
+           std::memcmp(cells_, other.cells_, sizeof(uint16_t) * used_) == 0;
+  }
+  // All that decides what may follow, as bytes: the grammar's id, the character being read and
+  // the parses. Equal keys take the same bytes (TokenBytesIndex caches masks by it).
   [[nodiscard]] std::string key() const;
 
  private:

@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <cassert>
+#include <type_traits>
 #include <utility>
 
 #include "engine/tokenizer/tokenizer.h"
@@ -202,6 +203,21 @@ void TokenBytesIndex::walk(const Walk& walk, const Grammar& state,
   thread_local std::vector<Grammar> states;
   if (states.size() < max_length_ + 1) states.resize(max_length_ + 1, state);
   states[0] = state;
+  // GBNF: the ASCII bytes that lead from `state` back to it (plain characters inside a string,
+  // where nearly every token is allowed). at_start[d]: the state after d bytes is `state` itself,
+  // and states[d] is not kept; such a byte then costs nothing.
+  constexpr bool kLoops = std::is_same_v<Grammar, GbnfState>;
+  std::array<bool, 128> loops{};
+  thread_local std::vector<uint8_t> at_start;
+  if constexpr (kLoops) {
+    for (int byte = 0; byte < 128; ++byte) {
+      Grammar next = state;
+      loops[static_cast<size_t>(byte)] =
+          next.advance(static_cast<uint8_t>(byte)) && next.sameAs(state);
+    }
+    at_start.assign(max_length_ + 1, 0);
+    at_start[0] = 1;
+  }
   size_t good = 0;
   for (size_t i = 0; i < walk.order.size(); ++i) {
     const int32_t id = walk.order[i];
@@ -213,8 +229,24 @@ void TokenBytesIndex::walk(const Walk& walk, const Grammar& state,
     const std::string& bytes = bytes_[id];
     size_t d = shared;
     for (; d < bytes.size(); ++d) {
-      states[d + 1] = states[d];
-      if (!states[d + 1].advance(static_cast<uint8_t>(bytes[d]))) break;
+      const auto byte = static_cast<uint8_t>(bytes[d]);
+      if constexpr (kLoops) {
+        if (at_start[d] != 0) {
+          if (byte < 128 && loops[byte]) {
+            at_start[d + 1] = 1;
+            continue;
+          }
+          states[d + 1] = state;
+        } else {
+          states[d + 1] = states[d];
+        }
+        if (!states[d + 1].advance(byte)) break;
+        // The end of a character past ASCII comes back too.
+        at_start[d + 1] = states[d + 1].sameAs(state) ? 1 : 0;
+      } else {
+        states[d + 1] = states[d];
+        if (!states[d + 1].advance(byte)) break;
+      }
     }
     good = d;
     allowed[id] = d == bytes.size() && eos_[id] == 0;

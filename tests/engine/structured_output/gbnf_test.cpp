@@ -16,6 +16,7 @@
 #include "engine/structured_output/json_schema.h"
 #include "engine/structured_output/output_grammar.h"
 #include "engine/structured_output/token_bytes_index.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace manifold {
 namespace {
@@ -376,6 +377,39 @@ TEST(Gbnf, TokenMaskMatchesTokenByToken) {
   EXPECT_TRUE(output.done());
   index.allowedTokens(output, allowed);
   for (size_t id = 0; id < allowed.size(); ++id) EXPECT_EQ(allowed[id] != 0, id == eos) << id;
+}
+
+// A real vocabulary (Llama 2's 32,000 tokens, byte fallback included) under a GBNF grammar of
+// JSON: the walk's mask, with its shortcut for bytes that lead back to the start state, is
+// exactly the tokens accepts() takes one by one, inside strings (ASCII and not) and between
+// values.
+TEST(Gbnf, RealVocabularyMaskMatchesTokenByToken) {
+  Result<std::unique_ptr<Tokenizer>> tokenizer =
+      Tokenizer::fromDirectory(std::string(MANIFOLD_SOURCE_DIR) + "/tests/data/tokenizers/llama2");
+  ASSERT_TRUE(tokenizer.isOk()) << tokenizer.status().message();
+  std::unique_ptr<TokenBytesIndex> index = TokenBytesIndex::fromTokenizer(
+      **tokenizer, (*tokenizer)->vocabSize(), (*tokenizer)->eosIds());
+  std::shared_ptr<const Gbnf> grammar = compile(R"(root ::= "{" ws (pair ("," ws pair)*)? "}"
+pair ::= string ws ":" ws value ws
+value ::= string | [0-9]+ | "[" ws (value ws ("," ws value ws)*)? "]" | root
+string ::= "\"" ([^"\\\x00-\x1F] | "\\" ["\\nt])* "\""
+ws ::= [ \n]*)");
+  ASSERT_NE(grammar, nullptr);
+  std::vector<uint8_t> allowed(static_cast<size_t>(index->vocabSize()));
+  for (std::string_view prefix : {"", "{", "{\"na", "{\"n\": \"caf\xC3\xA9 ", "{\"n\": \"\xE4\xB8",
+                                  "{\"n\": [1, ", "{\"a\": {\"b\": \"x\\"}) {
+    GbnfState state(*grammar);
+    ASSERT_TRUE(state.advance(prefix)) << prefix;
+    TokenBytesIndex::clearMaskCache();
+    index->allowedTokens(state, allowed);
+    int count = 0;
+    for (int32_t id = 0; id < index->vocabSize(); ++id) {
+      ASSERT_EQ(allowed[static_cast<size_t>(id)] != 0, index->accepts(state, id))
+          << "after \"" << prefix << "\", token " << id;
+      count += allowed[static_cast<size_t>(id)];
+    }
+    EXPECT_GT(count, 0) << prefix;
+  }
 }
 
 }  // namespace
