@@ -185,8 +185,8 @@ Status setGrammar(const json& grammar, std::string_view field, SamplingParams& p
 
 // vLLM's own ways to ask for structured output: `guided_json`, `guided_choice`, `guided_regex`
 // and `guided_grammar` (older) and `structured_outputs` (`json`, `json_object`, `choice`,
-// `regex`, `grammar`); llama.cpp's `grammar`. The kinds manifold has no grammar for are refused,
-// not ignored.
+// `regex`, `grammar`); llama.cpp's `grammar` and `json_schema`. A field sent as null is unset.
+// The kinds manifold has no grammar for are refused, not ignored.
 Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
   for (const char* field : {"guided_grammar", "grammar"}) {
     if (const json* grammar = f.get(field); grammar != nullptr && !grammar->is_null()) {
@@ -196,10 +196,13 @@ Status parseStructuredOutputExtras(const Fields& f, SamplingParams& p) {
   if (const json* pattern = f.get("guided_regex"); pattern != nullptr && !pattern->is_null()) {
     RETURN_IF_ERROR(setRegex(*pattern, "guided_regex", p));
   }
-  if (const json* schema = f.get("guided_json")) {
-    RETURN_IF_ERROR(setJsonSchema(*schema, "guided_json", p));
+  // llama.cpp's `json_schema` is vLLM's `guided_json`.
+  for (const char* field : {"guided_json", "json_schema"}) {
+    if (const json* schema = f.get(field); schema != nullptr && !schema->is_null()) {
+      RETURN_IF_ERROR(setJsonSchema(*schema, field, p));
+    }
   }
-  if (const json* choices = f.get("guided_choice")) {
+  if (const json* choices = f.get("guided_choice"); choices != nullptr && !choices->is_null()) {
     RETURN_IF_ERROR(setChoice(*choices, "guided_choice", p));
   }
   if (const json* outputs = f.get("structured_outputs")) {

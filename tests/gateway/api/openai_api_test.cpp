@@ -472,6 +472,17 @@ TEST_F(OpenAiApiTest, StructuredOutputRequestsReachTheEngineAsOneSchema) {
       EXPECT_EQ(sent.regex, "[a-z]+\\d?") << extra.dump();
     }
   }
+  // llama.cpp's json_schema is guided_json; null fields are unset.
+  for (const json& extra : {json{{"json_schema", {{"type", "integer"}}}},
+                            json{{"guided_json", nullptr},
+                                 {"guided_choice", nullptr},
+                                 {"json_schema", "{\"type\": \"integer\"}"}}}) {
+    auto result = client().post("/v1/completions", completionBody(extra));
+    ASSERT_EQ(result.status, 200) << result.body;
+    const SamplingParams sent = gateway_->engine("fake").submitted().back().params;
+    EXPECT_EQ(json::parse(sent.json_schema), (json{{"type", "integer"}})) << extra.dump();
+    EXPECT_TRUE(sent.choice.empty());
+  }
   // A GBNF grammar under vLLM's two names and llama.cpp's.
   const std::string grammar = "root ::= [a-z]+ \"!\"";
   for (const json& extra : {json{{"guided_grammar", grammar}}, json{{"grammar", grammar}},
