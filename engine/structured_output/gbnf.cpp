@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <cctype>
+#include <functional>
 #include <map>
+#include <queue>
 #include <string>
 
 namespace manifold {
@@ -26,7 +29,7 @@ bool Gbnf::CharSet::intersects(uint32_t lo, uint32_t hi) const {
 // lays them out as elements.
 class Gbnf::Parser {
  public:
-  explicit Parser(std::string_view text) : text_(text) {}
+  Parser(std::string_view text, bool lark) : text_(text), lark_(lark) {}
 
   Result<std::shared_ptr<const Gbnf>> run() {
     skipSpace(true);
@@ -37,8 +40,9 @@ class Gbnf::Parser {
     for (const auto& [name, id] : ids_) {
       if (!defined_[id]) return invalidArgument("rule `" + name + "` is used but not defined");
     }
-    auto root = ids_.find("root");
-    if (root == ids_.end()) return invalidArgument("the grammar has no `root` rule");
+    const std::string root_name = lark_ ? "start" : "root";
+    auto root = ids_.find(root_name);
+    if (root == ids_.end()) return invalidArgument("the grammar has no `" + root_name + "` rule");
     return layOut(root->second);
   }
 
@@ -79,7 +83,7 @@ class Gbnf::Parser {
       const char c = peek();
       if (c == ' ' || c == '\t' || (newlines && (c == '\n' || c == '\r'))) {
         ++pos_;
-      } else if (c == '#') {
+      } else if (c == '#' || (lark_ && c == '/' && peek(1) == '/')) {
         while (!atEnd() && peek() != '\n' && peek() != '\r') ++pos_;
       } else {
         return;
@@ -110,11 +114,18 @@ class Gbnf::Parser {
 
   Status parseRule() {
     const size_t start = pos_;
+    if (lark_ && (peek() == '?' || peek() == '!')) ++pos_;  // tree shaping only
     const std::string name = parseName();
     if (name.empty()) return error("expected a rule name");
+    if (lark_ && peek() == '.') return error("rule priorities are not supported");
     skipSpace(false);
-    if (text_.substr(pos_, 3) != "::=") return error("expected `::=` after `" + name + "`");
-    pos_ += 3;
+    if (lark_) {
+      if (peek() != ':' || peek(1) == ':') return error("expected `:` after `" + name + "`");
+      ++pos_;
+    } else {
+      if (text_.substr(pos_, 3) != "::=") return error("expected `::=` after `" + name + "`");
+      pos_ += 3;
+    }
     skipSpace(false);
     const int id = ruleId(name);
     if (defined_[id]) {
@@ -134,13 +145,22 @@ class Gbnf::Parser {
   Status parseAlternatives(bool nested, std::vector<Sequence>& alternatives) {
     alternatives.emplace_back();
     RETURN_IF_ERROR(parseSequence(nested, alternatives.back()));
-    while (peek() == '|') {
+    for (;;) {
+      if (lark_ && !nested && peek() != '|') {
+        // Lark continues a rule on a line that starts with `|`.
+        const size_t end = pos_;
+        skipSpace(true);
+        if (peek() != '|') {
+          pos_ = end;
+          return Status::ok();
+        }
+      }
+      if (peek() != '|') return Status::ok();
       ++pos_;
       skipSpace(true);
       alternatives.emplace_back();
       RETURN_IF_ERROR(parseSequence(nested, alternatives.back()));
     }
-    return Status::ok();
   }
 
   Status parseSequence(bool nested, Sequence& out) {
@@ -148,16 +168,47 @@ class Gbnf::Parser {
     bool have_symbol = false;
     while (!atEnd()) {
       const char c = peek();
-      if (c == '"') {
+      if (c == '"' || (lark_ && c == '\'')) {
+        last_symbol = out.size();
+        RETURN_IF_ERROR(parseLiteral(out));
+        have_symbol = true;
+      } else if (lark_ && c == '[') {
+        // Lark's [x]: x optional.
+        ++pos_;
+        skipSpace(true);
+        std::vector<Sequence> group;
+        RETURN_IF_ERROR(parseAlternatives(true, group));
+        if (peek() != ']') return error("expected `]`");
         ++pos_;
         last_symbol = out.size();
-        while (peek() != '"') {
-          if (atEnd()) return error("unterminated literal");
-          ASSIGN_OR_RETURN(uint32_t code_point, parseChar());
-          out.push_back({Kind::kChars, addSet({{code_point, code_point}}, false)});
-        }
-        ++pos_;
+        out.push_back({Kind::kRule, static_cast<uint32_t>(newRule(std::move(group)))});
+        RETURN_IF_ERROR(repeat(out, last_symbol, 0, 1));
         have_symbol = true;
+      } else if (lark_ && c == '/') {
+        last_symbol = out.size();
+        ASSIGN_OR_RETURN(uint32_t set, parseRegexTerminal());
+        out.push_back({Kind::kChars, set});
+        have_symbol = true;
+      } else if (lark_ && c == '~') {
+        if (!have_symbol) return error("`~` follows no symbol");
+        ++pos_;
+        skipSpace(false);
+        ASSIGN_OR_RETURN(uint32_t min, parseCount());
+        uint32_t max = min;
+        if (peek() == '.' && peek(1) == '.') {
+          pos_ += 2;
+          ASSIGN_OR_RETURN(max, parseCount());
+          if (max < min) return error("a repetition's maximum is below its minimum");
+        }
+        RETURN_IF_ERROR(repeat(out, last_symbol, min, max));
+        have_symbol = false;
+      } else if (lark_ && c == '-' && peek(1) == '>') {
+        // An alias names the tree node; the text is the same.
+        pos_ += 2;
+        skipSpace(false);
+        if (parseName().empty()) return error("expected a name after `->`");
+      } else if (lark_ && c == '%') {
+        return error("directives (%import, %ignore, ...) are not supported");
       } else if (c == '[') {
         ++pos_;
         last_symbol = out.size();
@@ -203,6 +254,66 @@ class Gbnf::Parser {
       skipSpace(nested);
     }
     return Status::ok();
+  }
+
+  // A quoted literal; in Lark also a range of two one-character literals, "a".."z".
+  Status parseLiteral(Sequence& out) {
+    const char quote = peek();
+    ++pos_;
+    const size_t first = out.size();
+    while (peek() != quote) {
+      if (atEnd()) return error("unterminated literal");
+      ASSIGN_OR_RETURN(uint32_t code_point, parseChar());
+      out.push_back({Kind::kChars, addSet({{code_point, code_point}}, false)});
+    }
+    ++pos_;
+    if (lark_ && peek() == 'i') return error("case-insensitive literals are not supported");
+    if (!lark_ || peek() != '.' || peek(1) != '.') return Status::ok();
+    pos_ += 2;
+    if (out.size() != first + 1 || (peek() != '"' && peek() != '\'')) {
+      return error("a range is two one-character literals, as \"a\"..\"z\"");
+    }
+    const uint32_t lo = sets_[out.back().value].ranges[0].first;
+    out.pop_back();
+    RETURN_IF_ERROR(parseLiteral(out));
+    if (out.size() != first + 1) {
+      return error("a range is two one-character literals, as \"a\"..\"z\"");
+    }
+    const uint32_t hi = sets_[out.back().value].ranges[0].first;
+    if (hi < lo) return error("a character range runs backwards");
+    out.back().value = addSet({{lo, hi}}, false);
+    return Status::ok();
+  }
+
+  // Lark's /regex/ terminal, where it is one character: a class, or `.`.
+  Result<uint32_t> parseRegexTerminal() {
+    const size_t start = pos_;
+    ++pos_;
+    uint32_t set = 0;
+    if (peek() == '[') {
+      ++pos_;
+      ASSIGN_OR_RETURN(set, parseClass());
+    } else if (peek() == '.') {
+      ++pos_;
+      set = addSet({{'\n', '\n'}}, true);  // Python's `.`: anything but a newline
+    }
+    if (pos_ == start + 1 || peek() != '/') {
+      pos_ = start;
+      return error(
+          "regular expression terminals other than one character class or `.` are not "
+          "supported");
+    }
+    ++pos_;
+    while (peek() >= 'a' && peek() <= 'z') {
+      const char flag = peek();
+      if (flag == 's') {
+        if (text_[pos_ - 2] == '.' && text_[pos_ - 3] == '/') set = addSet({}, true);  // any
+      } else if (flag != 'u') {
+        return error(std::string("the regular expression flag `") + flag + "` is not supported");
+      }
+      ++pos_;
+    }
+    return set;
   }
 
   Status parseBraces(uint32_t& min, uint32_t& max) {
@@ -486,6 +597,7 @@ class Gbnf::Parser {
     }
     grammar->sets_ = std::move(sets_);
     grammar->root_ = root;
+    grammar->computeDepthNeeds();
     static std::atomic<uint64_t> next_id{1};
     grammar->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
     return std::shared_ptr<const Gbnf>(std::move(grammar));
@@ -526,6 +638,7 @@ class Gbnf::Parser {
   static constexpr uint32_t kUnbounded = UINT32_MAX;
 
   std::string_view text_;
+  const bool lark_;  // Lark's syntax (as vLLM converts it), not GBNF
   size_t pos_ = 0;
   uint64_t symbols_ = 0;  // symbols read and copied by repetitions, an upper bound of the layout
   std::map<std::string, int> ids_;
@@ -534,25 +647,121 @@ class Gbnf::Parser {
   std::vector<CharSet> sets_;
 };
 
+bool Gbnf::looksLikeLark(std::string_view text) {
+  // As vLLM tells them apart: a GBNF rule says `::=`; a Lark rule is a name and `:`.
+  bool lark = false;
+  size_t line_start = 0;
+  while (line_start <= text.size()) {
+    size_t line_end = text.find('\n', line_start);
+    if (line_end == std::string_view::npos) line_end = text.size();
+    std::string_view line = text.substr(line_start, line_end - line_start);
+    line_start = line_end + 1;
+    if (line.find("::=") != std::string_view::npos) return false;
+    size_t i = line.find_first_not_of(" \t");
+    if (i == std::string_view::npos) continue;
+    if (line[i] == '?' || line[i] == '!') ++i;
+    const size_t name = i;
+    while (i < line.size() && (std::isalnum(static_cast<unsigned char>(line[i])) != 0 ||
+                               line[i] == '_' || line[i] == '-')) {
+      ++i;
+    }
+    if (i == name) continue;
+    if (i < line.size() && line[i] == '.') {  // a priority, NAME.2
+      ++i;
+      while (i < line.size() && std::isdigit(static_cast<unsigned char>(line[i])) != 0) ++i;
+    }
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    if (i < line.size() && line[i] == ':') lark = true;
+  }
+  return lark;
+}
+
+void Gbnf::computeDepthNeeds() {
+  // need[r]: the fewest parse entries above the one holding r's alternative that deriving some
+  // text of r takes at its peak. Knuth's generalization of Dijkstra: a rule is settled at the
+  // lowest value of an alternative whose rule references are all settled; an alternative costs
+  // the most of its references' need, plus one for a reference whose alternative goes on after
+  // it (the entry stays below while the rule runs; a last reference replaces it).
+  constexpr uint32_t kUnknown = UINT32_MAX;
+  const size_t rules = alternatives_.size();
+  struct Alternative {
+    int rule;
+    uint32_t cost = 0;
+    int pending = 0;
+  };
+  std::vector<Alternative> alts;
+  std::vector<std::vector<std::pair<int, uint32_t>>> used_by(rules);  // rule -> (alt, +0/+1)
+  using Item = std::pair<uint32_t, int>;                              // (need, rule)
+  std::priority_queue<Item, std::vector<Item>, std::greater<>> queue;
+  for (size_t r = 0; r < rules; ++r) {
+    for (uint16_t start : alternatives_[r]) {
+      const int a = static_cast<int>(alts.size());
+      alts.push_back({static_cast<int>(r)});
+      for (size_t p = start; elements_[p].kind != Kind::kEnd; ++p) {
+        if (elements_[p].kind != Kind::kRule) continue;
+        const uint32_t step = elements_[p + 1].kind == Kind::kEnd ? 0 : 1;
+        used_by[elements_[p].value].emplace_back(a, step);
+        ++alts.back().pending;
+      }
+      if (alts.back().pending == 0) queue.emplace(0, static_cast<int>(r));
+    }
+  }
+  std::vector<uint32_t> need(rules, kUnknown);
+  while (!queue.empty()) {
+    const auto [value, r] = queue.top();
+    queue.pop();
+    if (need[static_cast<size_t>(r)] != kUnknown) continue;
+    need[static_cast<size_t>(r)] = value;
+    for (const auto& [a, step] : used_by[static_cast<size_t>(r)]) {
+      Alternative& alt = alts[static_cast<size_t>(a)];
+      alt.cost = std::max(alt.cost, value + step);
+      if (--alt.pending == 0) queue.emplace(alt.cost, alt.rule);
+    }
+  }
+  // need_from_[p]: the same from position p to the end of its alternative.
+  need_from_.assign(elements_.size(), 0);
+  for (size_t p = elements_.size(); p-- > 0;) {
+    const Element& element = elements_[p];
+    if (element.kind == Kind::kEnd) continue;
+    uint32_t cost = 0;
+    if (element.kind == Kind::kRule) {
+      const uint32_t n = need[element.value];
+      cost = n == kUnknown ? kUnknown : n + (elements_[p + 1].kind == Kind::kEnd ? 0 : 1);
+    }
+    need_from_[p] = std::max(cost, need_from_[p + 1]);
+  }
+}
+
 Result<std::shared_ptr<const Gbnf>> Gbnf::compile(std::string_view text) {
-  return Parser(text).run();
+  return Parser(text, looksLikeLark(text)).run();
 }
 
 // Collects the parses an advance leaves, without duplicates.
 struct GbnfState::Builder {
+  const Gbnf* grammar;
   uint16_t* cells;
   int used = 0;
   int stacks = 0;
   bool accepting = false;
-  bool overflow = false;
+  // Parses were left out: the cells were full, or the expansions ran out. Those kept can all
+  // still end, so leaving some out narrows what may follow but never leaves a dead end.
+  bool full = false;
   // Expansions one advance may do: ambiguity that multiplies parses faster than they merge
-  // ends as an overflow, not as a stall.
+  // stops growing here instead of stalling.
   int budget = kMaxExpansions;
 
   void add(const uint16_t* positions, int depth) {
     if (depth == 0) {
       accepting = true;
       return;
+    }
+    // A parse that could not end within kMaxDepth entries is dropped, so that every parse kept
+    // can still end: refusing its next byte later would be a dead end.
+    for (int level = 0; level < depth; ++level) {
+      if (level + 1 + static_cast<uint64_t>(grammar->needFrom(positions[level])) >
+          static_cast<uint64_t>(kMaxDepth)) {
+        return;
+      }
     }
     for (int i = 0; i < used; i += cells[i] + 1) {
       if (cells[i] == depth && std::memcmp(cells + i + 1, positions,
@@ -561,7 +770,7 @@ struct GbnfState::Builder {
       }
     }
     if (used + depth + 1 > kMaxCells) {
-      overflow = true;
+      full = true;
       return;
     }
     cells[used] = static_cast<uint16_t>(depth);
@@ -573,8 +782,8 @@ struct GbnfState::Builder {
   // Follows the parse `positions` until its top is a terminal: finished alternatives return to
   // the position after the rule that began them, rules begin each of their alternatives.
   void expand(const Gbnf& grammar, const uint16_t* positions, int depth) {
-    if (overflow || --budget < 0) {
-      overflow = true;
+    if (--budget < 0) {
+      full = true;
       return;
     }
     uint16_t local[kMaxDepth];
@@ -601,14 +810,11 @@ struct GbnfState::Builder {
       } else {
         local[depth - 1] = static_cast<uint16_t>(top + 1);
       }
-      if (depth == kMaxDepth) {
-        overflow = true;
-        return;
-      }
+      if (depth == kMaxDepth) return;  // this parse could not end within the limit
       for (uint16_t start : grammar.alternatives(static_cast<int>(element.value))) {
         local[depth] = start;
         expand(grammar, local, depth + 1);
-        if (overflow) return;
+        if (budget < 0) return;
       }
       return;
     }
@@ -616,12 +822,12 @@ struct GbnfState::Builder {
 };
 
 GbnfState::GbnfState(const Gbnf& grammar) : grammar_(&grammar) {
-  Builder builder{cells_};
+  Builder builder{&grammar, cells_};
   for (uint16_t start : grammar.alternatives(grammar.root())) builder.expand(grammar, &start, 1);
   // A grammar whose start needs more than the cells is refused at its first byte.
-  used_ = builder.overflow ? 0 : static_cast<uint16_t>(builder.used);
-  stacks_ = builder.overflow ? 0 : static_cast<uint16_t>(builder.stacks);
-  accepting_ = !builder.overflow && builder.accepting;
+  used_ = static_cast<uint16_t>(builder.used);
+  stacks_ = static_cast<uint16_t>(builder.stacks);
+  accepting_ = builder.accepting;
 }
 
 bool GbnfState::expects(uint32_t lo, uint32_t hi) const {
@@ -634,7 +840,7 @@ bool GbnfState::expects(uint32_t lo, uint32_t hi) const {
 
 bool GbnfState::advanceCodePoint(uint32_t code_point) {
   uint16_t next[kMaxCells];
-  Builder builder{next};
+  Builder builder{grammar_, next};
   for (int i = 0; i < used_; i += cells_[i] + 1) {
     const int depth = cells_[i];
     uint16_t* positions = cells_ + i + 1;
@@ -644,7 +850,7 @@ bool GbnfState::advanceCodePoint(uint32_t code_point) {
     builder.expand(*grammar_, positions, depth);
     positions[depth - 1] = top;
   }
-  if (builder.overflow || (builder.stacks == 0 && !builder.accepting)) return false;
+  if (builder.stacks == 0 && !builder.accepting) return false;
   std::memcpy(cells_, next, sizeof(uint16_t) * static_cast<size_t>(builder.used));
   used_ = static_cast<uint16_t>(builder.used);
   stacks_ = static_cast<uint16_t>(builder.stacks);

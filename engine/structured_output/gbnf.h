@@ -10,6 +10,13 @@
 // A rule ends at the end of its line; inside parentheses, and after `|`, newlines continue it.
 // llama.cpp's token references (<[id]>, <think>) are not supported (an error).
 //
+// Lark's EBNF, which vLLM's guided_grammar also takes (converting it to GBNF), is read when the
+// text has no `::=` and defines a rule as `name:`: the start rule is `start`; `?name:` and
+// `!name:` are plain rules; strings take either quote; "a".."z" is a range; [x] is x optional;
+// x ~ n and x ~ m..n repeat; terminals /[...]/ and /./ (one character; /./s any) are classes;
+// `-> alias` is ignored; comments are // or #. Other regular expressions, %import and %ignore,
+// priorities, templates and case-insensitive literals are errors.
+//
 // Compiling checks what would let a model write forever or get stuck: every rule used must be
 // defined, the grammar must have `root`, no rule may be left-recursive (directly or through rules
 // that may be empty), and every rule must derive some finite text. Repetitions are expanded
@@ -21,9 +28,13 @@
 // next. It reads UTF-8 one byte at a time and refuses a byte no parse can take, including the
 // first byte of a character no parse's terminal contains, so a sampled token never leads to a
 // dead end. Its storage is fixed: at most kMaxCells positions over all parses and kMaxDepth per
-// parse. A byte that would need more (a grammar ambiguous enough to keep hundreds of parses
-// alive, or nesting hundreds deep) is refused: the output stays inside the grammar, but may be
-// cut short of what the grammar would allow.
+// parse. A parse that could not end within kMaxDepth (Gbnf::needFrom, the cheapest way to finish
+// each open alternative) is dropped, so deep nesting closes instead of getting stuck: the output
+// stays inside the grammar, nested at most about kMaxDepth entries deep. When the parses a byte
+// leaves need more than kMaxCells, or more than kMaxExpansions expansions (a grammar ambiguous
+// enough to double its parses at every level, as `item{1,2}` of an `item` that may be empty),
+// the ones that fit are kept: every kept parse can end, so what may follow narrows but never
+// reaches a dead end.
 //
 // Thread safety: Gbnf is immutable after compile(); a GbnfState is a value, one per sequence.
 #pragma once
@@ -66,7 +77,11 @@ class Gbnf {
   };
 
   // Errors (kInvalidArgument) say what is wrong and where ("line 3, column 7: ...").
+  // A text in Lark's syntax (looksLikeLark) is read as such.
   [[nodiscard]] static Result<std::shared_ptr<const Gbnf>> compile(std::string_view text);
+  // No rule is written with `::=`, and one is written `name:` (vLLM's test, which sends such
+  // grammars through its Lark-to-GBNF conversion).
+  [[nodiscard]] static bool looksLikeLark(std::string_view text);
 
   [[nodiscard]] int root() const { return root_; }
   [[nodiscard]] const Element& element(int position) const {
@@ -77,6 +92,11 @@ class Gbnf {
     return alternatives_[static_cast<size_t>(rule)];
   }
   [[nodiscard]] const CharSet& charSet(uint32_t index) const { return sets_[index]; }
+  // The most parse entries above the one holding `position` that finishing its alternative from
+  // there takes, by the cheapest derivation (GbnfState keeps only parses that fit kMaxDepth).
+  [[nodiscard]] uint32_t needFrom(int position) const {
+    return need_from_[static_cast<size_t>(position)];
+  }
   // Distinct for every compiled grammar of the process, unlike its address, which a later one
   // may reuse: what caches of its states are keyed by.
   [[nodiscard]] uint64_t id() const { return id_; }
@@ -84,9 +104,12 @@ class Gbnf {
  private:
   class Parser;
 
+  void computeDepthNeeds();
+
   std::vector<Element> elements_;
   std::vector<std::vector<uint16_t>> alternatives_;  // by rule
   std::vector<CharSet> sets_;
+  std::vector<uint32_t> need_from_;  // by position
   int root_ = 0;
   uint64_t id_ = 0;
 };

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Writes cases.json: GBNF grammars, texts, and whether each text is in the grammar's language,
 as judged by Lark's Earley parser (Debian's python3-lark). The C++ tests check that GbnfState
-takes exactly those texts (every byte of a valid one, and complete() exactly for valid ones).
+takes exactly those texts (every byte of a valid one, and complete() exactly for valid ones),
+with the grammar read from its GBNF and from its Lark text (which vLLM's guided_grammar takes
+too).
 
 Each grammar is written once as a tree (Lit, Cls, Any, Ref, Seq, Alt, Rep) and printed both as
 GBNF (what the test compiles) and as a Lark grammar of one-character terminals (what judges).
@@ -242,7 +244,7 @@ def main():
                 else: texts.add(text[:i])
         texts.add('')
         cases = [{'text': t, 'valid': valid(t)} for t in sorted(texts)]
-        out.append({'name': name, 'gbnf': gbnf, 'texts': cases})
+        out.append({'name': name, 'gbnf': gbnf, 'lark': lark_text, 'texts': cases})
     json.dump(out, __import__('sys').stdout, ensure_ascii=False, indent=1)
     print()
 
