@@ -390,6 +390,12 @@ test("GBNF grammars: vLLM's guided_grammar and llama.cpp's grammar", { skip }, a
     assert.match(answer.choices[0].text, whole);
     assert.equal(await streamedCompletionText(request), answer.choices[0].text);
   }
+  // Lark's EBNF, which vLLM's guided_grammar takes too.
+  const lark = await client.completions.create({
+    model: 'stories', prompt: 'Once upon a time', max_tokens: 20, temperature: 1, seed: 9,
+    guided_grammar: '?start: answer "."\nanswer: "yes" | "no"\n    | "maybe " /[a-z]/ ~ 1..4',
+  });
+  assert.match(lark.choices[0].text, /^(yes|no|maybe [a-z]{1,4})\.$/u);
   await assert.rejects(
     client.completions.create({ model: 'stories', prompt: 'x', max_tokens: 4, guided_grammar: 'root ::= root "a" | "b"' }),
     (err) => err.status === 400 && /left-recursive/.test(err.message),
