@@ -174,14 +174,8 @@ class Gbnf::Parser {
         have_symbol = true;
       } else if (lark_ && c == '[') {
         // Lark's [x]: x optional.
-        ++pos_;
-        skipSpace(true);
-        std::vector<Sequence> group;
-        RETURN_IF_ERROR(parseAlternatives(true, group));
-        if (peek() != ']') return error("expected `]`");
-        ++pos_;
         last_symbol = out.size();
-        out.push_back({Kind::kRule, static_cast<uint32_t>(newRule(std::move(group)))});
+        RETURN_IF_ERROR(parseGroup(']', out));
         RETURN_IF_ERROR(repeat(out, last_symbol, 0, 1));
         have_symbol = true;
       } else if (lark_ && c == '/') {
@@ -226,14 +220,8 @@ class Gbnf::Parser {
         out.push_back({Kind::kRule, static_cast<uint32_t>(ruleId(name))});
         have_symbol = true;
       } else if (c == '(') {
-        ++pos_;
-        skipSpace(true);
-        std::vector<Sequence> group;
-        RETURN_IF_ERROR(parseAlternatives(true, group));
-        if (peek() != ')') return error("expected `)`");
-        ++pos_;
         last_symbol = out.size();
-        out.push_back({Kind::kRule, static_cast<uint32_t>(newRule(std::move(group)))});
+        RETURN_IF_ERROR(parseGroup(')', out));
         have_symbol = true;
       } else if (c == '*' || c == '+' || c == '?' || c == '{') {
         if (!have_symbol) return error(std::string("`") + c + "` follows no symbol");
@@ -253,6 +241,18 @@ class Gbnf::Parser {
       if (++symbols_ > kMaxElements) return tooLarge();
       skipSpace(nested);
     }
+    return Status::ok();
+  }
+
+  // A group of alternatives up to `close` (after its opening bracket), as a rule of its own.
+  Status parseGroup(char close, Sequence& out) {
+    ++pos_;
+    skipSpace(true);
+    std::vector<Sequence> group;
+    RETURN_IF_ERROR(parseAlternatives(true, group));
+    if (peek() != close) return error(std::string("expected `") + close + "`");
+    ++pos_;
+    out.push_back({Kind::kRule, static_cast<uint32_t>(newRule(std::move(group)))});
     return Status::ok();
   }
 
