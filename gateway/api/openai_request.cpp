@@ -163,24 +163,23 @@ Status setChoice(const json& choices, std::string_view field, SamplingParams& p)
   return requireCompiles(field, p);
 }
 
-// vLLM's guided_regex: the whole output matches the pattern.
-Status setRegex(const json& pattern, std::string_view field, SamplingParams& p) {
+// A format given as one non-empty text into p.*target: vLLM's guided_regex (the whole output
+// matches the pattern) and guided_grammar / llama.cpp's grammar (a GBNF or Lark grammar,
+// gbnf.h). `what` names the text in a type error.
+Status setText(const json& text, std::string_view field, std::string_view what,
+               std::string SamplingParams::*target, SamplingParams& p) {
   RETURN_IF_ERROR(requireFirstFormat(field, p));
-  if (!pattern.is_string() || pattern.get<std::string>().empty()) {
-    return typeError(field, "a non-empty regular expression");
-  }
-  p.regex = pattern.get<std::string>();
+  if (!text.is_string() || text.get<std::string>().empty()) return typeError(field, what);
+  p.*target = text.get<std::string>();
   return requireCompiles(field, p);
 }
 
-// vLLM's guided_grammar, llama.cpp's grammar: a GBNF grammar (gbnf.h).
+Status setRegex(const json& pattern, std::string_view field, SamplingParams& p) {
+  return setText(pattern, field, "a non-empty regular expression", &SamplingParams::regex, p);
+}
+
 Status setGrammar(const json& grammar, std::string_view field, SamplingParams& p) {
-  RETURN_IF_ERROR(requireFirstFormat(field, p));
-  if (!grammar.is_string() || grammar.get<std::string>().empty()) {
-    return typeError(field, "a non-empty GBNF grammar");
-  }
-  p.grammar = grammar.get<std::string>();
-  return requireCompiles(field, p);
+  return setText(grammar, field, "a non-empty GBNF grammar", &SamplingParams::grammar, p);
 }
 
 // vLLM's own ways to ask for structured output: `guided_json`, `guided_choice`, `guided_regex`
