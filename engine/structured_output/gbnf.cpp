@@ -155,7 +155,13 @@ bool GbnfState::advance(uint8_t byte) {
       }
       return true;
     }
-    return advanceCodePoint(code_point_);
+    // Cleared between characters, so that states differing only in the character last read
+    // compare equal (sameAs, key).
+    const uint32_t code_point = code_point_;
+    code_point_ = 0;
+    utf8_lo_ = 0;
+    utf8_hi_ = 0;
+    return advanceCodePoint(code_point);
   }
   if (byte < 0x80) return advanceCodePoint(byte);
   // A lead byte: the range of its next byte keeps out overlong forms, surrogates and values past

@@ -191,6 +191,26 @@ TEST(Gbnf, RefusesUtf8NoRuleTakesAtItsFirstByte) {
   }
 }
 
+// After any character of a string the parses are the same, whatever its bytes: the state
+// compares equal (the walk's shortcut) and has the same key (the mask cache).
+TEST(Gbnf, StatesAfterDifferentCharactersOfOneClassAreEqual) {
+  std::shared_ptr<const Gbnf> grammar = compile("root ::= \"\\\"\" [^\"]* \"\\\"\"");
+  ASSERT_NE(grammar, nullptr);
+  GbnfState ascii(*grammar);
+  GbnfState two_bytes(*grammar);
+  GbnfState four_bytes(*grammar);
+  ASSERT_TRUE(ascii.advance("\"a"));
+  ASSERT_TRUE(two_bytes.advance("\"\xC3\xA9"));
+  ASSERT_TRUE(four_bytes.advance("\"\xF0\x9F\x98\x80"));
+  EXPECT_TRUE(ascii.sameAs(two_bytes));
+  EXPECT_TRUE(ascii.sameAs(four_bytes));
+  EXPECT_EQ(ascii.key(), two_bytes.key());
+  GbnfState partial(*grammar);
+  ASSERT_TRUE(partial.advance("\"\xC3"));
+  EXPECT_FALSE(ascii.sameAs(partial));
+  EXPECT_NE(ascii.key(), partial.key());
+}
+
 TEST(Gbnf, AmbiguousParsesMergeAndRightRecursionStaysFlat) {
   // Both parses stay open until the last byte decides.
   std::shared_ptr<const Gbnf> grammar = compile(R"(root ::= a | b
