@@ -27,11 +27,9 @@ struct GbnfState::Builder {
   int used = 0;
   int stacks = 0;
   bool accepting = false;
-  // Parses were left out: the cells were full, or the expansions ran out. Those kept can all
-  // still end, so leaving some out narrows what may follow but never leaves a dead end.
-  bool full = false;
   // Expansions one advance may do: ambiguity that multiplies parses faster than they merge
-  // stops growing here instead of stalling.
+  // stops growing here instead of stalling. Parses left out (this, or full cells) narrow what
+  // may follow; those kept can all still end, so there is no dead end.
   int budget = kMaxExpansions;
 
   void add(const uint16_t* positions, int depth) {
@@ -53,10 +51,7 @@ struct GbnfState::Builder {
         return;
       }
     }
-    if (used + depth + 1 > kMaxCells) {
-      full = true;
-      return;
-    }
+    if (used + depth + 1 > kMaxCells) return;
     cells[used] = static_cast<uint16_t>(depth);
     std::memcpy(cells + used + 1, positions, sizeof(uint16_t) * static_cast<size_t>(depth));
     used += depth + 1;
@@ -65,11 +60,8 @@ struct GbnfState::Builder {
 
   // Follows the parse `positions` until its top is a terminal: finished alternatives return to
   // the position after the rule that began them, rules begin each of their alternatives.
-  void expand(const Gbnf& grammar, const uint16_t* positions, int depth) {
-    if (--budget < 0) {
-      full = true;
-      return;
-    }
+  void expand(const uint16_t* positions, int depth) {
+    if (--budget < 0) return;
     uint16_t local[kMaxDepth];
     std::memcpy(local, positions, sizeof(uint16_t) * static_cast<size_t>(depth));
     for (;;) {
@@ -78,7 +70,7 @@ struct GbnfState::Builder {
         return;
       }
       const uint16_t top = local[depth - 1];
-      const Gbnf::Element& element = grammar.element(top);
+      const Gbnf::Element& element = grammar->element(top);
       if (element.kind == Gbnf::Kind::kEnd) {
         --depth;
         continue;
@@ -89,15 +81,15 @@ struct GbnfState::Builder {
       }
       // A rule: the parse continues after it, unless the rule ends its alternative (then the
       // parse returns straight past it, so that right recursion does not grow the stack).
-      if (grammar.element(top + 1).kind == Gbnf::Kind::kEnd) {
+      if (grammar->element(top + 1).kind == Gbnf::Kind::kEnd) {
         --depth;
       } else {
         local[depth - 1] = static_cast<uint16_t>(top + 1);
       }
       if (depth == kMaxDepth) return;  // this parse could not end within the limit
-      for (uint16_t start : grammar.alternatives(static_cast<int>(element.value))) {
+      for (uint16_t start : grammar->alternatives(static_cast<int>(element.value))) {
         local[depth] = start;
-        expand(grammar, local, depth + 1);
+        expand(local, depth + 1);
         if (budget < 0) return;
       }
       return;
@@ -107,8 +99,7 @@ struct GbnfState::Builder {
 
 GbnfState::GbnfState(const Gbnf& grammar) : grammar_(&grammar) {
   Builder builder{&grammar, cells_};
-  for (uint16_t start : grammar.alternatives(grammar.root())) builder.expand(grammar, &start, 1);
-  // A grammar whose start needs more than the cells is refused at its first byte.
+  for (uint16_t start : grammar.alternatives(grammar.root())) builder.expand(&start, 1);
   used_ = static_cast<uint16_t>(builder.used);
   stacks_ = static_cast<uint16_t>(builder.stacks);
   accepting_ = builder.accepting;
@@ -131,7 +122,7 @@ bool GbnfState::advanceCodePoint(uint32_t code_point) {
     const uint16_t top = positions[depth - 1];
     if (!grammar_->charSet(grammar_->element(top).value).contains(code_point)) continue;
     positions[depth - 1] = static_cast<uint16_t>(top + 1);
-    builder.expand(*grammar_, positions, depth);
+    builder.expand(positions, depth);
     positions[depth - 1] = top;
   }
   if (builder.stacks == 0 && !builder.accepting) return false;

@@ -215,7 +215,8 @@ void TokenBytesIndex::walk(const Walk& walk, const Grammar& state,
       loops[static_cast<size_t>(byte)] =
           next.advance(static_cast<uint8_t>(byte)) && next.sameAs(state);
     }
-    at_start.assign(max_length_ + 1, 0);
+    // Entries past `good` are stale, as in `states`: each is written before it is read.
+    if (at_start.size() < max_length_ + 1) at_start.resize(max_length_ + 1);
     at_start[0] = 1;
   }
   size_t good = 0;
