@@ -48,7 +48,7 @@ struct GenerateArgs {
   std::string dtype = "auto";
   std::string kv_cache_dtype = "auto";
   bool ignore_eos = false;
-  bool json_object = false;      // structured output: one JSON object
+  bool json_object = false;                     // structured output: one JSON object
   std::optional<std::string> json_schema;       // ... or a value of this JSON Schema (text)
   std::optional<std::string> json_schema_file;  // ... read from this file
   std::optional<std::string> regex;             // ... or text matching this regex as a whole
@@ -87,49 +87,51 @@ SamplingParams samplingParams(const GenerateArgs& args, const GenerationConfig& 
 }
 
 // --json-object, --json-schema(-file), --regex or --grammar(-file) into `params`, as a server
-// request's response_format, guided_regex or guided_grammar would set them.
-Status setStructuredOutput(const GenerateArgs& args, SamplingParams& params) {
-  const int given = (args.json_object ? 1 : 0) + (args.json_schema ? 1 : 0) +
-                    (args.json_schema_file ? 1 : 0) + (args.regex ? 1 : 0) +
-                    (args.grammar ? 1 : 0) + (args.grammar_file ? 1 : 0);
-  if (given > 1) {
+// request's response_format, guided_regex or guided_grammar would set them. Returns the flag
+// given (errors compiling its text name it), or "" for none or --json-object.
+Result<std::string> setStructuredOutput(const GenerateArgs& args, SamplingParams& params) {
+  struct TextFlag {
+    const char* name;
+    const std::optional<std::string>* value;
+    bool file;         // the value is a path to the text
+    const char* what;  // the text, in an error
+    std::string SamplingParams::*target;
+  };
+  const TextFlag flags[] = {
+      {"--json-schema", &args.json_schema, false, "schema", &SamplingParams::json_schema},
+      {"--json-schema-file", &args.json_schema_file, true, "schema", &SamplingParams::json_schema},
+      {"--regex", &args.regex, false, "pattern", &SamplingParams::regex},
+      {"--grammar", &args.grammar, false, "grammar", &SamplingParams::grammar},
+      {"--grammar-file", &args.grammar_file, true, "grammar", &SamplingParams::grammar},
+  };
+  const TextFlag* given = nullptr;
+  int count = args.json_object ? 1 : 0;
+  for (const TextFlag& flag : flags) {
+    if (flag.value->has_value()) {
+      given = &flag;
+      ++count;
+    }
+  }
+  if (count > 1) {
     return invalidArgument(
         "give one of --json-object, --json-schema, --json-schema-file, --regex, --grammar and "
         "--grammar-file");
   }
-  if (args.regex) {
-    if (args.regex->empty()) return invalidArgument("--regex: the pattern is empty");
-    params.regex = *args.regex;
-    return Status::ok();
-  }
-  if (args.grammar || args.grammar_file) {
-    if (args.grammar_file) {
-      Result<std::string> read = readFile(*args.grammar_file);
-      if (!read.isOk()) return invalidArgument("--grammar-file: " + read.status().message());
-      params.grammar = std::move(read).value();
-    } else {
-      params.grammar = *args.grammar;
-    }
-    if (params.grammar.empty()) {
-      return invalidArgument(std::string(args.grammar ? "--grammar" : "--grammar-file") +
-                             ": the grammar is empty");
-    }
-    return Status::ok();
-  }
   params.json_object = args.json_object;
-  if (args.json_schema_file) {
-    Result<std::string> read = readFile(*args.json_schema_file);
-    if (!read.isOk()) return invalidArgument("--json-schema-file: " + read.status().message());
-    params.json_schema = std::move(read).value();
-  } else if (args.json_schema) {
-    params.json_schema = *args.json_schema;
+  if (given == nullptr) return std::string();
+  std::string text = **given->value;
+  if (given->file) {
+    Result<std::string> read = readFile(text);
+    if (!read.isOk())
+      return invalidArgument(std::string(given->name) + ": " + read.status().message());
+    text = std::move(read).value();
   }
-  // forParams() reads an empty text as no schema; a flag given empty is a mistake.
-  if (given == 1 && !args.json_object && params.json_schema.empty()) {
-    return invalidArgument(std::string(args.json_schema ? "--json-schema" : "--json-schema-file") +
-                           ": the schema is empty");
+  // forParams() reads an empty text as none; a flag given empty is a mistake.
+  if (text.empty()) {
+    return invalidArgument(std::string(given->name) + ": the " + given->what + " is empty");
   }
-  return Status::ok();
+  params.*(given->target) = std::move(text);
+  return std::string(given->name);
 }
 
 Result<GenerateResult> generate(const GenerateArgs& args) {
@@ -157,15 +159,9 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
   }
   SamplingParams params = samplingParams(args, generation);
   RETURN_IF_ERROR(params.validate(static_cast<int>(config.vocab_size)));
-  RETURN_IF_ERROR(setStructuredOutput(args, params));
+  ASSIGN_OR_RETURN(const std::string flag, setStructuredOutput(args, params));
   Result<std::shared_ptr<const JsonSchema>> compiled = JsonSchema::forParams(params);
-  if (!compiled.isOk()) {
-    return compiled.status().withContext(args.regex          ? "--regex"
-                                         : args.grammar      ? "--grammar"
-                                         : args.grammar_file ? "--grammar-file"
-                                         : args.json_schema  ? "--json-schema"
-                                                             : "--json-schema-file");
-  }
+  if (!compiled.isOk()) return compiled.status().withContext(flag);
   const std::shared_ptr<const JsonSchema> schema = std::move(compiled).value();
   const int max_new = std::min(args.max_tokens, max_len - prompt_len);
 

@@ -138,15 +138,16 @@ TEST(GenerateCommand, RejectsBadInputWithAClearMessage) {
   expectInputError({"--prompt", "hi", "--regex", ""}, "--regex: the pattern is empty");
   expectInputError({"--prompt", "hi", "--json-schema-file", "/nonexistent/schema.json"},
                    "/nonexistent/schema.json");
-  expectInputError({"--prompt", "hi", "--json-schema", ""}, "--json-schema: ");
+  expectInputError({"--prompt", "hi", "--json-schema", ""}, "--json-schema: the schema is empty");
+  expectInputError({"--prompt", "hi", "--grammar", ""}, "--grammar: the grammar is empty");
 }
 
 // --json-schema: the output keeps to the schema and ends with the value, --ignore-eos or not.
 TEST(GenerateCommand, JsonSchemaConstrainsTheOutput) {
   for (const char* ignore_eos : {"", "--ignore-eos"}) {
-    std::vector<std::string> args = {"--prompt", "Is the cat happy?", "--temperature", "0",
-                                     "--max-tokens", "20", "--json-schema",
-                                     R"({"enum": ["yes", "no"]})", "--json"};
+    std::vector<std::string> args = {
+        "--prompt",      "Is the cat happy?",          "--temperature", "0", "--max-tokens", "20",
+        "--json-schema", R"({"enum": ["yes", "no"]})", "--json"};
     if (*ignore_eos != '\0') args.push_back(ignore_eos);
     const RunResult run = runGenerate(args);
     ASSERT_EQ(run.exit_code, 0) << run.err;
