@@ -29,6 +29,16 @@ Result<std::optional<DType>> parseDTypeChoice(std::string_view name) {
   return invalidArgument("must be auto, f32, bf16 or f16, got `" + std::string(name) + "`");
 }
 
+std::string_view quantizationName(Quantization quantization) {
+  return quantization == Quantization::kInt8 ? "int8" : "none";
+}
+
+Result<Quantization> parseQuantization(std::string_view name) {
+  if (name == "none") return Quantization::kNone;
+  if (name == "int8") return Quantization::kInt8;
+  return invalidArgument("must be none or int8, got `" + std::string(name) + "`");
+}
+
 float f16ToF32(uint16_t bits) {
   const uint32_t sign = (bits >> 15) & 1u;
   const uint32_t exponent = (bits >> 10) & 0x1fu;

@@ -23,6 +23,14 @@ std::optional<DType> parseDType(std::string_view name);
 // or derive the model's), "f32", "bf16" or "f16". Error: names the accepted values.
 Result<std::optional<DType>> parseDTypeChoice(std::string_view name);
 
+// Weight quantization at load (vLLM's --quantization). kInt8: matmul weights quantized
+// symmetrically per output channel to INT8, activations computed in BF16 (weight-only; the
+// backend's packMatmulWeightInt8).
+enum class Quantization : uint8_t { kNone, kInt8 };
+std::string_view quantizationName(Quantization quantization);  // "none", "int8"
+// "none" or "int8". Error: names the accepted values.
+Result<Quantization> parseQuantization(std::string_view name);
+
 inline float bf16ToF32(uint16_t bits) {
   uint32_t u = static_cast<uint32_t>(bits) << 16;
   float f;

@@ -36,6 +36,9 @@ class Backend;
 enum class WeightLayout {
   kRowMajor,  // [n, k], as in the checkpoint
   kPacked,    // the backend's own form, made by Backend::packMatmulWeight
+  // Quantized to INT8 per output channel, in the backend's own form with its scales, made by
+  // Backend::packMatmulWeightInt8; `dtype` is the source's and is not read.
+  kPackedInt8,
 };
 
 struct WeightView {
@@ -237,6 +240,24 @@ class Backend {
   // bytes of this backend's memory) and returns a view of it for matmul.
   // REQUIRES: packedMatmulWeightBytes(w.dtype, n, k) > 0; w row-major.
   virtual WeightView packMatmulWeight(WeightView w, int n, int k, void* dst) {
+    (void)n;
+    (void)k;
+    (void)dst;
+    return w;
+  }
+
+  // Weight-only INT8 quantization (--quantization int8): bytes of the INT8 form of a [n, k]
+  // matmul weight, or 0 when this backend has no INT8 matmul.
+  [[nodiscard]] virtual size_t packedInt8MatmulWeightBytes(int n, int k) const {
+    (void)n;
+    (void)k;
+    return 0;
+  }
+  // Quantizes the row-major weight w [n, k] (any dtype) symmetrically per output channel (row of
+  // w: scale = max |w| / 127, q = round(w / scale)) into dst (packedInt8MatmulWeightBytes bytes of
+  // this backend's memory) and returns its view (layout kPackedInt8). matmul then computes
+  // out = (x * q^T) * scale + bias. REQUIRES: packedInt8MatmulWeightBytes(n, k) > 0.
+  virtual WeightView packMatmulWeightInt8(WeightView w, int n, int k, void* dst) {
     (void)n;
     (void)k;
     (void)dst;

@@ -27,6 +27,8 @@ struct EngineConfig {
   int num_threads = 1;
   // Convert the weights at load (e.g. kBF16 -> kF32); nullopt keeps the file's dtype.
   std::optional<DType> weight_dtype;
+  // Matmul weights quantized at load (ModelRunnerOptions::quantization).
+  Quantization quantization = Quantization::kNone;
   // Element type of the KV cache: kF32 or kBF16; nullopt ("auto"): BF16 for 16-bit weights,
   // else F32.
   std::optional<DType> kv_cache_dtype;

@@ -27,6 +27,7 @@ Result<std::unique_ptr<LocalEngine>> LocalEngine::create(const EngineConfig& con
   options.max_logits_rows = config.scheduler.max_num_batched_tokens;
   options.max_model_len = config.max_model_len;
   options.weight_dtype = config.weight_dtype;
+  options.quantization = config.quantization;
   options.on_load_progress = config.on_load_progress;
   ASSIGN_OR_RETURN(std::unique_ptr<ModelRunner> runner,
                    ModelRunner::create(config.model_dir, options));

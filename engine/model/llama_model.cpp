@@ -115,23 +115,31 @@ Result<kernels::WeightView> LlamaModel::place(const std::vector<TensorView>& par
 Result<kernels::WeightView> LlamaModel::placeMatrix(const std::vector<TensorView>& parts,
                                                     DType dtype, int64_t n, int64_t k,
                                                     bool count) {
+  const bool int8 = quantization_ == Quantization::kInt8;
   const size_t packed_bytes =
-      backend_.packedMatmulWeightBytes(dtype, static_cast<int>(n), static_cast<int>(k));
+      int8 ? backend_.packedInt8MatmulWeightBytes(static_cast<int>(n), static_cast<int>(k))
+           : backend_.packedMatmulWeightBytes(dtype, static_cast<int>(n), static_cast<int>(k));
   if (packed_bytes == 0) return place(parts, dtype, count);
   if (count) {
     num_parameters_ += n * k;
-    weight_bytes_ += static_cast<size_t>(n * k) * dtypeSize(dtype);
+    weight_bytes_ += int8 ? packed_bytes : static_cast<size_t>(n * k) * dtypeSize(dtype);
   }
   // The row-major matrix, read in place when the file already holds it, else a temporary copy.
-  kernels::WeightView row_major{parts[0].data, dtype};
+  // INT8 is quantized from the checkpoint's own values, whatever dtype it is in.
+  const DType source = int8 ? parts[0].dtype : dtype;
+  kernels::WeightView row_major{parts[0].data, source};
   kernels::DeviceBuffer staging;
-  if (parts.size() != 1 || parts[0].dtype != dtype || !backend_.hostAddressable()) {
-    ASSIGN_OR_RETURN(staging, copyToBackend(parts, dtype));
+  const bool same_dtype = std::all_of(parts.begin(), parts.end(),
+                                      [&](const TensorView& part) { return part.dtype == source; });
+  if (parts.size() != 1 || !same_dtype || !backend_.hostAddressable()) {
+    ASSIGN_OR_RETURN(staging, copyToBackend(parts, source));
     row_major.data = staging.data();
   }
   ASSIGN_OR_RETURN(kernels::DeviceBuffer packed, backend_.allocate(packed_bytes));
-  const kernels::WeightView view = backend_.packMatmulWeight(
-      row_major, static_cast<int>(n), static_cast<int>(k), packed.data());
+  const int rows = static_cast<int>(n), cols = static_cast<int>(k);
+  const kernels::WeightView view =
+      int8 ? backend_.packMatmulWeightInt8(row_major, rows, cols, packed.data())
+           : backend_.packMatmulWeight(row_major, rows, cols, packed.data());
   copied_bytes_ += packed.bytes();
   owned_.push_back(std::move(packed));
   return view;
@@ -157,6 +165,13 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
   read_bytes += embed.nbytes;
   weight_dtype_ = weight_dtype.value_or(embed.dtype);
   const DType matrix = weight_dtype_;
+  if (quantization_ == Quantization::kInt8 &&
+      backend_.packedInt8MatmulWeightBytes(static_cast<int>(H), static_cast<int>(H)) == 0) {
+    return unimplemented("quantization int8 is not available on the " +
+                         std::string(backend_.name()) +
+                         " backend here (it needs the CPU backend on a CPU with AVX-512 BF16, "
+                         "with BF16 dot products on)");
+  }
   // Norms and biases are tiny: kept in F32 whatever the matrices use.
   const DType vector = DType::kF32;
   auto get = [&](const std::string& name, std::vector<int64_t> shape) {
@@ -167,10 +182,12 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
 
   // The embedding table is only gathered from (a few rows a step) unless it doubles as a
   // row-major LM head: then it stays in the file mapping, saving a copy of the vocabulary.
-  const bool head_packed =
-      backend_.packedMatmulWeightBytes(matrix, static_cast<int>(c.vocab_size),
-                                       static_cast<int>(H)) > 0;
-  ASSIGN_OR_RETURN(embed_, place({embed}, matrix, /*count=*/true,
+  const bool head_packed = quantization_ == Quantization::kInt8 ||
+                           backend_.packedMatmulWeightBytes(matrix, static_cast<int>(c.vocab_size),
+                                                            static_cast<int>(H)) > 0;
+  // Tied and quantized, the weight the kernels stream is the INT8 head: that one is counted.
+  const bool count_head = c.tie_word_embeddings && quantization_ == Quantization::kInt8;
+  ASSIGN_OR_RETURN(embed_, place({embed}, matrix, /*count=*/!count_head,
                                  /*gather_only=*/!c.tie_word_embeddings || head_packed));
   report(read_bytes);
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
@@ -216,9 +233,9 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
   ASSIGN_OR_RETURN(final_norm_, place({norm}, vector));
   if (c.tie_word_embeddings) {
     // The embedding gathers rows of the row-major table; the LM head reads it packed, if the
-    // backend packs, from a second copy (not counted again).
+    // backend packs, from a second copy (counted once: the INT8 head, else the embedding).
     if (head_packed) {
-      ASSIGN_OR_RETURN(lm_head_, placeMatrix({embed}, matrix, c.vocab_size, H, false));
+      ASSIGN_OR_RETURN(lm_head_, placeMatrix({embed}, matrix, c.vocab_size, H, count_head));
     } else {
       lm_head_ = embed_;
     }
@@ -232,10 +249,11 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
 
 Result<std::unique_ptr<LlamaModel>> LlamaModel::load(
     kernels::Backend& backend, const ModelConfig& config, const WeightStore& weights,
-    std::optional<DType> weight_dtype, int max_num_tokens, int max_positions, bool mmap_weights,
-    const LoadProgressCallback& on_progress) {
+    std::optional<DType> weight_dtype, Quantization quantization, int max_num_tokens,
+    int max_positions, bool mmap_weights, const LoadProgressCallback& on_progress) {
   std::unique_ptr<LlamaModel> model(new LlamaModel(backend, config));
   model->mmap_weights_ = mmap_weights;
+  model->quantization_ = quantization;
   RETURN_IF_ERROR(model->loadWeights(weights, weight_dtype, on_progress));
   const int head_dim = static_cast<int>(config.head_dim);
   const std::vector<float> table = kernels::buildRopeTable(

@@ -55,15 +55,18 @@ class LlamaModel {
  public:
   // Checks every tensor the config needs (names and shapes; errors name file and tensor) and
   // makes them available to `backend`. weight_dtype: convert weights to this dtype at load
-  // (nullopt: keep the file's). max_num_tokens: rows of the largest batch. max_positions: size
-  // of the RoPE table. mmap_weights: on a host-addressable backend, read weights that need no
-  // conversion, fusing or packing in place from the file mapping instead of copying them into
-  // the backend's memory (huge pages on the CPU: decode reads every weight once per token, and
-  // 4 KiB page-cache pages cost a core about a sixth of its DRAM bandwidth in TLB misses).
+  // (nullopt: keep the file's). quantization kInt8: every matmul weight (the LM head included; not
+  // the embedding, which is gathered from) is quantized per output channel at load, from the
+  // checkpoint's values; the backend must have an INT8 matmul. max_num_tokens: rows of the largest
+  // batch. max_positions: size of the RoPE table. mmap_weights: on a host-addressable backend, read
+  // weights that need no conversion, fusing or packing in place from the file mapping instead of
+  // copying them into the backend's memory (huge pages on the CPU: decode reads every weight once
+  // per token, and 4 KiB page-cache pages cost a core about a sixth of its DRAM bandwidth in TLB
+  // misses).
   [[nodiscard]] static Result<std::unique_ptr<LlamaModel>> load(
       kernels::Backend& backend, const ModelConfig& config, const WeightStore& weights,
-      std::optional<DType> weight_dtype, int max_num_tokens, int max_positions,
-      bool mmap_weights = false, const LoadProgressCallback& on_progress = {});
+      std::optional<DType> weight_dtype, Quantization quantization, int max_num_tokens,
+      int max_positions, bool mmap_weights = false, const LoadProgressCallback& on_progress = {});
 
   // Runs the decoder over the planned batch and writes the logits of `num_logits_rows` rows.
   // token_ids [num_tokens] and logits_rows [num_logits_rows] are device pointers; logits
@@ -78,6 +81,7 @@ class LlamaModel {
   [[nodiscard]] size_t copiedBytes() const { return copied_bytes_; }  // in backend memory
   [[nodiscard]] int64_t numParameters() const { return num_parameters_; }
   [[nodiscard]] DType weightDType() const { return weight_dtype_; }
+  [[nodiscard]] Quantization quantization() const { return quantization_; }
 
  private:
   LlamaModel(kernels::Backend& backend, const ModelConfig& config)
@@ -88,7 +92,8 @@ class LlamaModel {
   // gather_only: only a few rows are read per step (the embedding), so in place is fine anyway.
   Result<kernels::WeightView> place(const std::vector<TensorView>& parts, DType dtype,
                                     bool count = true, bool gather_only = false);
-  // As place for a matmul weight [n, k] (parts stacked along n), packed when the backend packs.
+  // As place for a matmul weight [n, k] (parts stacked along n), packed when the backend packs
+  // (quantized to INT8 with quantization_ kInt8).
   Result<kernels::WeightView> placeMatrix(const std::vector<TensorView>& parts, DType dtype,
                                           int64_t n, int64_t k, bool count = true);
   Result<kernels::DeviceBuffer> copyToBackend(const std::vector<TensorView>& parts, DType dtype);
@@ -100,6 +105,7 @@ class LlamaModel {
   kernels::Backend& backend_;
   ModelConfig config_;
   DType weight_dtype_ = DType::kF32;
+  Quantization quantization_ = Quantization::kNone;
   bool mmap_weights_ = false;
   std::vector<kernels::DeviceBuffer> owned_;  // weights copied into backend memory
   kernels::WeightView embed_;                 // [vocab, hidden]

@@ -103,10 +103,10 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::create(
                   b.packedMatmulWeightBytes(DType::kF16, h, h) == 0;
     if (f16_as_bf16) weight_dtype = DType::kBF16;
   }
-  ASSIGN_OR_RETURN(
-      runner->model_,
-      LlamaModel::load(b, c, *runner->weights_, weight_dtype, options.max_num_tokens,
-                       runner->max_model_len_, options.mmap_weights, options.on_load_progress));
+  ASSIGN_OR_RETURN(runner->model_,
+                   LlamaModel::load(b, c, *runner->weights_, weight_dtype, options.quantization,
+                                    options.max_num_tokens, runner->max_model_len_,
+                                    options.mmap_weights, options.on_load_progress));
   KvCacheOptions& kv_options = runner->options_.kv_cache;
   if (!kv_options.dtype) {
     const DType w = runner->model_->weightDType();
@@ -133,8 +133,10 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::create(
   runner->summary_ =
       std::string(architectureName(c.architecture)) + " from " + model_dir.string() + ": " +
       std::to_string(c.num_hidden_layers) + " layers, " + params + " params, weights " +
-      std::string(dtypeName(m.weightDType())) + (f16_as_bf16 ? " (from F16)" : "") + " " +
-      megabytes(m.weightBytes()) + " (" + megabytes(m.copiedBytes()) +
+      (m.quantization() == Quantization::kInt8
+           ? "INT8 per channel (from " + std::string(dtypeName(m.weightDType())) + ")"
+           : std::string(dtypeName(m.weightDType())) + (f16_as_bf16 ? " (from F16)" : "")) +
+      " " + megabytes(m.weightBytes()) + " (" + megabytes(m.copiedBytes()) +
       " in backend memory), KV cache " + std::to_string(runner->kv_->numBlocks()) + " blocks x " +
       std::to_string(block_size) + " tokens " + std::string(dtypeName(*kv_options.dtype)) + " " +
       megabytes(runner->kv_->totalBytes()) + ", max_model_len " +

@@ -44,6 +44,7 @@ struct BenchThroughputArgs {
   bool no_prefix_caching = false;
   std::string kv_cache_dtype = "auto";
   std::string dtype = "auto";
+  std::string quantization = "none";
   uint64_t seed = 0;
   bool json = false;
 };
@@ -134,6 +135,7 @@ int run(const BenchThroughputArgs& args) {
   config.cache.enable_prefix_caching = !args.no_prefix_caching;
   config.kv_cache_dtype = parseDTypeChoice(args.kv_cache_dtype).value();  // CLI11 checked it
   config.weight_dtype = parseDTypeChoice(args.dtype).value();
+  config.quantization = parseQuantization(args.quantization).value();  // CLI11 checked it
   config.scheduler.max_num_seqs = args.max_num_seqs;
   config.scheduler.max_num_batched_tokens = args.max_num_batched_tokens;
   config.max_model_len = args.max_model_len;
@@ -192,6 +194,7 @@ int run(const BenchThroughputArgs& args) {
     out["max_num_seqs"] = args.max_num_seqs;
     out["threads"] = args.threads;
     out["dtype"] = args.dtype;
+    out["quantization"] = args.quantization;
     std::cout << out.dump() << "\n";
   } else {
     std::printf("Throughput: %.2f requests/s, %.2f total tokens/s, %.2f output tokens/s\n",
@@ -240,6 +243,10 @@ void addBenchThroughputCommand(CLI::App& app) {
   cmd->add_option("--kv-cache-dtype", args->kv_cache_dtype,
                   "auto (bf16 for 16-bit weights, else f32), f32 or bf16")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
+  cmd->add_option("--quantization", args->quantization,
+                  "none, or int8: matmul weights quantized per output channel at load "
+                  "(weight-only; CPUs with AVX-512 BF16)")
+      ->check(CLI::IsMember({"none", "int8"}));
   cmd->add_flag("--no-prefix-caching", args->no_prefix_caching, "Disable prefix caching");
   cmd->add_option("--seed", args->seed, "Seed of the random prompts and sampling");
   cmd->add_flag("--json", args->json, "Print one JSON object");

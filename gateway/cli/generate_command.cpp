@@ -47,6 +47,7 @@ struct GenerateArgs {
   int threads = 1;
   std::string dtype = "auto";
   std::string kv_cache_dtype = "auto";
+  std::string quantization = "none";
   bool ignore_eos = false;
   bool json_object = false;                     // structured output: one JSON object
   std::optional<std::string> json_schema;       // ... or a value of this JSON Schema (text)
@@ -143,6 +144,8 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
   ASSIGN_OR_RETURN(std::optional<DType> weight_dtype, parseDTypeFlag(args.dtype, "--dtype"));
   ASSIGN_OR_RETURN(std::optional<DType> kv_dtype,
                    parseDTypeFlag(args.kv_cache_dtype, "--kv-cache-dtype"));
+  Result<Quantization> quantization = parseQuantization(args.quantization);
+  if (!quantization.isOk()) return quantization.status().withContext("--quantization");
   ASSIGN_OR_RETURN(ModelConfig config, loadModelConfig(args.model));
   ASSIGN_OR_RETURN(GenerationConfig generation, loadGenerationConfig(args.model));
   ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tokenizer, Tokenizer::fromDirectory(args.model));
@@ -168,6 +171,7 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
   ModelRunnerOptions options;
   options.num_threads = args.threads;
   options.weight_dtype = weight_dtype;
+  options.quantization = *quantization;
   options.kv_cache.dtype = kv_dtype;
   const int block_size = options.kv_cache.block_size;
   const int total_len = prompt_len + max_new;
@@ -307,6 +311,10 @@ void addGenerateCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--kv-cache-dtype", args->kv_cache_dtype,
                   "KV cache dtype: auto (bf16 for 16-bit weights, else f32), f32 or bf16")
+      ->capture_default_str();
+  cmd->add_option("--quantization", args->quantization,
+                  "none, or int8: matmul weights quantized per output channel at load "
+                  "(weight-only; CPUs with AVX-512 BF16)")
       ->capture_default_str();
   cmd->add_flag("--ignore-eos", args->ignore_eos, "Keep generating past EOS (benchmarks)");
   cmd->add_flag("--json-object", args->json_object, "Constrain the output to one JSON object");

@@ -64,6 +64,9 @@ Status validateEngine(const EngineSpec& e, const std::string& where) {
   if (*kv_dtype == DType::kF16) {
     return fieldError(where + ".kv_cache_dtype", "must be auto, f32 or bf16 (no f16 KV cache)");
   }
+  if (Status quantization = parseQuantization(e.quantization).status(); !quantization.isOk()) {
+    return fieldError(where + ".quantization", quantization.message());
+  }
   if (!e.tool_call_parser.empty() && !toolCallFormatNamed(e.tool_call_parser)) {
     std::string known;
     for (std::string_view name : kToolCallFormatNames) {

@@ -43,6 +43,7 @@ struct EngineSpec {
   int block_size = 16;                // tokens per KV block
   std::string dtype = "auto";         // weights: auto, f32, bf16 or f16 (docs/configuration.md)
   std::string kv_cache_dtype = "auto";  // auto (bf16 for 16-bit weights, else f32), f32, bf16
+  std::string quantization = "none";    // none, or int8: matmul weights quantized at load
   std::string chat_template;          // a Jinja file overriding the model's chat template
   bool enable_auto_tool_choice = false;  // read chat answers for tool calls (tool_choice auto)
   std::string tool_call_parser;          // their format (gateway/api/tool_calls.h)

@@ -24,6 +24,7 @@ Result<EngineConfig> engineConfigFor(const EngineSpec& spec, int num_threads,
   config.cache.block_size = spec.block_size;
   ASSIGN_OR_RETURN(config.weight_dtype, parseDTypeChoice(spec.dtype));
   ASSIGN_OR_RETURN(config.kv_cache_dtype, parseDTypeChoice(spec.kv_cache_dtype));
+  ASSIGN_OR_RETURN(config.quantization, parseQuantization(spec.quantization));
   config.cache.enable_prefix_caching = spec.enable_prefix_caching;
   if (spec.kv_cache_space > 0) {
     config.cache.kv_cache_space_gib = spec.kv_cache_space;

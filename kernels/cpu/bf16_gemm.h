@@ -40,4 +40,21 @@ void packBf16Panels(const uint16_t* w, int n, int k, uint32_t* out, int panel_be
 void matmulBf16Packed(const MatmulArgs& args, const uint16_t* x_bf16, int x_stride,
                       int panel_begin, int panel_end);
 
+// Weight-only INT8 (--quantization int8): the [n, k] matrix quantized per output column, in the
+// BF16 panels' order with one byte per value: ceil(n / 32) panels of [ceil(k / 2), 32, 2] INT8,
+// then the F32 scales of the ceil(n / 32) * 32 columns (0 past n). Every INT8 value is exact in
+// BF16, so the GEMM widens them to BF16 in registers and runs the same vdpbf16ps products as for
+// BF16 weights, over half the bytes; a column's scale factors out of its sum and multiplies it
+// once at the end.
+[[nodiscard]] size_t packedInt8Bytes(int n, int k);
+// Writes panel `panel_index` of the packed form of an [n, k] matrix to out (packedInt8Bytes(n, k)
+// bytes): q [cols, k] row-major holds the panel's quantized rows (columns n0 .. n0 + cols of the
+// output), scales [cols] their scales. REQUIRES: cols == min(32, n - 32 * panel_index).
+void packInt8Panel(const int8_t* q, const float* scales, int cols, int n, int k, int panel_index,
+                   void* out);
+// As matmulBf16Packed, with args.w packed by packInt8Panel: out = (x_bf16 * q^T) * scale + bias.
+// REQUIRES: cpuHasAvx512Bf16().
+void matmulInt8Packed(const MatmulArgs& args, const uint16_t* x_bf16, int x_stride, int panel_begin,
+                      int panel_end);
+
 }  // namespace manifold::kernels::cpu

@@ -338,6 +338,55 @@ WeightView CpuBackend::packMatmulWeight(WeightView w, int n, int k, void* dst) {
   return WeightView{dst, w.dtype, WeightLayout::kPacked};
 }
 
+size_t CpuBackend::packedInt8MatmulWeightBytes(int n, int k) const {
+  return use_bf16_dot_ ? packedInt8Bytes(n, k) : 0;
+}
+
+WeightView CpuBackend::packMatmulWeightInt8(WeightView w, int n, int k, void* dst) {
+  assert(w.layout == WeightLayout::kRowMajor && packedInt8MatmulWeightBytes(n, k) > 0);
+  const int panels = (n + kBf16PanelColumns - 1) / kBf16PanelColumns;
+  pool_->parallelFor(panels, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> row(k);
+    std::vector<int8_t> q(static_cast<size_t>(kBf16PanelColumns) * k);
+    float scales[kBf16PanelColumns];
+    for (int64_t panel = begin; panel < end; ++panel) {
+      const int n0 = static_cast<int>(panel) * kBf16PanelColumns;
+      const int cols = std::min(kBf16PanelColumns, n - n0);
+      for (int j = 0; j < cols; ++j) {
+        const size_t first = static_cast<size_t>(n0 + j) * k;
+        for (int i = 0; i < k; ++i) {
+          switch (w.dtype) {
+            case DType::kF32:
+              row[i] = static_cast<const float*>(w.data)[first + i];
+              break;
+            case DType::kBF16:
+              row[i] = bf16ToF32(static_cast<const uint16_t*>(w.data)[first + i]);
+              break;
+            case DType::kF16:
+              row[i] = f16ToF32(static_cast<const uint16_t*>(w.data)[first + i]);
+              break;
+          }
+        }
+        // Symmetric, round to nearest: |error| <= scale / 2. A NaN weight becomes 0 (as would
+        // any value of an all-zero row, whose scale is 0).
+        float max_abs = 0.0f;
+        for (float v : row) max_abs = std::max(max_abs, std::abs(v));
+        scales[j] = max_abs / 127.0f;
+        const float inverse = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
+        for (int i = 0; i < k; ++i) {
+          const float r = std::nearbyint(row[i] * inverse);
+          q[static_cast<size_t>(j) * k + i] = static_cast<int8_t>(r >= 127.0f    ? 127
+                                                                  : r <= -127.0f ? -127
+                                                                  : r == r       ? r
+                                                                                 : 0);
+        }
+      }
+      packInt8Panel(q.data(), scales, cols, n, k, static_cast<int>(panel), dst);
+    }
+  });
+  return WeightView{dst, w.dtype, WeightLayout::kPackedInt8};
+}
+
 int CpuBackend::convertActivationsToBf16(const float* x, int m, int k) {
   const int stride = (k + 1) / 2 * 2;
   bf16_x_.resize(static_cast<size_t>(m) * stride);
@@ -364,17 +413,20 @@ void CpuBackend::matmul(const float* x, int m, int k, WeightView w, int n, Weigh
                        });
     return;
   }
-  if (w.layout == WeightLayout::kPacked) {
-    // Packed BF16 (use_bf16_dot_): one kernel for every m, threads split the column panels.
-    assert(w.dtype == DType::kBF16 && use_bf16_dot_);
+  if (w.layout == WeightLayout::kPacked || w.layout == WeightLayout::kPackedInt8) {
+    // Packed BF16 or INT8 (use_bf16_dot_): one kernel for every m, threads split the column
+    // panels.
+    const bool int8 = w.layout == WeightLayout::kPackedInt8;
+    assert((int8 || w.dtype == DType::kBF16) && use_bf16_dot_);
     const MatmulArgs args{x, m, k, w.data, w.dtype, n, bias.data, bias.dtype, out, nullptr, 0,
                           true};
     const int stride = convertActivationsToBf16(x, m, k);
     const int64_t panels = (n + kBf16PanelColumns - 1) / kBf16PanelColumns;
     pool_->parallelFor(panels, rowsPerChunk(int64_t{m} * k * kBf16PanelColumns / 2),
                        [&](int64_t begin, int64_t end) {
-                         matmulBf16Packed(args, bf16_x_.data(), stride, static_cast<int>(begin),
-                                          static_cast<int>(end));
+                         (int8 ? matmulInt8Packed : matmulBf16Packed)(args, bf16_x_.data(), stride,
+                                                                      static_cast<int>(begin),
+                                                                      static_cast<int>(end));
                        });
     return;
   }

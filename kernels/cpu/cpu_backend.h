@@ -99,6 +99,10 @@ class CpuBackend final : public Backend {
   // dot products (bf16_gemm.h); nothing is packed unless options.pack_weights.
   [[nodiscard]] size_t packedMatmulWeightBytes(DType dtype, int n, int k) const override;
   WeightView packMatmulWeight(WeightView w, int n, int k, void* dst) override;
+  // INT8 weights where this backend uses BF16 dot products (bf16_gemm.h): the products are the
+  // BF16 kernel's, with activations rounded to BF16.
+  [[nodiscard]] size_t packedInt8MatmulWeightBytes(int n, int k) const override;
+  WeightView packMatmulWeightInt8(WeightView w, int n, int k, void* dst) override;
   void add(const float* x, int64_t n, float* out) override;
   void argmax(const float* x, int rows, int cols, int32_t* out) override;
   void softmax(const float* x, int rows, int cols, float* out) override;

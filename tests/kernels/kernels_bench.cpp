@@ -63,10 +63,11 @@ struct WeightSet {
   }
 };
 
-void setCounters(benchmark::State& state, int m, int k, int n, DType dtype) {
+void setCounters(benchmark::State& state, int m, int k, int n, DType dtype, bool int8 = false) {
   const double iters = static_cast<double>(state.iterations());
+  const double bytes_per_weight = int8 ? 1.0 : static_cast<double>(dtypeSize(dtype));
   state.counters["weight_GBps"] =
-      benchmark::Counter(iters * n * k * dtypeSize(dtype) / 1e9, benchmark::Counter::kIsRate);
+      benchmark::Counter(iters * n * k * bytes_per_weight / 1e9, benchmark::Counter::kIsRate);
   state.counters["GFLOPs"] =
       benchmark::Counter(iters * 2.0 * m * n * k / 1e9, benchmark::Counter::kIsRate);
 }
@@ -118,17 +119,21 @@ void matmulArgs(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_Matmul)->Apply(matmulArgs)->MinTime(0.3);
 
 // Weights packed at load (CpuBackend::packMatmulWeight): BF16 in vdpbf16ps panels (CPUs with
-// AVX-512 BF16), F32 in FMA panels (AVX-512); one GEMM for every m.
-// Args: m, k, n, threads, dtype (0 F32, 2 BF16).
+// AVX-512 BF16), F32 in FMA panels (AVX-512); one GEMM for every m. INT8: BF16 weights
+// quantized by packMatmulWeightInt8 (same CPUs as BF16).
+// Args: m, k, n, threads, dtype (0 F32, 2 BF16, 3 INT8).
+constexpr int kInt8Arg = 3;
 void BM_MatmulPacked(benchmark::State& state) {
   const int m = static_cast<int>(state.range(0));
   const int k = static_cast<int>(state.range(1));
   const int n = static_cast<int>(state.range(2));
-  const DType dtype = static_cast<DType>(state.range(4));
+  const bool int8 = state.range(4) == kInt8Arg;
+  const DType dtype = int8 ? DType::kBF16 : static_cast<DType>(state.range(4));
   CpuBackendOptions options;
   options.num_threads = static_cast<int>(state.range(3));
   CpuBackend backend(options);
-  const size_t bytes = backend.packedMatmulWeightBytes(dtype, n, k);
+  const size_t bytes = int8 ? backend.packedInt8MatmulWeightBytes(n, k)
+                            : backend.packedMatmulWeightBytes(dtype, n, k);
   if (bytes == 0) {
     state.SkipWithError("this CPU does not pack weights of this dtype");
     return;
@@ -138,7 +143,9 @@ void BM_MatmulPacked(benchmark::State& state) {
   std::vector<WeightView> views;
   for (int c = 0; c < weights.copies; ++c) {
     packed.push_back(std::move(backend.allocate(bytes)).value());
-    views.push_back(backend.packMatmulWeight({weights.copy(c), dtype}, n, k, packed.back().data()));
+    const WeightView row_major{weights.copy(c), dtype};
+    views.push_back(int8 ? backend.packMatmulWeightInt8(row_major, n, k, packed.back().data())
+                         : backend.packMatmulWeight(row_major, n, k, packed.back().data()));
   }
   const std::vector<float> x = randomFloats(size_t(m) * k, 2);
   std::vector<float> out(size_t(m) * n);
@@ -147,16 +154,16 @@ void BM_MatmulPacked(benchmark::State& state) {
     backend.matmul(x.data(), m, k, views[i++ % views.size()], n, {}, out.data());
     benchmark::DoNotOptimize(out.data());
   }
-  setCounters(state, m, k, n, dtype);
+  setCounters(state, m, k, n, dtype, int8);
 }
 BENCHMARK(BM_MatmulPacked)
     ->ArgNames({"m", "k", "n", "threads", "dtype"})
-    ->ArgsProduct({{1, 8, 64, 512}, {576}, {3072}, {1, 2}, {0, 2}})
-    ->ArgsProduct({{1, 8, 64, 512}, {1536}, {576}, {1, 2}, {0, 2}})
-    ->ArgsProduct({{1}, {576}, {49152}, {1, 2}, {0, 2}})
+    ->ArgsProduct({{1, 8, 64, 512}, {576}, {3072}, {1, 2}, {0, 2, kInt8Arg}})
+    ->ArgsProduct({{1, 8, 64, 512}, {1536}, {576}, {1, 2}, {0, 2, kInt8Arg}})
+    ->ArgsProduct({{1}, {576}, {49152}, {1, 2}, {0, 2, kInt8Arg}})
     // Batched decode out of cache (the LM head is 56 MB in BF16): does the arithmetic of 4 or 8
     // rows hide under the weight stream?
-    ->ArgsProduct({{4, 8}, {576}, {49152}, {2}, {2}})
+    ->ArgsProduct({{4, 8}, {576}, {49152}, {2}, {2, kInt8Arg}})
     // Llama-3-8B's attention and down projection depths: several depth blocks per panel.
     ->ArgsProduct({{8, 512}, {4096, 14336}, {4096}, {2}, {0, 2}})
     ->MinTime(0.3);

@@ -140,6 +140,25 @@ TEST(GenerateCommand, RejectsBadInputWithAClearMessage) {
                    "/nonexistent/schema.json");
   expectInputError({"--prompt", "hi", "--json-schema", ""}, "--json-schema: the schema is empty");
   expectInputError({"--prompt", "hi", "--grammar", ""}, "--grammar: the grammar is empty");
+  expectInputError({"--prompt", "hi", "--quantization", "int4"}, "--quantization");
+}
+
+// --quantization int8: the load summary says so and a greedy run keeps the reference's first
+// tokens (this case leads by 3.7 logits at its first token; golden_logits_test bounds the rest).
+TEST(GenerateCommand, Int8QuantizationServesTheModel) {
+  const nlohmann::json reference = referenceCase("Tom and Lily went to the park.");
+  const RunResult run =
+      runGenerate({"--prompt", "Tom and Lily went to the park.", "--max-tokens", "16",
+                   "--temperature", "0", "--quantization", "int8", "--json"});
+  if (run.exit_code != 0 && run.err.find("AVX-512 BF16") != std::string::npos) {
+    GTEST_SKIP() << "no INT8 matmul on this CPU";
+  }
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("weights INT8 per channel (from F32)"), std::string::npos) << run.err;
+  const auto want = reference["output_ids"].get<std::vector<int>>();
+  const auto got = nlohmann::json::parse(run.out)["token_ids"].get<std::vector<int>>();
+  ASSERT_EQ(got.size(), 16u);
+  EXPECT_EQ(got, std::vector<int>(want.begin(), want.begin() + 16));
 }
 
 // --json-schema: the output keeps to the schema and ends with the value, --ignore-eos or not.

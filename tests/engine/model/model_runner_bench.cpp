@@ -51,9 +51,13 @@ fs::path benchModelsDir() {
   return env ? fs::path(env) : fs::path("/tmp/manifold-bench-models");
 }
 
+// "smollm2-135m-int8" is the BF16 model with its weights quantized at load.
+bool isInt8(const std::string& name) { return name.ends_with("-int8"); }
+
 // The model folder for `name`, writing the random SmolLM2 models on first use.
-fs::path modelDir(const std::string& name) {
+fs::path modelDir(std::string name) {
   if (name == "stories260K") return fs::path(MANIFOLD_SOURCE_DIR) / "models/stories260K";
+  if (isInt8(name)) name = "smollm2-135m-bf16";
   const fs::path dir = benchModelsDir() / name;
   if (fs::exists(dir / "model.safetensors")) return dir;
   RandomModelOptions options;
@@ -72,6 +76,7 @@ ModelRunner* runner(const std::string& name, int threads) {
   if (!slot) {
     ModelRunnerOptions options;
     options.num_threads = threads;
+    if (isInt8(name)) options.quantization = Quantization::kInt8;
     // MANIFOLD_BENCH_BLAS_MIN_ROWS=N routes F32 matmuls of N+ rows to OpenBLAS (default: never).
     if (const char* blas = std::getenv("MANIFOLD_BENCH_BLAS_MIN_ROWS")) {
       options.cpu_blas_min_rows = std::atoi(blas);
@@ -163,7 +168,8 @@ void registerModel(const std::string& model) {
 }  // namespace manifold
 
 int main(int argc, char** argv) {
-  for (const char* model : {"stories260K", "smollm2-135m-f32", "smollm2-135m-bf16"}) {
+  for (const char* model :
+       {"stories260K", "smollm2-135m-f32", "smollm2-135m-bf16", "smollm2-135m-int8"}) {
     manifold::registerModel(model);
   }
   benchmark::Initialize(&argc, argv);

@@ -222,6 +222,29 @@ TEST(ModelRunner, AutoLoadsAnF16CheckpointAsBf16WhereBf16IsTheFastPath) {
   }
 }
 
+// --quantization int8 where the backend has no INT8 matmul (here: BF16 dot products off, as on a
+// CPU without AVX-512 BF16) is refused at load, with the reason; where it has one, the summary
+// says what the weights became.
+TEST(ModelRunner, Int8QuantizationNeedsAnInt8MatmulAndSaysSo) {
+  ModelRunnerOptions options;
+  options.kv_cache.num_blocks = 4;
+  options.quantization = Quantization::kInt8;
+  options.cpu_bf16_dot_products = false;
+  Result<std::unique_ptr<ModelRunner>> refused =
+      ModelRunner::create(MANIFOLD_SOURCE_DIR "/models/stories260K", options);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(refused.status().message().find("AVX-512 BF16"), std::string::npos)
+      << refused.status().toString();
+  if (!kernels::cpu::cpuHasAvx512Bf16()) GTEST_SKIP() << "no INT8 matmul on this CPU";
+  options.cpu_bf16_dot_products = true;
+  Result<std::unique_ptr<ModelRunner>> runner =
+      ModelRunner::create(MANIFOLD_SOURCE_DIR "/models/stories260K", options);
+  ASSERT_TRUE(runner.isOk()) << runner.status().toString();
+  EXPECT_NE((*runner)->summary().find("weights INT8 per channel (from F32) "), std::string::npos)
+      << (*runner)->summary();
+}
+
 TEST(ModelRunner, NamesAMissingTensor) {
   const fs::path dir = freshDir();
   writeModifiedStories(dir, "model.layers.3.mlp.up_proj.weight", storiesConfigText());

@@ -118,6 +118,11 @@ TEST(ConfigOptions, SchedulerAndDtypeSettingsAreChecked) {
   config.engines[0].dtype = "f16";
   config.engines[0].kv_cache_dtype = "bf16";
   EXPECT_TRUE(config.validate().isOk());
+  config.engines[0].quantization = "fp8";
+  EXPECT_EQ(config.validate().message(),
+            "engines[0].quantization: must be none or int8, got `fp8`");
+  config.engines[0].quantization = "int8";
+  EXPECT_TRUE(config.validate().isOk());
   config.engines[0].enable_auto_tool_choice = true;
   EXPECT_EQ(config.validate().message(),
             "engines[0].enable_auto_tool_choice: needs tool_call_parser");

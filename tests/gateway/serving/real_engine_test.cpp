@@ -45,13 +45,16 @@ TEST(EngineFactory, EngineConfigCarriesTheSchedulerCacheAndDtypeSettings) {
   EXPECT_EQ(config->scheduler.max_num_batched_tokens, 300);
   EXPECT_EQ(config->weight_dtype, DType::kBF16);
   EXPECT_EQ(config->kv_cache_dtype, DType::kF32);
+  EXPECT_EQ(config->quantization, Quantization::kNone);
   EXPECT_EQ(config->cache.num_blocks, 3 * (256 / 16 + 1));
   spec.dtype = "auto";
   spec.kv_cache_dtype = "auto";
+  spec.quantization = "int8";
   config = engineConfigFor(spec, 2, nullptr);
   ASSERT_TRUE(config.isOk());
   EXPECT_FALSE(config->weight_dtype.has_value());
   EXPECT_FALSE(config->kv_cache_dtype.has_value());
+  EXPECT_EQ(config->quantization, Quantization::kInt8);
   // Without chunked prefill a step must hold a whole context.
   spec.max_num_batched_tokens = 128;
   EXPECT_FALSE(engineConfigFor(spec, 2, nullptr).isOk());

@@ -3,6 +3,7 @@
 // weights' stored values.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -198,6 +199,140 @@ INSTANTIATE_TEST_SUITE_P(F32AndBf16, MatmulPacked, ::testing::Values(DType::kF32
                          [](const ::testing::TestParamInfo<DType>& info) {
                            return std::string(dtypeName(info.param));
                          });
+
+// Weight-only INT8 (packMatmulWeightInt8): quantized per output channel, computed with the BF16
+// dot products over activations rounded to BF16.
+class MatmulInt8 : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (backend_.packedInt8MatmulWeightBytes(32, 64) == 0) {
+      GTEST_SKIP() << "no INT8 matmul on this CPU (needs AVX-512 BF16)";
+    }
+  }
+
+  WeightView pack(const TypedTensor& w, int n, int k) {
+    const size_t bytes = backend_.packedInt8MatmulWeightBytes(n, k);
+    storage_.push_back(std::move(backend_.allocate(bytes)).value());
+    std::memset(storage_.back().data(), 0xA5, bytes);  // the packed form must not read it
+    const WeightView view = backend_.packMatmulWeightInt8(w.view(), n, k, storage_.back().data());
+    EXPECT_EQ(view.layout, WeightLayout::kPackedInt8);
+    return view;
+  }
+
+  // out of x [m, k] times w [n, k] (of `dtype`), quantized, plus an F32 bias, against the double
+  // reference over the unquantized weights. Rounding each weight to the nearest of 255 levels
+  // moves it by at most scale / 2 (scale = max |row| / 127), so an output moves by at most
+  // sum |x| * scale / 2; with `exact` the weights are integers times a per-row scale, which the
+  // quantization recovers exactly, and only summation error is allowed.
+  void check(const MatmulShape& s, DType dtype, bool exact, uint32_t seed) {
+    const std::vector<float> x = randomFloats(static_cast<size_t>(s.m) * s.k, seed);
+    std::vector<float> source = randomFloats(static_cast<size_t>(s.n) * s.k, seed + 1);
+    std::vector<double> scales(s.n);
+    for (int j = 0; j < s.n; ++j) {
+      float* row = source.data() + static_cast<size_t>(j) * s.k;
+      if (exact) {
+        const float step = std::ldexp(1.0f, -7 - j % 5);  // BF16/F16-exact integer multiples
+        for (int i = 0; i < s.k; ++i) row[i] = std::round(row[i] * 127.0f) * step;
+        row[(j * 7) % s.k] = (j % 2 ? 127.0f : -127.0f) * step;  // the row's maximum
+      }
+      double max_abs = 0;
+      for (int i = 0; i < s.k; ++i) max_abs = std::max(max_abs, std::abs(double{row[i]}));
+      scales[j] = max_abs / 127;
+    }
+    const TypedTensor w = makeTyped(source, dtype);
+    const std::vector<float> bias = randomFloats(s.n, seed + 2);
+    const WeightView view = pack(w, s.n, s.k);
+    std::vector<float> out(static_cast<size_t>(s.m) * s.n, NAN);
+    backend_.matmul(x.data(), s.m, s.k, view, s.n, {bias.data(), DType::kF32}, out.data());
+    for (int i = 0; i < s.m; ++i) {
+      for (int j = 0; j < s.n; ++j) {
+        double expected = bias[j];
+        double magnitude = 0;
+        double x_sum = 0;
+        for (int kk = 0; kk < s.k; ++kk) {
+          const double xv = bf16ToF32(f32ToBf16(x[static_cast<size_t>(i) * s.k + kk]));
+          const double term = xv * w.values[static_cast<size_t>(j) * s.k + kk];
+          expected += term;
+          magnitude += std::abs(term);
+          x_sum += std::abs(xv);
+        }
+        const double quantization = exact ? 0.0 : x_sum * scales[j] * (0.5 + 1e-3);
+        ASSERT_NEAR(out[static_cast<size_t>(i) * s.n + j], expected,
+                    quantization + 1e-5 * magnitude + 1e-6)
+            << "m=" << s.m << " k=" << s.k << " n=" << s.n << " " << dtypeName(dtype) << " at ("
+            << i << ", " << j << ")";
+      }
+    }
+  }
+
+  CpuBackend backend_{CpuBackendOptions{.num_threads = 2, .simd_level = std::nullopt}};
+  std::vector<DeviceBuffer> storage_;
+};
+
+// Every m from decode to prefill tiles (one row tile widens in registers, more widen each depth
+// block once), k odd and across several depth blocks, n across partial panels.
+const std::vector<MatmulShape> kInt8Shapes = {
+    {1, 64, 172},  {1, 577, 1536}, {2, 37, 11},   {12, 600, 70},  {13, 301, 45},
+    {25, 576, 33}, {64, 33, 17},   {130, 64, 96}, {13, 1601, 40}, {1, 3073, 33}};
+
+TEST_F(MatmulInt8, ExactOnWeightsThatAreIntegersTimesTheirRowScale) {
+  uint32_t seed = 900;
+  for (const MatmulShape& shape : kInt8Shapes) check(shape, DType::kBF16, true, seed++);
+  check({5, 300, 40}, DType::kF32, true, seed++);
+  check({5, 300, 40}, DType::kF16, true, seed++);
+}
+
+TEST_F(MatmulInt8, WithinHalfAStepOfTheUnquantizedProduct) {
+  uint32_t seed = 950;
+  for (const MatmulShape& shape : kInt8Shapes) check(shape, DType::kBF16, false, seed++);
+  check({5, 300, 40}, DType::kF32, false, seed++);
+}
+
+TEST_F(MatmulInt8, RowsAreBitwiseIndependentOfTheBatch) {
+  const int m = 37, k = 1601, n = 70;  // two depth blocks
+  const std::vector<float> x = randomFloats(static_cast<size_t>(m) * k, 990);
+  const TypedTensor w = makeTyped(randomFloats(static_cast<size_t>(n) * k, 991), DType::kBF16);
+  const std::vector<float> bias = randomFloats(n, 992);
+  const WeightView view = pack(w, n, k);
+  std::vector<float> batch(static_cast<size_t>(m) * n);
+  backend_.matmul(x.data(), m, k, view, n, {bias.data(), DType::kF32}, batch.data());
+  for (int rows : {1, 5, 12, 13}) {
+    for (int first = 0; first + rows <= m; first += rows) {
+      std::vector<float> part(static_cast<size_t>(rows) * n);
+      backend_.matmul(x.data() + static_cast<size_t>(first) * k, rows, k, view, n,
+                      {bias.data(), DType::kF32}, part.data());
+      for (size_t i = 0; i < part.size(); ++i) {
+        ASSERT_EQ(part[i], batch[static_cast<size_t>(first) * n + i])
+            << "rows " << first << ".." << first + rows << ", element " << i;
+      }
+    }
+  }
+}
+
+TEST_F(MatmulInt8, ZeroAndNanRowsQuantizeToZero) {
+  const int m = 3, k = 40, n = 33;
+  std::vector<float> source = randomFloats(static_cast<size_t>(n) * k, 995);
+  for (int i = 0; i < k; ++i) source[i] = 0.0f;             // row 0: all zero
+  source[static_cast<size_t>(32) * k + 5] = std::nanf("");  // row 32 (second panel)
+  const TypedTensor w = makeTyped(source, DType::kF32);
+  const WeightView view = pack(w, n, k);
+  const std::vector<float> x = randomFloats(static_cast<size_t>(m) * k, 996);
+  std::vector<float> out(static_cast<size_t>(m) * n, NAN);
+  backend_.matmul(x.data(), m, k, view, n, {}, out.data());
+  for (int i = 0; i < m; ++i) {
+    EXPECT_EQ(out[static_cast<size_t>(i) * n], 0.0f);
+    EXPECT_FALSE(std::isnan(out[static_cast<size_t>(i) * n + 1]));
+  }
+}
+
+TEST(MatmulInt8Unsupported, NoInt8WithoutBf16DotProducts) {
+  CpuBackendOptions options;
+  options.bf16_dot_products = false;
+  EXPECT_EQ(CpuBackend(options).packedInt8MatmulWeightBytes(32, 64), 0u);
+  options.bf16_dot_products = true;
+  options.simd_level = SimdLevel::kAvx2;
+  EXPECT_EQ(CpuBackend(options).packedInt8MatmulWeightBytes(32, 64), 0u);
+}
 
 TEST(MatmulPackingOff, NothingIsPacked) {
   CpuBackendOptions options;
