@@ -100,7 +100,8 @@ class CpuBackend final : public Backend {
   [[nodiscard]] size_t packedMatmulWeightBytes(DType dtype, int n, int k) const override;
   WeightView packMatmulWeight(WeightView w, int n, int k, void* dst) override;
   // INT8 weights where this backend uses BF16 dot products (bf16_gemm.h): the products are the
-  // BF16 kernel's, with activations rounded to BF16.
+  // BF16 kernel's, with activations rounded to BF16. Packed whatever pack_weights says: there is
+  // no row-major INT8 kernel.
   [[nodiscard]] size_t packedInt8MatmulWeightBytes(int n, int k) const override;
   WeightView packMatmulWeightInt8(WeightView w, int n, int k, void* dst) override;
   void add(const float* x, int64_t n, float* out) override;
