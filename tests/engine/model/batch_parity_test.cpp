@@ -7,7 +7,6 @@
 #include <cmath>
 #include <random>
 
-#include "kernels/cpu/cpu_backend.h"
 #include "tests/engine/model/runner_test_util.h"
 
 namespace manifold {
@@ -90,8 +89,7 @@ double maxRelativeDiff(const std::vector<float>& a, const std::vector<float>& b)
 class BatchParity : public testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
-    if (isInt8(GetParam()) && kernels::cpu::CpuBackend(kernels::cpu::CpuBackendOptions{})
-                                      .packedInt8MatmulWeightBytes(32, 64) == 0) {
+    if (isInt8(GetParam()) && !testing_runner::haveInt8Matmul()) {
       GTEST_SKIP() << "no INT8 matmul on this CPU (needs AVX-512 BF16)";
     }
   }

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <random>
 
-#include "kernels/cpu/cpu_backend.h"
 #include "tests/engine/model/runner_test_util.h"
 
 namespace manifold {
@@ -72,9 +71,7 @@ ModelRunnerOptions runnerOptions(const GoldenParam& p) {
 class GoldenLogits : public testing::TestWithParam<GoldenParam> {
  protected:
   void SetUp() override {
-    if (GetParam().quantization == Quantization::kInt8 &&
-        kernels::cpu::CpuBackend(kernels::cpu::CpuBackendOptions{})
-                .packedInt8MatmulWeightBytes(32, 64) == 0) {
+    if (GetParam().quantization == Quantization::kInt8 && !testing_runner::haveInt8Matmul()) {
       GTEST_SKIP() << "no INT8 matmul on this CPU (needs AVX-512 BF16)";
     }
   }

@@ -236,7 +236,7 @@ TEST(ModelRunner, Int8QuantizationNeedsAnInt8MatmulAndSaysSo) {
   EXPECT_EQ(refused.status().code(), StatusCode::kUnimplemented);
   EXPECT_NE(refused.status().message().find("AVX-512 BF16"), std::string::npos)
       << refused.status().toString();
-  if (!kernels::cpu::cpuHasAvx512Bf16()) GTEST_SKIP() << "no INT8 matmul on this CPU";
+  if (!testing_runner::haveInt8Matmul()) GTEST_SKIP() << "no INT8 matmul on this CPU";
   options.cpu_bf16_dot_products = true;
   Result<std::unique_ptr<ModelRunner>> runner =
       ModelRunner::create(MANIFOLD_SOURCE_DIR "/models/stories260K", options);

@@ -8,8 +8,15 @@
 
 #include "engine/model/forward_batch.h"
 #include "engine/model/model_runner.h"
+#include "kernels/cpu/cpu_backend.h"
 
 namespace manifold::testing_runner {
+
+// Whether the default CPU backend has an INT8 matmul (--quantization int8: AVX-512 BF16).
+inline bool haveInt8Matmul() {
+  return kernels::cpu::CpuBackend(kernels::cpu::CpuBackendOptions{})
+             .packedInt8MatmulWeightBytes(32, 64) > 0;
+}
 
 inline std::vector<int32_t> iota(int n, int first = 0) {
   std::vector<int32_t> v(n);
