@@ -30,13 +30,22 @@ Result<std::optional<DType>> parseDTypeChoice(std::string_view name) {
 }
 
 std::string_view quantizationName(Quantization quantization) {
-  return quantization == Quantization::kInt8 ? "int8" : "none";
+  switch (quantization) {
+    case Quantization::kNone:
+      return "none";
+    case Quantization::kInt8:
+      return "int8";
+    case Quantization::kW8A8:
+      return "w8a8";
+  }
+  return "?";
 }
 
 Result<Quantization> parseQuantization(std::string_view name) {
-  if (name == "none") return Quantization::kNone;
-  if (name == "int8") return Quantization::kInt8;
-  return invalidArgument("must be none or int8, got `" + std::string(name) + "`");
+  for (Quantization q : {Quantization::kNone, Quantization::kInt8, Quantization::kW8A8}) {
+    if (name == quantizationName(q)) return q;
+  }
+  return invalidArgument("must be none, int8 or w8a8, got `" + std::string(name) + "`");
 }
 
 float f16ToF32(uint16_t bits) {

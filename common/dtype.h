@@ -23,12 +23,13 @@ std::optional<DType> parseDType(std::string_view name);
 // or derive the model's), "f32", "bf16" or "f16". Error: names the accepted values.
 Result<std::optional<DType>> parseDTypeChoice(std::string_view name);
 
-// Weight quantization at load (vLLM's --quantization). kInt8: matmul weights quantized
-// symmetrically per output channel to INT8, activations computed in BF16 (weight-only; the
-// backend's packMatmulWeightInt8).
-enum class Quantization : uint8_t { kNone, kInt8 };
-std::string_view quantizationName(Quantization quantization);  // "none", "int8"
-// "none" or "int8". Error: names the accepted values.
+// Weight quantization at load (vLLM's --quantization). Both quantize the matmul weights
+// symmetrically per output channel to INT8 (the backend's packMatmulWeightInt8).
+// kInt8: weight-only; activations stay BF16 (W8A16).
+// kW8A8: the activations too, per row (token) at every matmul, dynamically (W8A8).
+enum class Quantization : uint8_t { kNone, kInt8, kW8A8 };
+std::string_view quantizationName(Quantization quantization);  // "none", "int8", "w8a8"
+// "none", "int8" or "w8a8". Error: names the accepted values.
 Result<Quantization> parseQuantization(std::string_view name);
 
 inline float bf16ToF32(uint16_t bits) {

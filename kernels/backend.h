@@ -37,8 +37,10 @@ enum class WeightLayout {
   kRowMajor,  // [n, k], as in the checkpoint
   kPacked,    // the backend's own form, made by Backend::packMatmulWeight
   // Quantized to INT8 per output channel, in the backend's own form with its scales, made by
-  // Backend::packMatmulWeightInt8; `dtype` is the source's and is not read.
+  // Backend::packMatmulWeightInt8; `dtype` is the source's and is not read. kPackedInt8 runs
+  // with BF16 activations (Quantization::kInt8), kPackedW8A8 with INT8 ones (kW8A8).
   kPackedInt8,
+  kPackedW8A8,
 };
 
 struct WeightView {
@@ -246,18 +248,24 @@ class Backend {
     return w;
   }
 
-  // Weight-only INT8 quantization (--quantization int8): bytes of the INT8 form of a [n, k]
-  // matmul weight, or 0 when this backend has no INT8 matmul.
-  [[nodiscard]] virtual size_t packedInt8MatmulWeightBytes(int n, int k) const {
+  // INT8 quantization (--quantization int8 | w8a8; `scheme` is not kNone): bytes of the INT8 form
+  // of a [n, k] matmul weight for that scheme, or 0 when this backend has no such matmul.
+  [[nodiscard]] virtual size_t packedInt8MatmulWeightBytes(Quantization scheme, int n,
+                                                           int k) const {
+    (void)scheme;
     (void)n;
     (void)k;
     return 0;
   }
   // Quantizes the row-major weight w [n, k] (any dtype) symmetrically per output channel (row of
   // w: scale = max |w| / 127, q = round(w / scale)) into dst (packedInt8MatmulWeightBytes bytes of
-  // this backend's memory) and returns its view (layout kPackedInt8). matmul then computes
-  // out = (x * q^T) * scale + bias. REQUIRES: packedInt8MatmulWeightBytes(n, k) > 0.
-  virtual WeightView packMatmulWeightInt8(WeightView w, int n, int k, void* dst) {
+  // this backend's memory) and returns its view (layout kPackedInt8 or kPackedW8A8). matmul then
+  // computes out = (x * q^T) * scale + bias, with x rounded to BF16 (kInt8) or quantized per row
+  // the same way (kW8A8: out = (q_x * q^T) * scale_x * scale + bias).
+  // REQUIRES: packedInt8MatmulWeightBytes(scheme, n, k) > 0.
+  virtual WeightView packMatmulWeightInt8(Quantization scheme, WeightView w, int n, int k,
+                                          void* dst) {
+    (void)scheme;
     (void)n;
     (void)k;
     (void)dst;

@@ -115,9 +115,10 @@ Result<kernels::WeightView> LlamaModel::place(const std::vector<TensorView>& par
 Result<kernels::WeightView> LlamaModel::placeMatrix(const std::vector<TensorView>& parts,
                                                     DType dtype, int64_t n, int64_t k,
                                                     bool count) {
-  const bool int8 = quantization_ == Quantization::kInt8;
+  const bool int8 = quantization_ != Quantization::kNone;
   const size_t packed_bytes =
-      int8 ? backend_.packedInt8MatmulWeightBytes(static_cast<int>(n), static_cast<int>(k))
+      int8 ? backend_.packedInt8MatmulWeightBytes(quantization_, static_cast<int>(n),
+                                                  static_cast<int>(k))
            : backend_.packedMatmulWeightBytes(dtype, static_cast<int>(n), static_cast<int>(k));
   if (packed_bytes == 0) return place(parts, dtype, count);
   if (count) {
@@ -138,7 +139,7 @@ Result<kernels::WeightView> LlamaModel::placeMatrix(const std::vector<TensorView
   ASSIGN_OR_RETURN(kernels::DeviceBuffer packed, backend_.allocate(packed_bytes));
   const int rows = static_cast<int>(n), cols = static_cast<int>(k);
   const kernels::WeightView view =
-      int8 ? backend_.packMatmulWeightInt8(row_major, rows, cols, packed.data())
+      int8 ? backend_.packMatmulWeightInt8(quantization_, row_major, rows, cols, packed.data())
            : backend_.packMatmulWeight(row_major, rows, cols, packed.data());
   copied_bytes_ += packed.bytes();
   owned_.push_back(std::move(packed));
@@ -165,12 +166,15 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
   read_bytes += embed.nbytes;
   weight_dtype_ = weight_dtype.value_or(embed.dtype);
   const DType matrix = weight_dtype_;
-  if (quantization_ == Quantization::kInt8 &&
-      backend_.packedInt8MatmulWeightBytes(static_cast<int>(H), static_cast<int>(H)) == 0) {
-    return unimplemented("quantization int8 is not available on the " +
-                         std::string(backend_.name()) +
-                         " backend here (it needs the CPU backend on a CPU with AVX-512 BF16, "
-                         "with BF16 dot products on)");
+  const bool quantized = quantization_ != Quantization::kNone;
+  if (quantized && backend_.packedInt8MatmulWeightBytes(quantization_, static_cast<int>(H),
+                                                        static_cast<int>(H)) == 0) {
+    return unimplemented("quantization " + std::string(quantizationName(quantization_)) +
+                         " is not available on the " + std::string(backend_.name()) +
+                         " backend here (it needs the CPU backend on a CPU with " +
+                         (quantization_ == Quantization::kInt8
+                              ? "AVX-512 BF16, with BF16 dot products on)"
+                              : "AVX-512 VNNI)"));
   }
   // Norms and biases are tiny: kept in F32 whatever the matrices use.
   const DType vector = DType::kF32;
@@ -182,11 +186,11 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
 
   // The embedding table is only gathered from (a few rows a step) unless it doubles as a
   // row-major LM head: then it stays in the file mapping, saving a copy of the vocabulary.
-  const bool head_packed = quantization_ == Quantization::kInt8 ||
-                           backend_.packedMatmulWeightBytes(matrix, static_cast<int>(c.vocab_size),
-                                                            static_cast<int>(H)) > 0;
+  const bool head_packed =
+      quantized || backend_.packedMatmulWeightBytes(matrix, static_cast<int>(c.vocab_size),
+                                                    static_cast<int>(H)) > 0;
   // Tied and quantized, the weight the kernels stream is the INT8 head: that one is counted.
-  const bool count_head = c.tie_word_embeddings && quantization_ == Quantization::kInt8;
+  const bool count_head = c.tie_word_embeddings && quantized;
   ASSIGN_OR_RETURN(embed_, place({embed}, matrix, /*count=*/!count_head,
                                  /*gather_only=*/!c.tie_word_embeddings || head_packed));
   report(read_bytes);

@@ -55,14 +55,14 @@ class LlamaModel {
  public:
   // Checks every tensor the config needs (names and shapes; errors name file and tensor) and
   // makes them available to `backend`. weight_dtype: convert weights to this dtype at load
-  // (nullopt: keep the file's). quantization kInt8: every matmul weight (the LM head included; not
-  // the embedding, which is gathered from) is quantized per output channel at load, from the
-  // checkpoint's values; the backend must have an INT8 matmul. max_num_tokens: rows of the largest
-  // batch. max_positions: size of the RoPE table. mmap_weights: on a host-addressable backend, read
-  // weights that need no conversion, fusing or packing in place from the file mapping instead of
-  // copying them into the backend's memory (huge pages on the CPU: decode reads every weight once
-  // per token, and 4 KiB page-cache pages cost a core about a sixth of its DRAM bandwidth in TLB
-  // misses).
+  // (nullopt: keep the file's). quantization kInt8 or kW8A8: every matmul weight (the LM head
+  // included; not the embedding, which is gathered from) is quantized per output channel at load,
+  // from the checkpoint's values; the backend must have that scheme's INT8 matmul. max_num_tokens:
+  // rows of the largest batch. max_positions: size of the RoPE table. mmap_weights: on a
+  // host-addressable backend, read weights that need no conversion, fusing or packing in place from
+  // the file mapping instead of copying them into the backend's memory (huge pages on the CPU:
+  // decode reads every weight once per token, and 4 KiB page-cache pages cost a core about a sixth
+  // of its DRAM bandwidth in TLB misses).
   [[nodiscard]] static Result<std::unique_ptr<LlamaModel>> load(
       kernels::Backend& backend, const ModelConfig& config, const WeightStore& weights,
       std::optional<DType> weight_dtype, Quantization quantization, int max_num_tokens,
@@ -93,7 +93,7 @@ class LlamaModel {
   Result<kernels::WeightView> place(const std::vector<TensorView>& parts, DType dtype,
                                     bool count = true, bool gather_only = false);
   // As place for a matmul weight [n, k] (parts stacked along n), packed when the backend packs
-  // (quantized to INT8 with quantization_ kInt8).
+  // (quantized to INT8 unless quantization_ is kNone).
   Result<kernels::WeightView> placeMatrix(const std::vector<TensorView>& parts, DType dtype,
                                           int64_t n, int64_t k, bool count = true);
   Result<kernels::DeviceBuffer> copyToBackend(const std::vector<TensorView>& parts, DType dtype);

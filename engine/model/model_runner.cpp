@@ -133,8 +133,11 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::create(
   runner->summary_ =
       std::string(architectureName(c.architecture)) + " from " + model_dir.string() + ": " +
       std::to_string(c.num_hidden_layers) + " layers, " + params + " params, weights " +
-      (m.quantization() == Quantization::kInt8
-           ? "INT8 per channel (from " + std::string(dtypeName(m.weightDType())) + ")"
+      (m.quantization() != Quantization::kNone
+           ? std::string(m.quantization() == Quantization::kW8A8
+                             ? "INT8 per channel, activations INT8 per token"
+                             : "INT8 per channel") +
+                 " (from " + std::string(dtypeName(m.weightDType())) + ")"
            : std::string(dtypeName(m.weightDType())) + (f16_as_bf16 ? " (from F16)" : "")) +
       " " + megabytes(m.weightBytes()) + " (" + megabytes(m.copiedBytes()) +
       " in backend memory), KV cache " + std::to_string(runner->kv_->numBlocks()) + " blocks x " +

@@ -30,7 +30,7 @@ struct ModelRunnerOptions {
   // host-addressable backends write straight into the caller's buffer and have no limit.
   int max_logits_rows = 256;
   std::optional<DType> weight_dtype;  // convert weights at load; nullopt: keep the file's
-  // kInt8: matmul weights quantized at load (LlamaModel::load); the backend must support it.
+  // kInt8, kW8A8: matmul weights quantized at load (LlamaModel::load); the backend must support it.
   Quantization quantization = Quantization::kNone;
   // Read weights in place from the safetensors mmap where no conversion or packing is needed
   // (less memory, slower decode: 4 KiB pages); false copies them (LlamaModel::load).

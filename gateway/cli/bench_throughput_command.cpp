@@ -244,9 +244,10 @@ void addBenchThroughputCommand(CLI::App& app) {
                   "auto (bf16 for 16-bit weights, else f32), f32 or bf16")
       ->check(CLI::IsMember({"auto", "f32", "bf16"}));
   cmd->add_option("--quantization", args->quantization,
-                  "none, or int8: matmul weights quantized per output channel at load "
-                  "(weight-only; CPUs with AVX-512 BF16)")
-      ->check(CLI::IsMember({"none", "int8"}));
+                  "none; int8: matmul weights quantized per output channel at load "
+                  "(weight-only; CPUs with AVX-512 BF16); w8a8: activations too, per token "
+                  "(CPUs with AVX-512 VNNI)")
+      ->check(CLI::IsMember({"none", "int8", "w8a8"}));
   cmd->add_flag("--no-prefix-caching", args->no_prefix_caching, "Disable prefix caching");
   cmd->add_option("--seed", args->seed, "Seed of the random prompts and sampling");
   cmd->add_flag("--json", args->json, "Print one JSON object");

@@ -313,8 +313,9 @@ void addGenerateCommand(CLI::App& app) {
                   "KV cache dtype: auto (bf16 for 16-bit weights, else f32), f32 or bf16")
       ->capture_default_str();
   cmd->add_option("--quantization", args->quantization,
-                  "none, or int8: matmul weights quantized per output channel at load "
-                  "(weight-only; CPUs with AVX-512 BF16)")
+                  "none; int8: matmul weights quantized per output channel at load "
+                  "(weight-only; CPUs with AVX-512 BF16); w8a8: activations too, per token "
+                  "(CPUs with AVX-512 VNNI)")
       ->capture_default_str();
   cmd->add_flag("--ignore-eos", args->ignore_eos, "Keep generating past EOS (benchmarks)");
   cmd->add_flag("--json-object", args->json_object, "Constrain the output to one JSON object");

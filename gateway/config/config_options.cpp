@@ -256,10 +256,12 @@ std::vector<ConfigOption> buildOptions() {
                         &E::kv_cache_dtype,
                         "KV cache: `auto` (bf16 for 16-bit weights, else f32), `f32` or `bf16`."));
   o.push_back(member<E>("quantization", "--quantization", "MANIFOLD_QUANTIZATION", &E::quantization,
-                        "`none`, or `int8`: every matmul weight (LM head included) quantized "
+                        "`none`; `int8`: every matmul weight (LM head included) quantized "
                         "per output channel at load, activations in BF16 (weight-only; half the "
-                        "bytes of BF16 per decoded token). CPU backend on CPUs with AVX-512 "
-                        "BF16."));
+                        "bytes of BF16 per decoded token; CPUs with AVX-512 BF16); `w8a8`: the "
+                        "same weights, and each matmul's activations quantized per token to INT8 "
+                        "(twice the multiply rate of BF16 for prefill and batched decode; CPUs "
+                        "with AVX-512 VNNI). CPU backend only."));
   o.push_back(member<E>("chat_template", "--chat-template", "MANIFOLD_CHAT_TEMPLATE",
                         &E::chat_template,
                         "A Jinja chat template file used instead of the model's.", true));

@@ -4,6 +4,7 @@
 #include "kernels/cpu/bf16_gemm.h"
 #include "kernels/cpu/cpu_attention_plan.h"
 #include "kernels/cpu/f32_gemm.h"
+#include "kernels/cpu/int8_gemm.h"
 
 #include <cblas.h>
 #include <sys/mman.h>
@@ -64,6 +65,7 @@ CpuBackend::CpuBackend(const CpuBackendOptions& options)
   simd_level_ = options.simd_level ? std::min(*options.simd_level, best) : best;
   use_bf16_dot_ =
       options.bf16_dot_products && simd_level_ == SimdLevel::kAvx512 && cpuHasAvx512Bf16();
+  use_vnni_ = simd_level_ == SimdLevel::kAvx512 && cpuHasAvx512Vnni();
   pack_weights_ = options.pack_weights;
   switch (simd_level_) {
     case SimdLevel::kScalar:
@@ -338,12 +340,22 @@ WeightView CpuBackend::packMatmulWeight(WeightView w, int n, int k, void* dst) {
   return WeightView{dst, w.dtype, WeightLayout::kPacked};
 }
 
-size_t CpuBackend::packedInt8MatmulWeightBytes(int n, int k) const {
-  return use_bf16_dot_ ? packedInt8Bytes(n, k) : 0;
+size_t CpuBackend::packedInt8MatmulWeightBytes(Quantization scheme, int n, int k) const {
+  switch (scheme) {
+    case Quantization::kNone:
+      return 0;
+    case Quantization::kInt8:
+      return use_bf16_dot_ ? packedInt8Bytes(n, k) : 0;
+    case Quantization::kW8A8:
+      return use_vnni_ && k <= kW8A8MaxDepth ? packedW8A8Bytes(n, k) : 0;
+  }
+  return 0;
 }
 
-WeightView CpuBackend::packMatmulWeightInt8(WeightView w, int n, int k, void* dst) {
-  assert(w.layout == WeightLayout::kRowMajor && packedInt8MatmulWeightBytes(n, k) > 0);
+WeightView CpuBackend::packMatmulWeightInt8(Quantization scheme, WeightView w, int n, int k,
+                                            void* dst) {
+  assert(w.layout == WeightLayout::kRowMajor && packedInt8MatmulWeightBytes(scheme, n, k) > 0);
+  const bool w8a8 = scheme == Quantization::kW8A8;
   const int panels = (n + kBf16PanelColumns - 1) / kBf16PanelColumns;
   pool_->parallelFor(panels, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> row(k);
@@ -381,10 +393,11 @@ WeightView CpuBackend::packMatmulWeightInt8(WeightView w, int n, int k, void* ds
                                                                                  : 0);
         }
       }
-      packInt8Panel(q.data(), scales, cols, n, k, static_cast<int>(panel), dst);
+      (w8a8 ? packW8A8Panel : packInt8Panel)(q.data(), scales, cols, n, k, static_cast<int>(panel),
+                                             dst);
     }
   });
-  return WeightView{dst, w.dtype, WeightLayout::kPackedInt8};
+  return WeightView{dst, w.dtype, w8a8 ? WeightLayout::kPackedW8A8 : WeightLayout::kPackedInt8};
 }
 
 int CpuBackend::convertActivationsToBf16(const float* x, int m, int k) {
@@ -399,9 +412,34 @@ int CpuBackend::convertActivationsToBf16(const float* x, int m, int k) {
   return stride;
 }
 
+int CpuBackend::quantizeActivationsToInt8(const float* x, int m, int k) {
+  const int stride = w8a8ActivationStride(k);
+  int8_x_.resize(static_cast<size_t>(m) * stride);
+  int8_x_scales_.resize(m);
+  pool_->parallelFor(m, rowsPerChunk(k), [&](int64_t begin, int64_t end) {
+    quantizeRowsToInt8(x + begin * k, static_cast<int>(end - begin), k,
+                       int8_x_.data() + begin * stride, stride, int8_x_scales_.data() + begin);
+  });
+  return stride;
+}
+
 void CpuBackend::matmul(const float* x, int m, int k, WeightView w, int n, WeightView bias,
                         float* out) {
   assert(out != x);
+  if (w.layout == WeightLayout::kPackedW8A8) {
+    // W8A8 (use_vnni_): activations quantized per row, threads split the column panels.
+    assert(use_vnni_);
+    const MatmulArgs args{x,         m,          k,   w.data,  w.dtype, n,
+                          bias.data, bias.dtype, out, nullptr, 0,       true};
+    const int stride = quantizeActivationsToInt8(x, m, k);
+    const int64_t panels = (n + kW8A8PanelColumns - 1) / kW8A8PanelColumns;
+    pool_->parallelFor(panels, rowsPerChunk(int64_t{m} * k * kW8A8PanelColumns / 4),
+                       [&](int64_t begin, int64_t end) {
+                         matmulW8A8Packed(args, int8_x_.data(), stride, int8_x_scales_.data(),
+                                          static_cast<int>(begin), static_cast<int>(end));
+                       });
+    return;
+  }
   if (w.layout == WeightLayout::kPacked && w.dtype == DType::kF32) {
     // Packed F32 (AVX-512): one kernel for every m, threads split the column panels.
     const MatmulArgs args{x, m, k, w.data, w.dtype, n, bias.data, bias.dtype, out, nullptr, 0,

@@ -99,11 +99,14 @@ class CpuBackend final : public Backend {
   // dot products (bf16_gemm.h); nothing is packed unless options.pack_weights.
   [[nodiscard]] size_t packedMatmulWeightBytes(DType dtype, int n, int k) const override;
   WeightView packMatmulWeight(WeightView w, int n, int k, void* dst) override;
-  // INT8 weights where this backend uses BF16 dot products (bf16_gemm.h): the products are the
-  // BF16 kernel's, with activations rounded to BF16. Packed whatever pack_weights says: there is
-  // no row-major INT8 kernel.
-  [[nodiscard]] size_t packedInt8MatmulWeightBytes(int n, int k) const override;
-  WeightView packMatmulWeightInt8(WeightView w, int n, int k, void* dst) override;
+  // INT8 weights, packed whatever pack_weights says (there is no row-major INT8 kernel).
+  // kInt8 where this backend uses BF16 dot products (bf16_gemm.h): the products are the BF16
+  // kernel's, with activations rounded to BF16. kW8A8 on AVX-512 with VNNI (int8_gemm.h), for
+  // k up to kW8A8MaxDepth.
+  [[nodiscard]] size_t packedInt8MatmulWeightBytes(Quantization scheme, int n,
+                                                   int k) const override;
+  WeightView packMatmulWeightInt8(Quantization scheme, WeightView w, int n, int k,
+                                  void* dst) override;
   void add(const float* x, int64_t n, float* out) override;
   void argmax(const float* x, int rows, int cols, int32_t* out) override;
   void softmax(const float* x, int rows, int cols, float* out) override;
@@ -118,17 +121,23 @@ class CpuBackend final : public Backend {
                       float* out);
   // x [m, k] rounded to BF16 into bf16_x_ for the dot-product GEMMs; returns its row stride.
   int convertActivationsToBf16(const float* x, int m, int k);
+  // x [m, k] quantized per row into int8_x_ and int8_x_scales_ for the W8A8 GEMM; returns its row
+  // stride.
+  int quantizeActivationsToInt8(const float* x, int m, int k);
 
   SimdLevel simd_level_;
   const CpuKernels* kernels_;
   int blas_min_rows_;
   int gemm_min_rows_;
   bool use_bf16_dot_;
+  bool use_vnni_;
   bool pack_weights_;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<float> packed_x_;  // [m, k rounded up] activations in BF16 pair order
   std::vector<float> blas_scratch_;  // [n, k] widened 16-bit weight for the OpenBLAS route
   std::vector<uint16_t> bf16_x_;     // [m, k rounded up to even] activations rounded to BF16
+  std::vector<uint8_t> int8_x_;      // [m, k rounded up to 4] activations quantized, plus 128
+  std::vector<float> int8_x_scales_;  // [m] their scales
 };
 
 }  // namespace manifold::kernels::cpu

@@ -120,19 +120,23 @@ BENCHMARK(BM_Matmul)->Apply(matmulArgs)->MinTime(0.3);
 
 // Weights packed at load (CpuBackend::packMatmulWeight): BF16 in vdpbf16ps panels (CPUs with
 // AVX-512 BF16), F32 in FMA panels (AVX-512); one GEMM for every m. INT8: BF16 weights
-// quantized by packMatmulWeightInt8 (same CPUs as BF16).
-// Args: m, k, n, threads, dtype (0 F32, 2 BF16, 3 INT8).
+// quantized by packMatmulWeightInt8, weight-only (same CPUs as BF16) or W8A8 (AVX-512 VNNI).
+// Args: m, k, n, threads, dtype (0 F32, 2 BF16, 3 INT8 weight-only, 4 INT8 W8A8).
 constexpr int kInt8Arg = 3;
+constexpr int kW8A8Arg = 4;
 void BM_MatmulPacked(benchmark::State& state) {
   const int m = static_cast<int>(state.range(0));
   const int k = static_cast<int>(state.range(1));
   const int n = static_cast<int>(state.range(2));
-  const bool int8 = state.range(4) == kInt8Arg;
+  const Quantization scheme = state.range(4) == kInt8Arg   ? Quantization::kInt8
+                              : state.range(4) == kW8A8Arg ? Quantization::kW8A8
+                                                           : Quantization::kNone;
+  const bool int8 = scheme != Quantization::kNone;
   const DType dtype = int8 ? DType::kBF16 : static_cast<DType>(state.range(4));
   CpuBackendOptions options;
   options.num_threads = static_cast<int>(state.range(3));
   CpuBackend backend(options);
-  const size_t bytes = int8 ? backend.packedInt8MatmulWeightBytes(n, k)
+  const size_t bytes = int8 ? backend.packedInt8MatmulWeightBytes(scheme, n, k)
                             : backend.packedMatmulWeightBytes(dtype, n, k);
   if (bytes == 0) {
     state.SkipWithError("this CPU does not pack weights of this dtype");
@@ -144,8 +148,9 @@ void BM_MatmulPacked(benchmark::State& state) {
   for (int c = 0; c < weights.copies; ++c) {
     packed.push_back(std::move(backend.allocate(bytes)).value());
     const WeightView row_major{weights.copy(c), dtype};
-    views.push_back(int8 ? backend.packMatmulWeightInt8(row_major, n, k, packed.back().data())
-                         : backend.packMatmulWeight(row_major, n, k, packed.back().data()));
+    views.push_back(
+        int8 ? backend.packMatmulWeightInt8(scheme, row_major, n, k, packed.back().data())
+             : backend.packMatmulWeight(row_major, n, k, packed.back().data()));
   }
   const std::vector<float> x = randomFloats(size_t(m) * k, 2);
   std::vector<float> out(size_t(m) * n);
@@ -158,14 +163,14 @@ void BM_MatmulPacked(benchmark::State& state) {
 }
 BENCHMARK(BM_MatmulPacked)
     ->ArgNames({"m", "k", "n", "threads", "dtype"})
-    ->ArgsProduct({{1, 8, 64, 512}, {576}, {3072}, {1, 2}, {0, 2, kInt8Arg}})
-    ->ArgsProduct({{1, 8, 64, 512}, {1536}, {576}, {1, 2}, {0, 2, kInt8Arg}})
-    ->ArgsProduct({{1}, {576}, {49152}, {1, 2}, {0, 2, kInt8Arg}})
+    ->ArgsProduct({{1, 8, 64, 512}, {576}, {3072}, {1, 2}, {0, 2, kInt8Arg, kW8A8Arg}})
+    ->ArgsProduct({{1, 8, 64, 512}, {1536}, {576}, {1, 2}, {0, 2, kInt8Arg, kW8A8Arg}})
+    ->ArgsProduct({{1}, {576}, {49152}, {1, 2}, {0, 2, kInt8Arg, kW8A8Arg}})
     // Batched decode out of cache (the LM head is 56 MB in BF16): does the arithmetic of 4 or 8
     // rows hide under the weight stream?
-    ->ArgsProduct({{4, 8}, {576}, {49152}, {2}, {2, kInt8Arg}})
+    ->ArgsProduct({{4, 8}, {576}, {49152}, {2}, {2, kInt8Arg, kW8A8Arg}})
     // Llama-3-8B's attention and down projection depths: several depth blocks per panel.
-    ->ArgsProduct({{8, 512}, {4096, 14336}, {4096}, {2}, {0, 2}})
+    ->ArgsProduct({{8, 512}, {4096, 14336}, {4096}, {2}, {0, 2, kW8A8Arg}})
     ->MinTime(0.3);
 
 // The DRAM read ceiling through the pool: argmax over 512 MiB of floats (one compare per value),

@@ -15,13 +15,18 @@ namespace {
 using testing_runner::argmaxRow;
 using testing_runner::iota;
 
-// "NAME" or "NAME-int8" (weights quantized at load).
-constexpr std::string_view kInt8Suffix = "-int8";
+// "NAME", or "NAME-int8" / "NAME-w8a8" (quantized at load with that scheme).
+Quantization quantizationOf(const std::string& param) {
+  for (Quantization scheme : {Quantization::kInt8, Quantization::kW8A8}) {
+    if (param.ends_with("-" + std::string(quantizationName(scheme)))) return scheme;
+  }
+  return Quantization::kNone;
+}
 
-bool isInt8(const std::string& param) { return param.ends_with(kInt8Suffix); }
+bool isQuantized(const std::string& param) { return quantizationOf(param) != Quantization::kNone; }
 
 std::string modelDir(std::string name) {
-  if (isInt8(name)) name.resize(name.size() - kInt8Suffix.size());
+  if (isQuantized(name)) name.resize(name.rfind('-'));
   return name == "stories260K" ? MANIFOLD_SOURCE_DIR "/models/stories260K"
                                : MANIFOLD_SOURCE_DIR "/tests/data/models/" + name;
 }
@@ -29,13 +34,14 @@ std::string modelDir(std::string name) {
 std::unique_ptr<ModelRunner> makeRunner(const std::string& model, int block_size, int num_blocks) {
   ModelRunnerOptions options;
   // INT8 weights run the BF16 dot products at every batch size (activations rounded to BF16
-  // whatever m is), so they too give the same numbers alone and batched.
-  if (isInt8(model)) options.quantization = Quantization::kInt8;
+  // whatever m is), so they too give the same numbers alone and batched; W8A8 quantizes each row
+  // of activations by itself and sums in INT32, exactly.
+  options.quantization = quantizationOf(model);
   options.kv_cache.block_size = block_size;
   options.kv_cache.num_blocks = num_blocks;
   // F32 products even for BF16 weights: BF16 dot products round the activations of 16+ row
   // batches only, which would make the numbers depend on the batch by design.
-  options.cpu_bf16_dot_products = isInt8(model);
+  options.cpu_bf16_dot_products = isQuantized(model);
   // And an F32 KV cache ("auto" would store BF16 for tiny-gqa4's BF16 weights).
   options.kv_cache.dtype = DType::kF32;
   Result<std::unique_ptr<ModelRunner>> runner = ModelRunner::create(modelDir(model), options);
@@ -89,8 +95,9 @@ double maxRelativeDiff(const std::vector<float>& a, const std::vector<float>& b)
 class BatchParity : public testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
-    if (isInt8(GetParam()) && !testing_runner::haveInt8Matmul()) {
-      GTEST_SKIP() << "no INT8 matmul on this CPU (needs AVX-512 BF16)";
+    const Quantization scheme = quantizationOf(GetParam());
+    if (scheme != Quantization::kNone && !testing_runner::haveInt8Matmul(scheme)) {
+      GTEST_SKIP() << "no " << quantizationName(scheme) << " matmul on this CPU";
     }
   }
 };
@@ -103,9 +110,10 @@ TEST_P(BatchParity, ScatteredOddSizedBlocksGiveTheSameTokensAsOneContiguousBlock
   std::vector<int32_t> scattered = iota(64);
   std::shuffle(scattered.begin(), scattered.end(), std::mt19937(3));
   // Another block size sums attention in another order: F32 rounding-level differences. With
-  // INT8 weights the activations are rounded to BF16 before each matmul, where such a difference
-  // now and then crosses a rounding boundary and becomes a BF16 step (2^-8 of one value).
-  const double tolerance = isInt8(model) ? 1e-2 : 1e-5;
+  // INT8 weights the activations are rounded to BF16 (or to INT8) before each matmul, where such
+  // a difference now and then crosses a rounding boundary and becomes a BF16 step (2^-8 of one
+  // value; an INT8 step is 2^-7 of the row's largest).
+  const double tolerance = isQuantized(model) ? 1e-2 : 1e-5;
   for (const auto& prompt : prompts(paged->vocabSize())) {
     const Generation a = runAlone(*contiguous, prompt, 24, {0});
     const Generation b = runAlone(*paged, prompt, 24, scattered);
@@ -186,7 +194,8 @@ TEST_P(BatchParity, OneVarlenBatchGivesTheSameTokensAsSequencesOneByOne) {
 
 INSTANTIATE_TEST_SUITE_P(Models, BatchParity,
                          testing::Values("stories260K", "tiny-llama", "tiny-gqa4", "tiny-qwen2",
-                                         "tiny-llama3", "stories260K-int8", "tiny-qwen2-int8"),
+                                         "tiny-llama3", "stories260K-int8", "tiny-qwen2-int8",
+                                         "stories260K-w8a8", "tiny-qwen2-w8a8"),
                          [](const testing::TestParamInfo<const char*>& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');

@@ -143,22 +143,36 @@ TEST(GenerateCommand, RejectsBadInputWithAClearMessage) {
   expectInputError({"--prompt", "hi", "--quantization", "int4"}, "--quantization");
 }
 
-// --quantization int8: the load summary says so and a greedy run keeps the reference's first
-// tokens (this case leads by 3.7 logits at its first token; golden_logits_test bounds the rest).
+// --quantization int8 and w8a8: the load summary says so and a greedy run keeps the reference's
+// first tokens (this case leads by 3.7 logits at its first token; golden_logits_test bounds the
+// rest; W8A8 keeps its first 14 here, INT8 all 64). A CPU without the scheme's instructions
+// refuses it (model_runner_test).
 TEST(GenerateCommand, Int8QuantizationServesTheModel) {
   const nlohmann::json reference = referenceCase("Tom and Lily went to the park.");
-  const RunResult run =
-      runGenerate({"--prompt", "Tom and Lily went to the park.", "--max-tokens", "16",
-                   "--temperature", "0", "--quantization", "int8", "--json"});
-  if (run.exit_code != 0 && run.err.find("AVX-512 BF16") != std::string::npos) {
-    GTEST_SKIP() << "no INT8 matmul on this CPU";
-  }
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_NE(run.err.find("weights INT8 per channel (from F32)"), std::string::npos) << run.err;
   const auto want = reference["output_ids"].get<std::vector<int>>();
-  const auto got = nlohmann::json::parse(run.out)["token_ids"].get<std::vector<int>>();
-  ASSERT_EQ(got.size(), 16u);
-  EXPECT_EQ(got, std::vector<int>(want.begin(), want.begin() + 16));
+  const struct {
+    const char* scheme;
+    const char* summary;
+    const char* needs;
+    size_t tokens;
+  } kCases[] = {{"int8", "weights INT8 per channel (from F32)", "AVX-512 BF16", 16},
+                {"w8a8", "weights INT8 per channel, activations INT8 per token (from F32)",
+                 "AVX-512 VNNI", 12}};
+  for (const auto& c : kCases) {
+    SCOPED_TRACE(c.scheme);
+    const RunResult run = runGenerate({"--prompt", "Tom and Lily went to the park.", "--max-tokens",
+                                       std::to_string(c.tokens), "--temperature", "0",
+                                       "--quantization", c.scheme, "--json"});
+    if (run.exit_code != 0 && run.err.find(c.needs) != std::string::npos) {
+      std::printf("[ skipped ] --quantization %s: this CPU lacks %s\n", c.scheme, c.needs);
+      continue;
+    }
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    EXPECT_NE(run.err.find(c.summary), std::string::npos) << run.err;
+    const auto got = nlohmann::json::parse(run.out)["token_ids"].get<std::vector<int>>();
+    ASSERT_EQ(got.size(), c.tokens);
+    EXPECT_EQ(got, std::vector<int>(want.begin(), want.begin() + c.tokens));
+  }
 }
 
 // --json-schema: the output keeps to the schema and ends with the value, --ignore-eos or not.

@@ -71,8 +71,9 @@ ModelRunnerOptions runnerOptions(const GoldenParam& p) {
 class GoldenLogits : public testing::TestWithParam<GoldenParam> {
  protected:
   void SetUp() override {
-    if (GetParam().quantization == Quantization::kInt8 && !testing_runner::haveInt8Matmul()) {
-      GTEST_SKIP() << "no INT8 matmul on this CPU (needs AVX-512 BF16)";
+    const Quantization scheme = GetParam().quantization;
+    if (scheme != Quantization::kNone && !testing_runner::haveInt8Matmul(scheme)) {
+      GTEST_SKIP() << "no " << quantizationName(scheme) << " matmul on this CPU";
     }
   }
 };
@@ -126,6 +127,8 @@ TEST_P(GoldenLogits, ChunkedPrefillOverScatteredOddSizedBlocksMatchesTheReferenc
 // activations to BF16 (every batch, with packed weights) and store K/V in BF16: bound 5e-2.
 // INT8 weights (per output channel, 255 levels) on top of that: 0.6-1.3% of the range for
 // stories260K's trained weights (bound 2e-2), up to 7.4% for the random tiny models (1e-1).
+// W8A8 (activations per token too): 1.3-2.2% for stories260K (bound 3e-2), up to 8.5% for the
+// tiny models (1.2e-1).
 INSTANTIATE_TEST_SUITE_P(
     Models, GoldenLogits,
     testing::Values(GoldenParam{"stories260K", std::nullopt, false, 1e-4},
@@ -144,7 +147,12 @@ INSTANTIATE_TEST_SUITE_P(
                     GoldenParam{"tiny-llama", std::nullopt, true, 1e-1, Quantization::kInt8},
                     GoldenParam{"tiny-gqa4", std::nullopt, true, 1e-1, Quantization::kInt8},
                     GoldenParam{"tiny-qwen2", std::nullopt, true, 1e-1, Quantization::kInt8},
-                    GoldenParam{"tiny-llama3", std::nullopt, true, 1e-1, Quantization::kInt8}),
+                    GoldenParam{"tiny-llama3", std::nullopt, true, 1e-1, Quantization::kInt8},
+                    GoldenParam{"stories260K", std::nullopt, true, 3e-2, Quantization::kW8A8},
+                    GoldenParam{"tiny-llama", std::nullopt, true, 1.2e-1, Quantization::kW8A8},
+                    GoldenParam{"tiny-gqa4", std::nullopt, true, 1.2e-1, Quantization::kW8A8},
+                    GoldenParam{"tiny-qwen2", std::nullopt, true, 1.2e-1, Quantization::kW8A8},
+                    GoldenParam{"tiny-llama3", std::nullopt, true, 1.2e-1, Quantization::kW8A8}),
     [](const testing::TestParamInfo<GoldenParam>& info) { return paramName(info.param); });
 
 }  // namespace

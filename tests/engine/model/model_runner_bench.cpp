@@ -51,13 +51,17 @@ fs::path benchModelsDir() {
   return env ? fs::path(env) : fs::path("/tmp/manifold-bench-models");
 }
 
-// "smollm2-135m-int8" is the BF16 model with its weights quantized at load.
-bool isInt8(const std::string& name) { return name.ends_with("-int8"); }
+// "smollm2-135m-int8" and "-w8a8" are the BF16 model quantized at load with that scheme.
+Quantization quantizationOf(const std::string& name) {
+  if (name.ends_with("-int8")) return Quantization::kInt8;
+  if (name.ends_with("-w8a8")) return Quantization::kW8A8;
+  return Quantization::kNone;
+}
 
 // The model folder for `name`, writing the random SmolLM2 models on first use.
 fs::path modelDir(std::string name) {
   if (name == "stories260K") return fs::path(MANIFOLD_SOURCE_DIR) / "models/stories260K";
-  if (isInt8(name)) name = "smollm2-135m-bf16";
+  if (quantizationOf(name) != Quantization::kNone) name = "smollm2-135m-bf16";
   const fs::path dir = benchModelsDir() / name;
   if (fs::exists(dir / "model.safetensors")) return dir;
   RandomModelOptions options;
@@ -76,7 +80,7 @@ ModelRunner* runner(const std::string& name, int threads) {
   if (!slot) {
     ModelRunnerOptions options;
     options.num_threads = threads;
-    if (isInt8(name)) options.quantization = Quantization::kInt8;
+    options.quantization = quantizationOf(name);
     // MANIFOLD_BENCH_BLAS_MIN_ROWS=N routes F32 matmuls of N+ rows to OpenBLAS (default: never).
     if (const char* blas = std::getenv("MANIFOLD_BENCH_BLAS_MIN_ROWS")) {
       options.cpu_blas_min_rows = std::atoi(blas);
@@ -168,8 +172,8 @@ void registerModel(const std::string& model) {
 }  // namespace manifold
 
 int main(int argc, char** argv) {
-  for (const char* model :
-       {"stories260K", "smollm2-135m-f32", "smollm2-135m-bf16", "smollm2-135m-int8"}) {
+  for (const char* model : {"stories260K", "smollm2-135m-f32", "smollm2-135m-bf16",
+                            "smollm2-135m-int8", "smollm2-135m-w8a8"}) {
     manifold::registerModel(model);
   }
   benchmark::Initialize(&argc, argv);

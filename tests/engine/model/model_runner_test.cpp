@@ -245,6 +245,34 @@ TEST(ModelRunner, Int8QuantizationNeedsAnInt8MatmulAndSaysSo) {
       << (*runner)->summary();
 }
 
+// --quantization w8a8 needs AVX-512 VNNI: a backend held to AVX2 refuses it at load and says so.
+TEST(ModelRunner, W8A8QuantizationNeedsVnniAndSaysSo) {
+  ModelRunnerOptions options;
+  options.kv_cache.num_blocks = 4;
+  options.quantization = Quantization::kW8A8;
+  kernels::cpu::CpuBackendOptions avx2;
+  avx2.simd_level = kernels::cpu::SimdLevel::kAvx2;
+  Result<std::unique_ptr<ModelRunner>> refused =
+      ModelRunner::create(MANIFOLD_SOURCE_DIR "/models/stories260K", options,
+                          std::make_unique<kernels::cpu::CpuBackend>(avx2));
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(refused.status().message().find("quantization w8a8"), std::string::npos)
+      << refused.status().toString();
+  EXPECT_NE(refused.status().message().find("AVX-512 VNNI"), std::string::npos)
+      << refused.status().toString();
+  if (!testing_runner::haveInt8Matmul(Quantization::kW8A8)) {
+    GTEST_SKIP() << "no W8A8 matmul on this CPU";
+  }
+  Result<std::unique_ptr<ModelRunner>> runner =
+      ModelRunner::create(MANIFOLD_SOURCE_DIR "/models/stories260K", options);
+  ASSERT_TRUE(runner.isOk()) << runner.status().toString();
+  EXPECT_NE(
+      (*runner)->summary().find("weights INT8 per channel, activations INT8 per token (from F32) "),
+      std::string::npos)
+      << (*runner)->summary();
+}
+
 TEST(ModelRunner, NamesAMissingTensor) {
   const fs::path dir = freshDir();
   writeModifiedStories(dir, "model.layers.3.mlp.up_proj.weight", storiesConfigText());

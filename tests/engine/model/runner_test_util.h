@@ -12,10 +12,11 @@
 
 namespace manifold::testing_runner {
 
-// Whether the default CPU backend has an INT8 matmul (--quantization int8: AVX-512 BF16).
-inline bool haveInt8Matmul() {
+// Whether the default CPU backend has the INT8 matmul of `scheme` (--quantization int8: AVX-512
+// BF16; w8a8: AVX-512 VNNI).
+inline bool haveInt8Matmul(Quantization scheme = Quantization::kInt8) {
   return kernels::cpu::CpuBackend(kernels::cpu::CpuBackendOptions{})
-             .packedInt8MatmulWeightBytes(32, 64) > 0;
+             .packedInt8MatmulWeightBytes(scheme, 32, 64) > 0;
 }
 
 inline std::vector<int32_t> iota(int n, int first = 0) {

@@ -120,8 +120,10 @@ TEST(ConfigOptions, SchedulerAndDtypeSettingsAreChecked) {
   EXPECT_TRUE(config.validate().isOk());
   config.engines[0].quantization = "fp8";
   EXPECT_EQ(config.validate().message(),
-            "engines[0].quantization: must be none or int8, got `fp8`");
+            "engines[0].quantization: must be none, int8 or w8a8, got `fp8`");
   config.engines[0].quantization = "int8";
+  EXPECT_TRUE(config.validate().isOk());
+  config.engines[0].quantization = "w8a8";
   EXPECT_TRUE(config.validate().isOk());
   config.engines[0].enable_auto_tool_choice = true;
   EXPECT_EQ(config.validate().message(),

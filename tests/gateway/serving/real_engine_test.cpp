@@ -55,6 +55,10 @@ TEST(EngineFactory, EngineConfigCarriesTheSchedulerCacheAndDtypeSettings) {
   EXPECT_FALSE(config->weight_dtype.has_value());
   EXPECT_FALSE(config->kv_cache_dtype.has_value());
   EXPECT_EQ(config->quantization, Quantization::kInt8);
+  spec.quantization = "w8a8";
+  config = engineConfigFor(spec, 2, nullptr);
+  ASSERT_TRUE(config.isOk());
+  EXPECT_EQ(config->quantization, Quantization::kW8A8);
   // Without chunked prefill a step must hold a whole context.
   spec.max_num_batched_tokens = 128;
   EXPECT_FALSE(engineConfigFor(spec, 2, nullptr).isOk());

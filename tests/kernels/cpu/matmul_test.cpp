@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/int8_gemm.h"
 #include "tests/kernels/cpu/kernel_test_util.h"
 
 namespace manifold::kernels::cpu {
@@ -200,21 +201,42 @@ INSTANTIATE_TEST_SUITE_P(F32AndBf16, MatmulPacked, ::testing::Values(DType::kF32
                            return std::string(dtypeName(info.param));
                          });
 
+// Makes the rows of `values` [rows, k] (random in [-1, 1]) integers times a per-row power of two
+// with the row's maximum at +-127 times it, when `exact` (BF16-, F16- and F32-exact values that
+// symmetric INT8 quantization recovers exactly). Returns each row's quantization scale,
+// max |row| / 127.
+std::vector<double> int8Rows(std::vector<float>& values, int rows, int k, bool exact) {
+  std::vector<double> scales(rows);
+  for (int j = 0; j < rows; ++j) {
+    float* row = values.data() + static_cast<size_t>(j) * k;
+    if (exact) {
+      const float step = std::ldexp(1.0f, -7 - j % 5);
+      for (int i = 0; i < k; ++i) row[i] = std::round(row[i] * 127.0f) * step;
+      row[(j * 7) % k] = (j % 2 ? 127.0f : -127.0f) * step;  // the row's maximum
+    }
+    double max_abs = 0;
+    for (int i = 0; i < k; ++i) max_abs = std::max(max_abs, std::abs(double{row[i]}));
+    scales[j] = max_abs / 127;
+  }
+  return scales;
+}
+
 // Weight-only INT8 (packMatmulWeightInt8): quantized per output channel, computed with the BF16
 // dot products over activations rounded to BF16.
 class MatmulInt8 : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (backend_.packedInt8MatmulWeightBytes(32, 64) == 0) {
+    if (backend_.packedInt8MatmulWeightBytes(Quantization::kInt8, 32, 64) == 0) {
       GTEST_SKIP() << "no INT8 matmul on this CPU (needs AVX-512 BF16)";
     }
   }
 
   WeightView pack(const TypedTensor& w, int n, int k) {
-    const size_t bytes = backend_.packedInt8MatmulWeightBytes(n, k);
+    const size_t bytes = backend_.packedInt8MatmulWeightBytes(Quantization::kInt8, n, k);
     storage_.push_back(std::move(backend_.allocate(bytes)).value());
     std::memset(storage_.back().data(), 0xA5, bytes);  // the packed form must not read it
-    const WeightView view = backend_.packMatmulWeightInt8(w.view(), n, k, storage_.back().data());
+    const WeightView view =
+        backend_.packMatmulWeightInt8(Quantization::kInt8, w.view(), n, k, storage_.back().data());
     EXPECT_EQ(view.layout, WeightLayout::kPackedInt8);
     return view;
   }
@@ -227,18 +249,7 @@ class MatmulInt8 : public ::testing::Test {
   void check(const MatmulShape& s, DType dtype, bool exact, uint32_t seed) {
     const std::vector<float> x = randomFloats(static_cast<size_t>(s.m) * s.k, seed);
     std::vector<float> source = randomFloats(static_cast<size_t>(s.n) * s.k, seed + 1);
-    std::vector<double> scales(s.n);
-    for (int j = 0; j < s.n; ++j) {
-      float* row = source.data() + static_cast<size_t>(j) * s.k;
-      if (exact) {
-        const float step = std::ldexp(1.0f, -7 - j % 5);  // BF16/F16-exact integer multiples
-        for (int i = 0; i < s.k; ++i) row[i] = std::round(row[i] * 127.0f) * step;
-        row[(j * 7) % s.k] = (j % 2 ? 127.0f : -127.0f) * step;  // the row's maximum
-      }
-      double max_abs = 0;
-      for (int i = 0; i < s.k; ++i) max_abs = std::max(max_abs, std::abs(double{row[i]}));
-      scales[j] = max_abs / 127;
-    }
+    const std::vector<double> scales = int8Rows(source, s.n, s.k, exact);
     const TypedTensor w = makeTyped(source, dtype);
     const std::vector<float> bias = randomFloats(s.n, seed + 2);
     const WeightView view = pack(w, s.n, s.k);
@@ -328,10 +339,160 @@ TEST_F(MatmulInt8, ZeroAndNanRowsQuantizeToZero) {
 TEST(MatmulInt8Unsupported, NoInt8WithoutBf16DotProducts) {
   CpuBackendOptions options;
   options.bf16_dot_products = false;
-  EXPECT_EQ(CpuBackend(options).packedInt8MatmulWeightBytes(32, 64), 0u);
+  EXPECT_EQ(CpuBackend(options).packedInt8MatmulWeightBytes(Quantization::kInt8, 32, 64), 0u);
   options.bf16_dot_products = true;
   options.simd_level = SimdLevel::kAvx2;
-  EXPECT_EQ(CpuBackend(options).packedInt8MatmulWeightBytes(32, 64), 0u);
+  EXPECT_EQ(CpuBackend(options).packedInt8MatmulWeightBytes(Quantization::kInt8, 32, 64), 0u);
+}
+
+// W8A8 (packMatmulWeightInt8 with kW8A8): weights quantized per output channel, activations per
+// row at each call, the products summed exactly in INT32 by vpdpbusd.
+class MatmulW8A8 : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (backend_.packedInt8MatmulWeightBytes(Quantization::kW8A8, 32, 64) == 0) {
+      GTEST_SKIP() << "no W8A8 matmul on this CPU (needs AVX-512 VNNI)";
+    }
+  }
+
+  WeightView pack(const TypedTensor& w, int n, int k) {
+    const size_t bytes = backend_.packedInt8MatmulWeightBytes(Quantization::kW8A8, n, k);
+    storage_.push_back(std::move(backend_.allocate(bytes)).value());
+    std::memset(storage_.back().data(), 0xA5, bytes);  // the packed form must not read it
+    const WeightView view =
+        backend_.packMatmulWeightInt8(Quantization::kW8A8, w.view(), n, k, storage_.back().data());
+    EXPECT_EQ(view.layout, WeightLayout::kPackedW8A8);
+    return view;
+  }
+
+  // out of x [m, k] times w [n, k] (of `dtype`), both quantized, plus an F32 bias, against the
+  // double reference over the unquantized values. Each x (w) moves by at most its row's scale
+  // sx / 2 (sw / 2), so a product moves by at most sx / 2 * |w| + sw / 2 * |x| + sx * sw / 4.
+  // With `exact` both are integers times per-row scales: the INT32 sums are exact and only the
+  // final scale multiply and add round.
+  void check(const MatmulShape& s, DType dtype, bool exact, uint32_t seed) {
+    std::vector<float> x = randomFloats(static_cast<size_t>(s.m) * s.k, seed);
+    const std::vector<double> x_scales = int8Rows(x, s.m, s.k, exact);
+    std::vector<float> source = randomFloats(static_cast<size_t>(s.n) * s.k, seed + 1);
+    const std::vector<double> w_scales = int8Rows(source, s.n, s.k, exact);
+    const TypedTensor w = makeTyped(source, dtype);
+    const std::vector<float> bias = randomFloats(s.n, seed + 2);
+    const WeightView view = pack(w, s.n, s.k);
+    std::vector<float> out(static_cast<size_t>(s.m) * s.n, NAN);
+    backend_.matmul(x.data(), s.m, s.k, view, s.n, {bias.data(), DType::kF32}, out.data());
+    for (int i = 0; i < s.m; ++i) {
+      for (int j = 0; j < s.n; ++j) {
+        double expected = bias[j];
+        double magnitude = std::abs(double{bias[j]});
+        double quantization = 0;
+        for (int kk = 0; kk < s.k; ++kk) {
+          const double xv = x[static_cast<size_t>(i) * s.k + kk];
+          const double wv = w.values[static_cast<size_t>(j) * s.k + kk];
+          expected += xv * wv;
+          magnitude += std::abs(xv * wv);
+          quantization += x_scales[i] / 2 * std::abs(wv) + w_scales[j] / 2 * std::abs(xv) +
+                          x_scales[i] * w_scales[j] / 4;
+        }
+        const double bound = (exact ? 0.0 : quantization * (1 + 1e-3)) + 1e-6 * magnitude + 1e-6;
+        ASSERT_NEAR(out[static_cast<size_t>(i) * s.n + j], expected, bound)
+            << "m=" << s.m << " k=" << s.k << " n=" << s.n << " " << dtypeName(dtype) << " at ("
+            << i << ", " << j << ")";
+      }
+    }
+  }
+
+  CpuBackend backend_{CpuBackendOptions{.num_threads = 2, .simd_level = std::nullopt}};
+  std::vector<DeviceBuffer> storage_;
+};
+
+// The INT8 shapes, and three depth blocks (k = 6145: 1537 groups of four).
+TEST_F(MatmulW8A8, ExactOnValuesThatAreIntegersTimesTheirRowScale) {
+  uint32_t seed = 1100;
+  for (const MatmulShape& shape : kInt8Shapes) check(shape, DType::kBF16, true, seed++);
+  check({13, 6145, 40}, DType::kBF16, true, seed++);
+  check({5, 300, 40}, DType::kF32, true, seed++);
+  check({5, 300, 40}, DType::kF16, true, seed++);
+}
+
+TEST_F(MatmulW8A8, WithinHalfAStepOfBothOperands) {
+  uint32_t seed = 1150;
+  for (const MatmulShape& shape : kInt8Shapes) check(shape, DType::kBF16, false, seed++);
+  check({13, 6145, 40}, DType::kBF16, false, seed++);
+  check({5, 300, 40}, DType::kF32, false, seed++);
+}
+
+TEST_F(MatmulW8A8, RowsAreBitwiseIndependentOfTheBatch) {
+  const int m = 37, k = 3073, n = 70;  // two depth blocks
+  const std::vector<float> x = randomFloats(static_cast<size_t>(m) * k, 1190);
+  const TypedTensor w = makeTyped(randomFloats(static_cast<size_t>(n) * k, 1191), DType::kBF16);
+  const std::vector<float> bias = randomFloats(n, 1192);
+  const WeightView view = pack(w, n, k);
+  std::vector<float> batch(static_cast<size_t>(m) * n);
+  backend_.matmul(x.data(), m, k, view, n, {bias.data(), DType::kF32}, batch.data());
+  for (int rows : {1, 5, 12, 13}) {
+    for (int first = 0; first + rows <= m; first += rows) {
+      std::vector<float> part(static_cast<size_t>(rows) * n);
+      backend_.matmul(x.data() + static_cast<size_t>(first) * k, rows, k, view, n,
+                      {bias.data(), DType::kF32}, part.data());
+      for (size_t i = 0; i < part.size(); ++i) {
+        ASSERT_EQ(part[i], batch[static_cast<size_t>(first) * n + i])
+            << "rows " << first << ".." << first + rows << ", element " << i;
+      }
+    }
+  }
+}
+
+// Weights: a zero row gives 0, a NaN weight quantizes to 0. Activations: a zero row gives the
+// bias; a row holding an infinity or NaN gives NaN everywhere (as unquantized), and no other row
+// notices.
+TEST_F(MatmulW8A8, ZeroAndNonFiniteRows) {
+  const int m = 4, k = 40, n = 33;
+  std::vector<float> source = randomFloats(static_cast<size_t>(n) * k, 1195);
+  for (int i = 0; i < k; ++i) source[i] = 0.0f;             // weight row 0: all zero
+  source[static_cast<size_t>(32) * k + 5] = std::nanf("");  // weight row 32 (second panel)
+  const TypedTensor w = makeTyped(source, DType::kF32);
+  const WeightView view = pack(w, n, k);
+  std::vector<float> x = randomFloats(static_cast<size_t>(m) * k, 1196);
+  for (int i = 0; i < k; ++i) x[static_cast<size_t>(1) * k + i] = 0.0f;  // row 1: all zero
+  x[static_cast<size_t>(2) * k + 39] = std::nanf("");                    // row 2: a NaN
+  x[static_cast<size_t>(3) * k + 7] = -INFINITY;                         // row 3: an infinity
+  const std::vector<float> bias = randomFloats(n, 1197);
+  std::vector<float> out(static_cast<size_t>(m) * n, 12345.0f);
+  backend_.matmul(x.data(), m, k, view, n, {bias.data(), DType::kF32}, out.data());
+  EXPECT_EQ(out[0], bias[0]);
+  EXPECT_TRUE(std::isfinite(out[32]));
+  for (int j = 0; j < n; ++j) {
+    EXPECT_EQ(out[static_cast<size_t>(1) * n + j], bias[j]) << "column " << j;
+    EXPECT_TRUE(std::isnan(out[static_cast<size_t>(2) * n + j])) << "column " << j;
+    EXPECT_TRUE(std::isnan(out[static_cast<size_t>(3) * n + j])) << "column " << j;
+  }
+}
+
+// An activation row whose maximum is 127 has the scale 1, so each value's rounding shows through
+// a weight that is 127 times the identity: halves round to even, as nearbyint does.
+TEST_F(MatmulW8A8, ActivationsRoundToNearestEven) {
+  const std::vector<float> x = {127.0f, 0.6f, -0.6f, 2.5f, 3.5f, -2.5f, 1.4f, 126.5f, -0.5f};
+  const std::vector<float> rounded = {127, 1, -1, 2, 4, -2, 1, 126, 0};
+  const int k = static_cast<int>(x.size()), n = k;
+  std::vector<float> identity(static_cast<size_t>(n) * k, 0.0f);
+  for (int j = 0; j < n; ++j) identity[static_cast<size_t>(j) * k + j] = 127.0f;
+  const WeightView view = pack(makeTyped(identity, DType::kF32), n, k);
+  std::vector<float> out(n, NAN);
+  backend_.matmul(x.data(), 1, k, view, n, {}, out.data());
+  for (int j = 0; j < n; ++j) EXPECT_EQ(out[j], 127.0f * rounded[j]) << "x = " << x[j];
+}
+
+TEST(MatmulW8A8Unsupported, NoW8A8WithoutAvx512OrPastTheInt32Depth) {
+  CpuBackendOptions options;
+  CpuBackend backend(options);
+  if (backend.packedInt8MatmulWeightBytes(Quantization::kW8A8, 32, 64) == 0) {
+    GTEST_SKIP() << "no W8A8 matmul on this CPU (needs AVX-512 VNNI)";
+  }
+  EXPECT_GT(backend.packedInt8MatmulWeightBytes(Quantization::kW8A8, 32, kW8A8MaxDepth), 0u);
+  EXPECT_EQ(backend.packedInt8MatmulWeightBytes(Quantization::kW8A8, 32, kW8A8MaxDepth + 1), 0u);
+  EXPECT_EQ(backend.packedInt8MatmulWeightBytes(Quantization::kNone, 32, 64), 0u);
+  options.simd_level = SimdLevel::kAvx2;
+  EXPECT_EQ(CpuBackend(options).packedInt8MatmulWeightBytes(Quantization::kW8A8, 32, 64), 0u);
 }
 
 TEST(MatmulPackingOff, NothingIsPacked) {
