@@ -10,6 +10,8 @@ std::string_view dtypeName(DType dtype) {
     case DType::kF32: return "F32";
     case DType::kF16: return "F16";
     case DType::kBF16: return "BF16";
+    case DType::kI8:
+      return "I8";
   }
   return "?";
 }

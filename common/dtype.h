@@ -12,12 +12,18 @@
 
 namespace manifold {
 
-enum class DType : uint8_t { kF32, kF16, kBF16 };
+// kI8 is a stored type only: the INT8 weights of a quantized checkpoint, which the loader hands to
+// Backend::packMatmulWeightInt8 with their scales. No kernel reads it as an activation or weight
+// dtype, and WeightStore::get() refuses it where a float tensor is expected.
+enum class DType : uint8_t { kF32, kF16, kBF16, kI8 };
 
-constexpr size_t dtypeSize(DType dtype) { return dtype == DType::kF32 ? 4 : 2; }
-// "F32", "F16", "BF16" (safetensors spelling).
+constexpr size_t dtypeSize(DType dtype) {
+  return dtype == DType::kF32 ? 4 : dtype == DType::kI8 ? 1 : 2;
+}
+// "F32", "F16", "BF16", "I8" (safetensors spelling).
 std::string_view dtypeName(DType dtype);
-// Parses safetensors ("F32", "BF16") and torch_dtype ("float32", "bfloat16") spellings.
+// Parses the float dtypes' safetensors ("F32", "BF16") and torch_dtype ("float32", "bfloat16")
+// spellings; not "I8".
 std::optional<DType> parseDType(std::string_view name);
 // The user-facing choice of --dtype / --kv-cache-dtype (vLLM's spelling): "auto" (nullopt: keep
 // or derive the model's), "f32", "bf16" or "f16". Error: names the accepted values.

@@ -257,15 +257,17 @@ class Backend {
     (void)k;
     return 0;
   }
-  // Quantizes the row-major weight w [n, k] (any dtype) symmetrically per output channel (row of
-  // w: scale = max |w| / 127, q = round(w / scale)) into dst (packedInt8MatmulWeightBytes bytes of
-  // this backend's memory) and returns its view (layout kPackedInt8 or kPackedW8A8). matmul then
-  // computes out = (x * q^T) * scale + bias, with x rounded to BF16 (kInt8) or quantized per row
-  // the same way (kW8A8: out = (q_x * q^T) * scale_x * scale + bias).
-  // REQUIRES: packedInt8MatmulWeightBytes(scheme, n, k) > 0.
-  virtual WeightView packMatmulWeightInt8(Quantization scheme, WeightView w, int n, int k,
-                                          void* dst) {
+  // Quantizes the row-major weight w [n, k] (a float dtype, `scales` null) symmetrically per
+  // output channel (row of w: scale = max |w| / 127, q = round(w / scale)), or takes it as
+  // quantized already (dtype kI8, with `scales` [n] in host memory: a quantized checkpoint's),
+  // into dst (packedInt8MatmulWeightBytes bytes of this backend's memory) and returns its view
+  // (layout kPackedInt8 or kPackedW8A8). matmul then computes out = (x * q^T) * scale + bias,
+  // with x rounded to BF16 (kInt8) or quantized per row the same way (kW8A8: out =
+  // (q_x * q^T) * scale_x * scale + bias). REQUIRES: packedInt8MatmulWeightBytes(scheme, n, k) > 0.
+  virtual WeightView packMatmulWeightInt8(Quantization scheme, WeightView w, const float* scales,
+                                          int n, int k, void* dst) {
     (void)scheme;
+    (void)scales;
     (void)n;
     (void)k;
     (void)dst;

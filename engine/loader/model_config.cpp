@@ -140,8 +140,75 @@ Status parseArchitecture(const Json& json, Architecture& out) {
                        "\" (supported: " + supportedArchitectureNames() + ")");
 }
 
+// `where` + " " + what, for unsupported quantization settings.
+Status unsupportedQuantization(const std::string& where, const Json& value) {
+  return unimplemented("quantization_config: " + where + " " + value.dump() +
+                       " is not supported (supported: compressed-tensors \"int-quantized\" with "
+                       "symmetric 8-bit int weights per channel or tensor, and no input "
+                       "activation quantization or dynamic symmetric 8-bit int per token)");
+}
+
+// The value of `key` in `object`, or null when absent.
+const Json& member(const Json& object, const char* key) {
+  static const Json kNull;
+  const auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
+// config.json "quantization_config", as llm-compressor writes it for INT8 W8A8 / W8A16:
+// {"quant_method": "compressed-tensors", "format": "int-quantized", "config_groups": {"group_0":
+// {"targets": ["Linear"], "weights": {"num_bits": 8, "type": "int", "symmetric": true,
+// "strategy": "channel", "dynamic": false, ...}, "input_activations": {"num_bits": 8, "type":
+// "int", "symmetric": true, "strategy": "token", "dynamic": true, ...} or null}}, "ignore":
+// ["lm_head"], ...}. Anything else (GPTQ, AWQ, FP8, INT4, static or asymmetric scales, KV cache
+// quantization) is UNIMPLEMENTED, naming the setting.
+Status parseQuantizationConfig(const Json& json, ModelConfig& c) {
+  const Json& q = member(json, "quantization_config");
+  if (q.is_null()) return Status::ok();
+  if (!q.is_object()) return invalidArgument("quantization_config must be an object");
+  if (member(q, "quant_method") != "compressed-tensors") {
+    return unsupportedQuantization("quant_method", member(q, "quant_method"));
+  }
+  if (member(q, "format") != "int-quantized") {
+    return unsupportedQuantization("format", member(q, "format"));
+  }
+  if (!member(q, "kv_cache_scheme").is_null()) {
+    return unsupportedQuantization("kv_cache_scheme", member(q, "kv_cache_scheme"));
+  }
+  const Json& groups = member(q, "config_groups");
+  if (!groups.is_object() || groups.size() != 1) {
+    return unsupportedQuantization("config_groups (one group)", groups);
+  }
+  const Json& group = groups.begin().value();
+  const Json& targets = member(group, "targets");
+  if (targets != Json::array({"Linear"})) return unsupportedQuantization("targets", targets);
+  auto isSymmetricInt8 = [](const Json& args) {
+    return args.is_object() && member(args, "num_bits") == 8 && member(args, "type") == "int" &&
+           member(args, "symmetric") == true && member(args, "group_size").is_null();
+  };
+  const Json& weights = member(group, "weights");
+  if (!isSymmetricInt8(weights) || member(weights, "dynamic") == true ||
+      (member(weights, "strategy") != "channel" && member(weights, "strategy") != "tensor")) {
+    return unsupportedQuantization("weights", weights);
+  }
+  const Json& inputs = member(group, "input_activations");
+  if (inputs.is_null()) {
+    c.checkpoint_quantization = Quantization::kInt8;
+  } else if (isSymmetricInt8(inputs) && member(inputs, "dynamic") == true &&
+             member(inputs, "strategy") == "token") {
+    c.checkpoint_quantization = Quantization::kW8A8;
+  } else {
+    return unsupportedQuantization("input_activations", inputs);
+  }
+  if (!member(group, "output_activations").is_null()) {
+    return unsupportedQuantization("output_activations", member(group, "output_activations"));
+  }
+  return Status::ok();
+}
+
 Status parseFields(const Json& json, ModelConfig& c) {
   if (!json.is_object()) return invalidArgument("config.json must be a JSON object");
+  RETURN_IF_ERROR(parseQuantizationConfig(json, c));
   RETURN_IF_ERROR(parseArchitecture(json, c.architecture));
   RETURN_IF_ERROR(requireInt(json, "hidden_size", c.hidden_size));
   RETURN_IF_ERROR(requireInt(json, "intermediate_size", c.intermediate_size));

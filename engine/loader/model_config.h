@@ -57,6 +57,12 @@ struct ModelConfig {
   int64_t sliding_window = 0;
   int64_t max_window_layers = 0;
   DType torch_dtype = DType::kF32;  // dtype the weights were saved in (informational)
+  // A quantized checkpoint (config.json "quantization_config": compressed-tensors
+  // "int-quantized", INT8 weights per channel or per tensor, symmetric): kInt8 with float
+  // activations, kW8A8 with dynamic per-token INT8 activations; kNone for a float checkpoint.
+  // Its quantized linear layers hold an I8 "weight" and a "weight_scale"; modules it ignores
+  // (usually lm_head) stay float.
+  Quantization checkpoint_quantization = Quantization::kNone;
   std::optional<int32_t> bos_token_id;
   std::vector<int32_t> eos_token_ids;  // config.json accepts an int or a list
 

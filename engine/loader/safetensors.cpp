@@ -39,10 +39,12 @@ Status parseTensorEntry(const std::string& name, const Json& entry, uint64_t dat
   std::optional<DType> dtype;
   if (dtype_name == "F32" || dtype_name == "F16" || dtype_name == "BF16") {
     dtype = parseDType(dtype_name);
+  } else if (dtype_name == "I8") {
+    dtype = DType::kI8;  // a quantized checkpoint's weights
   }
   if (!dtype) {
     return unimplemented(where + ": dtype \"" + dtype_name +
-                         "\" is not supported (supported: F32, F16, BF16)");
+                         "\" is not supported (supported: F32, F16, BF16, I8)");
   }
   view.name = name;
   view.dtype = *dtype;
@@ -286,6 +288,28 @@ Result<std::unique_ptr<WeightStore>> WeightStore::open(const std::filesystem::pa
 
 Result<TensorView> WeightStore::get(std::string_view name,
                                     const std::vector<int64_t>& expected_shape) const {
+  ASSIGN_OR_RETURN(TensorView view, find(name, expected_shape));
+  if (view.dtype == DType::kI8) {
+    return invalidArgument(tensor_file_.find(name)->second + ": tensor \"" + view.name +
+                           "\" is I8 where a float tensor is expected (a quantized weight "
+                           "outside what the checkpoint's quantization_config covers)");
+  }
+  return view;
+}
+
+Result<TensorView> WeightStore::getInt8(std::string_view name,
+                                        const std::vector<int64_t>& expected_shape) const {
+  ASSIGN_OR_RETURN(TensorView view, find(name, expected_shape));
+  if (view.dtype != DType::kI8) {
+    return invalidArgument(tensor_file_.find(name)->second + ": tensor \"" + view.name + "\" is " +
+                           std::string(dtypeName(view.dtype)) +
+                           ", expected I8 (the checkpoint's quantization_config quantizes it)");
+  }
+  return view;
+}
+
+Result<TensorView> WeightStore::find(std::string_view name,
+                                     const std::vector<int64_t>& expected_shape) const {
   auto it = tensors_.find(name);
   if (it == tensors_.end()) {
     std::string files;

@@ -87,10 +87,14 @@ class WeightStore {
   [[nodiscard]] static Result<std::unique_ptr<WeightStore>> open(
       const std::filesystem::path& model_dir);
 
-  // The tensor, checked to have exactly `expected_shape`. Errors name the file and the tensor:
-  // NOT_FOUND when missing, INVALID_ARGUMENT on a shape mismatch.
+  // The float (F32, F16, BF16) tensor, checked to have exactly `expected_shape`. Errors name the
+  // file and the tensor: NOT_FOUND when missing, INVALID_ARGUMENT on a shape mismatch or an I8
+  // tensor.
   [[nodiscard]] Result<TensorView> get(std::string_view name,
                                        const std::vector<int64_t>& expected_shape) const;
+  // The same for the I8 weight of a quantized checkpoint (INVALID_ARGUMENT when not I8).
+  [[nodiscard]] Result<TensorView> getInt8(std::string_view name,
+                                           const std::vector<int64_t>& expected_shape) const;
   [[nodiscard]] bool contains(std::string_view name) const;
   [[nodiscard]] std::vector<std::string> names() const;
   [[nodiscard]] size_t totalBytes() const;  // sum of tensor bytes over all files
@@ -98,6 +102,8 @@ class WeightStore {
 
  private:
   WeightStore() = default;
+  [[nodiscard]] Result<TensorView> find(std::string_view name,
+                                        const std::vector<int64_t>& expected_shape) const;
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::map<std::string, const TensorView*, std::less<>> tensors_;
   std::map<std::string, std::string, std::less<>> tensor_file_;  // name -> file name, for messages

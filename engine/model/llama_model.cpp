@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "engine/loader/model_tensors.h"
 #include "kernels/rope_table.h"
@@ -23,6 +24,8 @@ float loadElement(const void* data, DType dtype, size_t i) {
       return bf16ToF32(static_cast<const uint16_t*>(data)[i]);
     case DType::kF16:
       return f16ToF32(static_cast<const uint16_t*>(data)[i]);
+    case DType::kI8:
+      return static_cast<const int8_t*>(data)[i];
   }
   return 0.0f;
 }
@@ -40,6 +43,8 @@ void convertElements(const void* src, DType src_dtype, size_t n, void* dst, DTyp
         break;
       case DType::kF16:
         static_cast<uint16_t*>(dst)[i] = f32ToF16(value);
+        break;
+      case DType::kI8:  // weights are quantized by the backend, never converted to I8 here
         break;
     }
   }
@@ -63,6 +68,35 @@ kernels::RopeScaling toKernelScaling(const RopeScaling& scaling) {
   out.high_freq_factor = scaling.high_freq_factor;
   out.original_max_position_embeddings = static_cast<int>(scaling.original_max_position_embeddings);
   return out;
+}
+
+// The F32 scales of the I8 weight `weight_name` [rows, k] of a quantized checkpoint: its
+// "weight_scale" sibling, per row ([rows, 1] or [rows]) or per tensor ([1] or [], repeated), in
+// any float dtype. Errors name the tensor; a scale that is negative, infinite or NaN is corrupt.
+Result<std::vector<float>> readWeightScales(const WeightStore& weights,
+                                            const std::string& weight_name, int64_t rows) {
+  const std::string name = weight_name + "_scale";
+  if (!weights.contains(name)) {
+    return notFound("tensor \"" + name + "\" (the scale of the I8 weight \"" + weight_name +
+                    "\") is missing");
+  }
+  for (const std::vector<int64_t>& shape :
+       {std::vector<int64_t>{rows, 1}, {rows}, {1}, std::vector<int64_t>{}}) {
+    Result<TensorView> scale = weights.get(name, shape);
+    if (!scale.isOk()) continue;
+    const bool per_row = scale->numel() == rows;
+    std::vector<float> values(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+      values[r] = loadElement(scale->data, scale->dtype, per_row ? r : 0);
+      if (!(values[r] >= 0.0f && values[r] <= std::numeric_limits<float>::max())) {
+        return dataLoss("tensor \"" + name + "\": the scale of row " + std::to_string(r) +
+                        " is not a finite non-negative number");
+      }
+    }
+    return values;
+  }
+  return invalidArgument("tensor \"" + name + "\" must have shape [" + std::to_string(rows) +
+                         ", 1], [" + std::to_string(rows) + "], [1] or [] (per row or per tensor)");
 }
 
 }  // namespace
@@ -115,11 +149,35 @@ Result<kernels::WeightView> LlamaModel::place(const std::vector<TensorView>& par
 Result<kernels::WeightView> LlamaModel::placeMatrix(const std::vector<TensorView>& parts,
                                                     DType dtype, int64_t n, int64_t k,
                                                     bool count) {
-  const bool int8 = quantization_ != Quantization::kNone;
+  // A quantized checkpoint's I8 matrix keeps its values and scales; float ones are quantized
+  // here only for --quantization.
+  const auto quantized_part = std::find_if(
+      parts.begin(), parts.end(), [](const TensorView& part) { return part.dtype == DType::kI8; });
+  const bool prequantized = quantized_part != parts.end();
+  const bool int8 =
+      prequantized || (quantization_ != Quantization::kNone && !checkpoint_quantized_);
+  std::vector<float> scales;
+  if (prequantized) {
+    for (const TensorView& part : parts) {
+      if (part.dtype != DType::kI8) {
+        return invalidArgument("tensor \"" + part.name + "\" is " +
+                               std::string(dtypeName(part.dtype)) + ", but \"" +
+                               quantized_part->name +
+                               "\", fused with it, is I8: the quantized checkpoint quantizes one "
+                               "and not the other");
+      }
+      const std::vector<float>& part_scales = checkpoint_scales_.at(part.name);
+      scales.insert(scales.end(), part_scales.begin(), part_scales.end());
+    }
+  }
   const size_t packed_bytes =
       int8 ? backend_.packedInt8MatmulWeightBytes(quantization_, static_cast<int>(n),
                                                   static_cast<int>(k))
            : backend_.packedMatmulWeightBytes(dtype, static_cast<int>(n), static_cast<int>(k));
+  if (packed_bytes == 0 && prequantized) {
+    return unimplemented("tensor \"" + parts[0].name + "\": the " + std::string(backend_.name()) +
+                         " backend has no INT8 matmul for this shape");
+  }
   if (packed_bytes == 0) return place(parts, dtype, count);
   if (count) {
     num_parameters_ += n * k;
@@ -139,7 +197,9 @@ Result<kernels::WeightView> LlamaModel::placeMatrix(const std::vector<TensorView
   ASSIGN_OR_RETURN(kernels::DeviceBuffer packed, backend_.allocate(packed_bytes));
   const int rows = static_cast<int>(n), cols = static_cast<int>(k);
   const kernels::WeightView view =
-      int8 ? backend_.packMatmulWeightInt8(quantization_, row_major, rows, cols, packed.data())
+      int8 ? backend_.packMatmulWeightInt8(quantization_, row_major,
+                                           prequantized ? scales.data() : nullptr, rows, cols,
+                                           packed.data())
            : backend_.packMatmulWeight(row_major, rows, cols, packed.data());
   copied_bytes_ += packed.bytes();
   owned_.push_back(std::move(packed));
@@ -169,12 +229,12 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
   const bool quantized = quantization_ != Quantization::kNone;
   if (quantized && backend_.packedInt8MatmulWeightBytes(quantization_, static_cast<int>(H),
                                                         static_cast<int>(H)) == 0) {
-    return unimplemented("quantization " + std::string(quantizationName(quantization_)) +
-                         " is not available on the " + std::string(backend_.name()) +
-                         " backend here (it needs the CPU backend on a CPU with " +
-                         (quantization_ == Quantization::kInt8
-                              ? "AVX-512 BF16, with BF16 dot products on)"
-                              : "AVX-512 VNNI)"));
+    return unimplemented(
+        "quantization " + std::string(quantizationName(quantization_)) +
+        (checkpoint_quantized_ ? " (the checkpoint's)" : "") + " is not available on the " +
+        std::string(backend_.name()) + " backend here (it needs the CPU backend on a CPU with " +
+        (quantization_ == Quantization::kInt8 ? "AVX-512 BF16, with BF16 dot products on)"
+                                              : "AVX-512 VNNI)"));
   }
   // Norms and biases are tiny: kept in F32 whatever the matrices use.
   const DType vector = DType::kF32;
@@ -183,14 +243,29 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
     if (view.isOk()) read_bytes += view.value().nbytes;
     return view;
   };
+  // A matmul weight: float, or in a quantized checkpoint I8 with its scale (which the checkpoint
+  // may leave out of its quantization: then float).
+  auto getMatrix = [&](const std::string& name, std::vector<int64_t> shape) -> Result<TensorView> {
+    if (checkpoint_quantized_) {
+      Result<TensorView> q = weights.getInt8(name, shape);
+      if (q.isOk()) {
+        read_bytes += q.value().nbytes;
+        ASSIGN_OR_RETURN(checkpoint_scales_[name], readWeightScales(weights, name, shape[0]));
+        return q;
+      }
+    }
+    return get(name, shape);
+  };
 
   // The embedding table is only gathered from (a few rows a step) unless it doubles as a
   // row-major LM head: then it stays in the file mapping, saving a copy of the vocabulary.
+  // --quantization quantizes the LM head too; a quantized checkpoint's stays as stored (float).
+  const bool quantize_at_load = quantized && !checkpoint_quantized_;
   const bool head_packed =
-      quantized || backend_.packedMatmulWeightBytes(matrix, static_cast<int>(c.vocab_size),
-                                                    static_cast<int>(H)) > 0;
+      quantize_at_load || backend_.packedMatmulWeightBytes(matrix, static_cast<int>(c.vocab_size),
+                                                           static_cast<int>(H)) > 0;
   // Tied and quantized, the weight the kernels stream is the INT8 head: that one is counted.
-  const bool count_head = c.tie_word_embeddings && quantized;
+  const bool count_head = c.tie_word_embeddings && quantize_at_load;
   ASSIGN_OR_RETURN(embed_, place({embed}, matrix, /*count=*/!count_head,
                                  /*gather_only=*/!c.tie_word_embeddings || head_packed));
   report(read_bytes);
@@ -199,9 +274,9 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
     auto name = [&](std::string_view suffix) { return layerTensorName(l, suffix); };
     ASSIGN_OR_RETURN(TensorView in_norm, get(name("input_layernorm.weight"), {H}));
     ASSIGN_OR_RETURN(layer.input_norm, place({in_norm}, vector));
-    ASSIGN_OR_RETURN(TensorView q, get(name("self_attn.q_proj.weight"), {q_dim, H}));
-    ASSIGN_OR_RETURN(TensorView k, get(name("self_attn.k_proj.weight"), {kv_dim, H}));
-    ASSIGN_OR_RETURN(TensorView v, get(name("self_attn.v_proj.weight"), {kv_dim, H}));
+    ASSIGN_OR_RETURN(TensorView q, getMatrix(name("self_attn.q_proj.weight"), {q_dim, H}));
+    ASSIGN_OR_RETURN(TensorView k, getMatrix(name("self_attn.k_proj.weight"), {kv_dim, H}));
+    ASSIGN_OR_RETURN(TensorView v, getMatrix(name("self_attn.v_proj.weight"), {kv_dim, H}));
     ASSIGN_OR_RETURN(layer.qkv, placeMatrix({q, k, v}, matrix, q_dim + 2 * kv_dim, H));
     if (c.qkv_bias) {
       ASSIGN_OR_RETURN(TensorView qb, get(name("self_attn.q_proj.bias"), {q_dim}));
@@ -209,7 +284,7 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
       ASSIGN_OR_RETURN(TensorView vb, get(name("self_attn.v_proj.bias"), {kv_dim}));
       ASSIGN_OR_RETURN(layer.qkv_bias, place({qb, kb, vb}, vector));
     }
-    ASSIGN_OR_RETURN(TensorView o, get(name("self_attn.o_proj.weight"), {H, q_dim}));
+    ASSIGN_OR_RETURN(TensorView o, getMatrix(name("self_attn.o_proj.weight"), {H, q_dim}));
     ASSIGN_OR_RETURN(layer.o_proj, placeMatrix({o}, matrix, H, q_dim));
     if (c.o_proj_bias) {
       ASSIGN_OR_RETURN(TensorView ob, get(name("self_attn.o_proj.bias"), {H}));
@@ -217,10 +292,10 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
     }
     ASSIGN_OR_RETURN(TensorView post_norm, get(name("post_attention_layernorm.weight"), {H}));
     ASSIGN_OR_RETURN(layer.post_norm, place({post_norm}, vector));
-    ASSIGN_OR_RETURN(TensorView gate, get(name("mlp.gate_proj.weight"), {I, H}));
-    ASSIGN_OR_RETURN(TensorView up, get(name("mlp.up_proj.weight"), {I, H}));
+    ASSIGN_OR_RETURN(TensorView gate, getMatrix(name("mlp.gate_proj.weight"), {I, H}));
+    ASSIGN_OR_RETURN(TensorView up, getMatrix(name("mlp.up_proj.weight"), {I, H}));
     ASSIGN_OR_RETURN(layer.gate_up, placeMatrix({gate, up}, matrix, 2 * I, H));
-    ASSIGN_OR_RETURN(TensorView down, get(name("mlp.down_proj.weight"), {H, I}));
+    ASSIGN_OR_RETURN(TensorView down, getMatrix(name("mlp.down_proj.weight"), {H, I}));
     ASSIGN_OR_RETURN(layer.down, placeMatrix({down}, matrix, H, I));
     if (c.mlp_bias) {
       ASSIGN_OR_RETURN(TensorView gb, get(name("mlp.gate_proj.bias"), {I}));
@@ -244,7 +319,7 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
       lm_head_ = embed_;
     }
   } else {
-    ASSIGN_OR_RETURN(TensorView head, get("lm_head.weight", {c.vocab_size, H}));
+    ASSIGN_OR_RETURN(TensorView head, getMatrix("lm_head.weight", {c.vocab_size, H}));
     ASSIGN_OR_RETURN(lm_head_, placeMatrix({head}, matrix, c.vocab_size, H));
   }
   report(total_bytes);
@@ -258,6 +333,17 @@ Result<std::unique_ptr<LlamaModel>> LlamaModel::load(
   std::unique_ptr<LlamaModel> model(new LlamaModel(backend, config));
   model->mmap_weights_ = mmap_weights;
   model->quantization_ = quantization;
+  if (config.checkpoint_quantization != Quantization::kNone) {
+    // The checkpoint's INT8 weights decide; --quantization may only repeat it.
+    if (quantization != Quantization::kNone && quantization != config.checkpoint_quantization) {
+      return invalidArgument("the checkpoint is quantized (compressed-tensors, " +
+                             std::string(quantizationName(config.checkpoint_quantization)) +
+                             "): --quantization " + std::string(quantizationName(quantization)) +
+                             " does not apply (leave it none)");
+    }
+    model->quantization_ = config.checkpoint_quantization;
+    model->checkpoint_quantized_ = true;
+  }
   RETURN_IF_ERROR(model->loadWeights(weights, weight_dtype, on_progress));
   const int head_dim = static_cast<int>(config.head_dim);
   const std::vector<float> table = kernels::buildRopeTable(

@@ -11,6 +11,7 @@
 // Thread safety: forward() is called by one thread at a time (the engine loop).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -82,6 +83,8 @@ class LlamaModel {
   [[nodiscard]] int64_t numParameters() const { return num_parameters_; }
   [[nodiscard]] DType weightDType() const { return weight_dtype_; }
   [[nodiscard]] Quantization quantization() const { return quantization_; }
+  // The INT8 weights came quantized in the checkpoint (ModelConfig::checkpoint_quantization).
+  [[nodiscard]] bool checkpointQuantized() const { return checkpoint_quantized_; }
 
  private:
   LlamaModel(kernels::Backend& backend, const ModelConfig& config)
@@ -92,8 +95,9 @@ class LlamaModel {
   // gather_only: only a few rows are read per step (the embedding), so in place is fine anyway.
   Result<kernels::WeightView> place(const std::vector<TensorView>& parts, DType dtype,
                                     bool count = true, bool gather_only = false);
-  // As place for a matmul weight [n, k] (parts stacked along n), packed when the backend packs
-  // (quantized to INT8 unless quantization_ is kNone).
+  // As place for a matmul weight [n, k] (parts stacked along n), packed when the backend packs:
+  // I8 parts (a quantized checkpoint's) with their checkpoint_scales_; float ones quantized to
+  // INT8 when quantization_ is set by --quantization (not by the checkpoint).
   Result<kernels::WeightView> placeMatrix(const std::vector<TensorView>& parts, DType dtype,
                                           int64_t n, int64_t k, bool count = true);
   Result<kernels::DeviceBuffer> copyToBackend(const std::vector<TensorView>& parts, DType dtype);
@@ -106,6 +110,10 @@ class LlamaModel {
   ModelConfig config_;
   DType weight_dtype_ = DType::kF32;
   Quantization quantization_ = Quantization::kNone;
+  bool checkpoint_quantized_ = false;
+  // The per-row scales of a quantized checkpoint's I8 matrices, by weight tensor name: read with
+  // the weight in loadWeights, consumed by placeMatrix.
+  std::map<std::string, std::vector<float>, std::less<>> checkpoint_scales_;
   bool mmap_weights_ = false;
   std::vector<kernels::DeviceBuffer> owned_;  // weights copied into backend memory
   kernels::WeightView embed_;                 // [vocab, hidden]

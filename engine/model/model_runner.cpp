@@ -137,7 +137,9 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::create(
            ? std::string(m.quantization() == Quantization::kW8A8
                              ? "INT8 per channel, activations INT8 per token"
                              : "INT8 per channel") +
-                 " (from " + std::string(dtypeName(m.weightDType())) + ")"
+                 (m.checkpointQuantized()
+                      ? std::string(" (compressed-tensors checkpoint)")
+                      : " (from " + std::string(dtypeName(m.weightDType())) + ")")
            : std::string(dtypeName(m.weightDType())) + (f16_as_bf16 ? " (from F16)" : "")) +
       " " + megabytes(m.weightBytes()) + " (" + megabytes(m.copiedBytes()) +
       " in backend memory), KV cache " + std::to_string(runner->kv_->numBlocks()) + " blocks x " +

@@ -261,7 +261,8 @@ std::vector<ConfigOption> buildOptions() {
                         "bytes of BF16 per decoded token; CPUs with AVX-512 BF16); `w8a8`: the "
                         "same weights, and each matmul's activations quantized per token to INT8 "
                         "(twice the multiply rate of BF16 for prefill and batched decode; CPUs "
-                        "with AVX-512 VNNI). CPU backend only."));
+                        "with AVX-512 VNNI). CPU backend only. A compressed-tensors INT8 "
+                        "checkpoint runs its own scheme without it."));
   o.push_back(member<E>("chat_template", "--chat-template", "MANIFOLD_CHAT_TEMPLATE",
                         &E::chat_template,
                         "A Jinja chat template file used instead of the model's.", true));

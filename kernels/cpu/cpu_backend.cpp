@@ -286,6 +286,9 @@ bool CpuBackend::matmulWithBlas(const float* x, int m, int k, WeightView w, int 
         case DType::kF16:
           bias_f32[j] = f16ToF32(bits[j]);
           break;
+        case DType::kI8:  // biases are float (common/dtype.h)
+          bias_f32[j] = 0.0f;
+          break;
       }
     }
     for (int i = 0; i < m; ++i) {
@@ -352,49 +355,46 @@ size_t CpuBackend::packedInt8MatmulWeightBytes(Quantization scheme, int n, int k
   return 0;
 }
 
-WeightView CpuBackend::packMatmulWeightInt8(Quantization scheme, WeightView w, int n, int k,
-                                            void* dst) {
+WeightView CpuBackend::packMatmulWeightInt8(Quantization scheme, WeightView w, const float* scales,
+                                            int n, int k, void* dst) {
   assert(w.layout == WeightLayout::kRowMajor && packedInt8MatmulWeightBytes(scheme, n, k) > 0);
+  assert((w.dtype == DType::kI8) == (scales != nullptr));
   const bool w8a8 = scheme == Quantization::kW8A8;
   const int panels = (n + kBf16PanelColumns - 1) / kBf16PanelColumns;
   pool_->parallelFor(panels, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> row(k);
     std::vector<int8_t> q(static_cast<size_t>(kBf16PanelColumns) * k);
-    float scales[kBf16PanelColumns];
+    float panel_scales[kBf16PanelColumns];
     for (int64_t panel = begin; panel < end; ++panel) {
       const int n0 = static_cast<int>(panel) * kBf16PanelColumns;
       const int cols = std::min(kBf16PanelColumns, n - n0);
       for (int j = 0; j < cols; ++j) {
         const size_t first = static_cast<size_t>(n0 + j) * k;
+        int8_t* q_row = q.data() + static_cast<size_t>(j) * k;
+        if (w.dtype == DType::kI8) {  // quantized already (a checkpoint's)
+          std::memcpy(q_row, static_cast<const int8_t*>(w.data) + first, k);
+          panel_scales[j] = scales[n0 + j];
+          continue;
+        }
         for (int i = 0; i < k; ++i) {
-          switch (w.dtype) {
-            case DType::kF32:
-              row[i] = static_cast<const float*>(w.data)[first + i];
-              break;
-            case DType::kBF16:
-              row[i] = bf16ToF32(static_cast<const uint16_t*>(w.data)[first + i]);
-              break;
-            case DType::kF16:
-              row[i] = f16ToF32(static_cast<const uint16_t*>(w.data)[first + i]);
-              break;
-          }
+          const auto* bits = static_cast<const uint16_t*>(w.data);
+          row[i] = w.dtype == DType::kF32    ? static_cast<const float*>(w.data)[first + i]
+                   : w.dtype == DType::kBF16 ? bf16ToF32(bits[first + i])
+                                             : f16ToF32(bits[first + i]);
         }
         // Symmetric, round to nearest: |error| <= scale / 2. A NaN weight becomes 0 (as would
         // any value of an all-zero row, whose scale is 0).
         float max_abs = 0.0f;
         for (float v : row) max_abs = std::max(max_abs, std::abs(v));
-        scales[j] = max_abs / 127.0f;
+        panel_scales[j] = max_abs / 127.0f;
         const float inverse = max_abs > 0.0f ? 127.0f / max_abs : 0.0f;
         for (int i = 0; i < k; ++i) {
           const float r = std::nearbyint(row[i] * inverse);
-          q[static_cast<size_t>(j) * k + i] = static_cast<int8_t>(r >= 127.0f    ? 127
-                                                                  : r <= -127.0f ? -127
-                                                                  : r == r       ? r
-                                                                                 : 0);
+          q_row[i] = static_cast<int8_t>(r >= 127.0f ? 127 : r <= -127.0f ? -127 : r == r ? r : 0);
         }
       }
-      (w8a8 ? packW8A8Panel : packInt8Panel)(q.data(), scales, cols, n, k, static_cast<int>(panel),
-                                             dst);
+      (w8a8 ? packW8A8Panel : packInt8Panel)(q.data(), panel_scales, cols, n, k,
+                                             static_cast<int>(panel), dst);
     }
   });
   return WeightView{dst, w.dtype, w8a8 ? WeightLayout::kPackedW8A8 : WeightLayout::kPackedInt8};

@@ -105,8 +105,8 @@ class CpuBackend final : public Backend {
   // k up to kW8A8MaxDepth.
   [[nodiscard]] size_t packedInt8MatmulWeightBytes(Quantization scheme, int n,
                                                    int k) const override;
-  WeightView packMatmulWeightInt8(Quantization scheme, WeightView w, int n, int k,
-                                  void* dst) override;
+  WeightView packMatmulWeightInt8(Quantization scheme, WeightView w, const float* scales, int n,
+                                  int k, void* dst) override;
   void add(const float* x, int64_t n, float* out) override;
   void argmax(const float* x, int rows, int cols, int32_t* out) override;
   void softmax(const float* x, int rows, int cols, float* out) override;

@@ -270,6 +270,8 @@ float biasValue(const MatmulArgs& a, int index) {
       return loadScalar<Vec>(static_cast<const Bf16*>(a.bias) + index);
     case DType::kF16:
       return loadScalar<Vec>(static_cast<const F16*>(a.bias) + index);
+    case DType::kI8:  // stored quantized weights only (common/dtype.h)
+      break;
   }
   return 0.0f;
 }
@@ -404,6 +406,8 @@ void matmulAny(const MatmulArgs& a, int n_begin, int n_end) {
       return matmul<Vec, Bf16>(a, n_begin, n_end);
     case DType::kF16:
       return matmul<Vec, F16>(a, n_begin, n_end);
+    case DType::kI8:  // packed by packMatmulWeightInt8, never row-major (common/dtype.h)
+      break;
   }
 }
 

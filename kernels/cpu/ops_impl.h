@@ -36,6 +36,8 @@ void embeddingAny(const int32_t* ids, const void* table, DType dtype, int hidden
       return embedding<Vec, Bf16>(ids, table, hidden, out, t_begin, t_end);
     case DType::kF16:
       return embedding<Vec, F16>(ids, table, hidden, out, t_begin, t_end);
+    case DType::kI8:  // stored quantized weights only (common/dtype.h)
+      break;
   }
 }
 
@@ -86,6 +88,8 @@ void rmsNormAny(const float* x, float* residual, const void* weight, DType w_dty
       return rmsNorm<Vec, Bf16>(x, residual, weight, hidden, eps, out, t_begin, t_end);
     case DType::kF16:
       return rmsNorm<Vec, F16>(x, residual, weight, hidden, eps, out, t_begin, t_end);
+    case DType::kI8:  // stored quantized weights only (common/dtype.h)
+      break;
   }
 }
 

@@ -34,6 +34,8 @@ float biasValue(const MatmulArgs& a, int index) {
       return _mm_cvtss_f32(_mm_castsi128_ps(_mm_cvtsi32_si128(static_cast<int>(bits[index]) << 16)));
     case DType::kF16:
       return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits[index])));
+    case DType::kI8:  // biases are float (common/dtype.h)
+      break;
   }
   return 0.0f;
 }

@@ -37,6 +37,7 @@ cudaDataType_t cudaType(DType dtype) {
     case DType::kF16:
       return CUDA_R_16F;
     case DType::kF32:
+    case DType::kI8:  // never a matmul operand here (common/dtype.h)
       break;
   }
   return CUDA_R_32F;

@@ -43,6 +43,8 @@ cudaError_t dispatchDType(DType dtype, Fn&& fn) {
       return fn(__nv_bfloat16{});
     case DType::kF16:
       return fn(__half{});
+    case DType::kI8:  // stored quantized weights only (common/dtype.h)
+      break;
   }
   return cudaErrorInvalidValue;
 }

@@ -149,7 +149,7 @@ void BM_MatmulPacked(benchmark::State& state) {
     packed.push_back(std::move(backend.allocate(bytes)).value());
     const WeightView row_major{weights.copy(c), dtype};
     views.push_back(
-        int8 ? backend.packMatmulWeightInt8(scheme, row_major, n, k, packed.back().data())
+        int8 ? backend.packMatmulWeightInt8(scheme, row_major, nullptr, n, k, packed.back().data())
              : backend.packMatmulWeight(row_major, n, k, packed.back().data()));
   }
   const std::vector<float> x = randomFloats(size_t(m) * k, 2);

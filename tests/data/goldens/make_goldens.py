@@ -11,7 +11,12 @@ For each model and prompt, ref_llama.py runs with `--all-positions --full --top 
 Row r of a case is the logits after prompt_ids[0..r]. float32 storage loses ~6e-8 relative,
 far below the tests' tolerance (1e-4 x logit range).
 
-usage: make_goldens.py REPO_ROOT REF_LLAMA_PY
+The INT8 compressed-tensors checkpoint stories260K-w8a8 (make_compressed_tensors.py) is
+referenced through its dequantized F32 twin (weights q * scale exactly), given as
+DEQUANTIZED_DIR: the goldens are the float64 forward of the quantized weights, so the tests
+bound only what the runtime adds (activation quantization, BF16 KV cache).
+
+usage: make_goldens.py REPO_ROOT REF_LLAMA_PY [DEQUANTIZED_DIR]
 """
 import json, os, random, subprocess, sys
 
@@ -37,14 +42,21 @@ MODELS = [
     ("tiny-qwen2", "tests/data/models/tiny-qwen2", lambda r: random_cases(400, [2, 17, 40], 13), 8),
     ("tiny-llama3", "tests/data/models/tiny-llama3",
      lambda r: random_cases(512, [3, 31, 100], 14), 8),
+    ("stories260K-w8a8", "tests/data/models/stories260K-w8a8", stories_cases, 0),
 ]
 
 
 def main():
     repo, ref_llama = sys.argv[1], sys.argv[2]
+    dequantized_dir = sys.argv[3] if len(sys.argv) > 3 else None
     out_dir = os.path.join(repo, "tests/data/goldens")
     for name, model_rel, cases_fn, greedy in MODELS:
         model_dir = os.path.join(repo, model_rel)
+        if name.endswith("-w8a8"):
+            if dequantized_dir is None:
+                print("skipping", name, "(no DEQUANTIZED_DIR)")
+                continue
+            model_dir = dequantized_dir
         vocab = json.load(open(os.path.join(model_dir, "config.json")))["vocab_size"]
         rows, cases = [], []
         for case_name, ids in cases_fn(repo):

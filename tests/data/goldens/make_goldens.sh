@@ -14,4 +14,8 @@ for spec in tiny-llama:f32:101 tiny-gqa4:bf16:102 tiny-qwen2:f32:103 tiny-llama3
   "$BUILD/manifold" make-random-model --like "$name" --dtype "$dtype" --seed "$seed" \
     --init-std 0.25 --out "$MODELS/$name"
 done
-/usr/bin/python3 "$ROOT/tests/data/goldens/make_goldens.py" "$ROOT" "$REF"
+DEQUANTIZED=$(mktemp -d)
+trap 'rm -rf "$DEQUANTIZED"' EXIT
+/usr/bin/python3 "$ROOT/tests/data/models/make_compressed_tensors.py" "$ROOT" \
+  --dequantized "$DEQUANTIZED"
+/usr/bin/python3 "$ROOT/tests/data/goldens/make_goldens.py" "$ROOT" "$REF" "$DEQUANTIZED"

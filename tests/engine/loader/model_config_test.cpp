@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 
 namespace manifold {
@@ -51,6 +54,57 @@ TEST(ModelConfig, ParsesTheBundledStories260KConfig) {
   EXPECT_EQ(config->bos_token_id, 1);
   EXPECT_EQ(config->eos_token_ids, std::vector<int32_t>{2});
   EXPECT_EQ(config->sliding_window, 0);
+}
+
+// quantization_config as llm-compressor writes it for INT8 W8A8 (the bundled
+// tests/data/models/stories260K-w8a8) and, without input activations, W8A16.
+TEST(ModelConfig, ReadsACompressedTensorsInt8Checkpoint) {
+  Result<ModelConfig> config =
+      loadModelConfig(MANIFOLD_SOURCE_DIR "/tests/data/models/stories260K-w8a8");
+  ASSERT_TRUE(config.isOk()) << config.status().toString();
+  EXPECT_EQ(config->checkpoint_quantization, Quantization::kW8A8);
+  EXPECT_EQ(parseModelConfig(llamaJson().dump())->checkpoint_quantization, Quantization::kNone);
+
+  std::ifstream in(MANIFOLD_SOURCE_DIR "/tests/data/models/stories260K-w8a8/config.json");
+  const Json w8a8 = Json::parse(in);
+  Json w8a16 = w8a8;
+  w8a16["quantization_config"]["config_groups"]["group_0"]["input_activations"] = nullptr;
+  EXPECT_EQ(parseModelConfig(w8a16.dump())->checkpoint_quantization, Quantization::kInt8);
+  Json per_tensor = w8a8;
+  per_tensor["quantization_config"]["config_groups"]["group_0"]["weights"]["strategy"] = "tensor";
+  EXPECT_EQ(parseModelConfig(per_tensor.dump())->checkpoint_quantization, Quantization::kW8A8);
+
+  // Every other scheme is refused at load, naming the setting.
+  auto refused = [&](const char* key, const Json& value, const char* path,
+                     const std::string& text) {
+    Json json = w8a8;
+    Json* node = &json["quantization_config"];
+    if (std::string_view(path) == "weights" || std::string_view(path) == "input_activations") {
+      node = &(*node)["config_groups"]["group_0"][path];
+    } else if (std::string_view(path) == "group") {
+      node = &(*node)["config_groups"]["group_0"];
+    }
+    (*node)[key] = value;
+    expectErrorMentions(json, StatusCode::kUnimplemented, text);
+  };
+  refused("quant_method", "gptq", "", "quant_method \"gptq\"");
+  refused("format", "pack-quantized", "", "format \"pack-quantized\"");
+  refused("kv_cache_scheme", Json{{"num_bits", 8}}, "", "kv_cache_scheme");
+  refused("num_bits", 4, "weights", "weights");
+  refused("symmetric", false, "weights", "weights");
+  refused("strategy", "group", "weights", "weights");
+  refused("group_size", 128, "weights", "weights");
+  refused("dynamic", false, "input_activations", "input_activations");
+  refused("strategy", "tensor", "input_activations", "input_activations");
+  refused("type", "float", "input_activations", "input_activations");
+  refused("targets", Json::array({"Linear", "Embedding"}), "group", "targets");
+  Json two_groups = w8a8;
+  two_groups["quantization_config"]["config_groups"]["group_1"] =
+      w8a8["quantization_config"]["config_groups"]["group_0"];
+  expectErrorMentions(two_groups, StatusCode::kUnimplemented, "config_groups");
+  Json not_object = llamaJson();
+  not_object["quantization_config"] = "int8";
+  expectErrorMentions(not_object, StatusCode::kInvalidArgument, "quantization_config");
 }
 
 TEST(ModelConfig, DefaultsHeadDimAndKvHeadsFromHeads) {

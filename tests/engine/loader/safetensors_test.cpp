@@ -208,6 +208,35 @@ TEST(WeightStore, ChecksPresenceAndShapeOfEachTensor) {
       << shape.message();
 }
 
+// I8 (a quantized checkpoint's weights) is read, one byte a value; get() keeps to float tensors
+// and getInt8() to I8 ones, so neither reads the other's bytes as its own.
+TEST(WeightStore, ReadsI8WeightsOnlyWhereAskedFor) {
+  fs::path dir = freshDir();
+  const std::string header = R"({"q":{"dtype":"I8","shape":[2,3],"data_offsets":[0,6]},)"
+                             R"("s":{"dtype":"F32","shape":[2,1],"data_offsets":[8,16]}})";
+  writeFile(
+      dir / "model.safetensors",
+      fileBytes(header, std::string("\x01\x80\x7f\xff\x00\x02\0\0", 8) + std::string(8, '\0')));
+  Result<std::unique_ptr<WeightStore>> store = WeightStore::open(dir);
+  ASSERT_TRUE(store.isOk()) << store.status().toString();
+  Result<TensorView> q = (*store)->getInt8("q", {2, 3});
+  ASSERT_TRUE(q.isOk()) << q.status().toString();
+  EXPECT_EQ(q->dtype, DType::kI8);
+  EXPECT_EQ(q->nbytes, 6u);
+  EXPECT_EQ(static_cast<const int8_t*>(q->data)[1], -128);
+  EXPECT_EQ(static_cast<const int8_t*>(q->data)[3], -1);
+  Status as_float = (*store)->get("q", {2, 3}).status();
+  EXPECT_EQ(as_float.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(as_float.message().find("tensor \"q\" is I8 where a float tensor is expected"),
+            std::string::npos)
+      << as_float.message();
+  Status as_int8 = (*store)->getInt8("s", {2, 1}).status();
+  EXPECT_EQ(as_int8.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(as_int8.message().find("tensor \"s\" is F32, expected I8"), std::string::npos)
+      << as_int8.message();
+  EXPECT_TRUE((*store)->get("s", {2, 1}).isOk());
+}
+
 TEST(WeightStore, ReportsAFolderWithoutWeights) {
   Status status = WeightStore::open(freshDir()).status();
   EXPECT_EQ(status.code(), StatusCode::kNotFound);

@@ -10,7 +10,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/loader/random_model.h"
 #include "engine/loader/safetensors_writer.h"
@@ -271,6 +274,121 @@ TEST(ModelRunner, W8A8QuantizationNeedsVnniAndSaysSo) {
       (*runner)->summary().find("weights INT8 per channel, activations INT8 per token (from F32) "),
       std::string::npos)
       << (*runner)->summary();
+}
+
+constexpr const char* kW8a8Checkpoint = MANIFOLD_SOURCE_DIR "/tests/data/models/stories260K-w8a8";
+
+// The compressed-tensors INT8 checkpoint (tests/data/models/make_compressed_tensors.py) in a
+// fresh folder, its tensors passed through `edit` (which may replace, add or drop views; bytes
+// it points them at must outlive the call) and its config.json through `edit_config`.
+fs::path writeModifiedW8a8(const std::function<void(std::vector<TensorView>&)>& edit,
+                           const std::function<void(nlohmann::json&)>& edit_config = {}) {
+  const fs::path dir = freshDir();
+  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"}) {
+    fs::copy_file(fs::path(kW8a8Checkpoint) / name, dir / name);
+  }
+  std::ifstream in(fs::path(kW8a8Checkpoint) / "config.json");
+  nlohmann::json config = nlohmann::json::parse(in);
+  if (edit_config) edit_config(config);
+  std::ofstream(dir / "config.json") << config.dump(2);
+  Result<std::unique_ptr<SafetensorsFile>> file =
+      SafetensorsFile::open(fs::path(kW8a8Checkpoint) / "model.safetensors");
+  EXPECT_TRUE(file.isOk());
+  std::vector<TensorView> tensors = (*file)->tensors();
+  edit(tensors);
+  EXPECT_TRUE(writeSafetensors(dir / "model.safetensors", tensors).isOk());
+  return dir;
+}
+
+TensorView* findTensor(std::vector<TensorView>& tensors, const std::string& name) {
+  for (TensorView& view : tensors) {
+    if (view.name == name) return &view;
+  }
+  ADD_FAILURE() << "no tensor " << name;
+  return &tensors.front();
+}
+
+// The checkpoint's quantization_config decides: W8A8 with no flag, and --quantization may only
+// repeat it; without input activations in the config it is W8A16. The LM head (ignored by the
+// checkpoint, tied to the F32 embedding) stays float.
+TEST(ModelRunner, CompressedTensorsCheckpointRunsItsOwnScheme) {
+  if (!testing_runner::haveInt8Matmul(Quantization::kW8A8)) GTEST_SKIP() << "no W8A8 matmul";
+  ModelRunnerOptions options;
+  options.kv_cache.num_blocks = 4;
+  Result<std::unique_ptr<ModelRunner>> runner = ModelRunner::create(kW8a8Checkpoint, options);
+  ASSERT_TRUE(runner.isOk()) << runner.status().toString();
+  EXPECT_NE((*runner)->summary().find("weights INT8 per channel, activations INT8 per token "
+                                      "(compressed-tensors checkpoint)"),
+            std::string::npos)
+      << (*runner)->summary();
+  options.quantization = Quantization::kW8A8;
+  EXPECT_TRUE(ModelRunner::create(kW8a8Checkpoint, options).isOk());
+  options.quantization = Quantization::kInt8;
+  Result<std::unique_ptr<ModelRunner>> refused = ModelRunner::create(kW8a8Checkpoint, options);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("--quantization int8 does not apply"),
+            std::string::npos)
+      << refused.status().toString();
+
+  if (!testing_runner::haveInt8Matmul(Quantization::kInt8)) return;
+  const fs::path w8a16 = writeModifiedW8a8(
+      [](std::vector<TensorView>&) {},
+      [](nlohmann::json& c) {
+        c["quantization_config"]["config_groups"]["group_0"]["input_activations"] = nullptr;
+      });
+  options.quantization = Quantization::kNone;
+  runner = ModelRunner::create(w8a16, options);
+  ASSERT_TRUE(runner.isOk()) << runner.status().toString();
+  EXPECT_NE((*runner)->summary().find("weights INT8 per channel (compressed-tensors checkpoint)"),
+            std::string::npos)
+      << (*runner)->summary();
+}
+
+// Damaged quantized checkpoints fail at load with the tensor named, never run.
+TEST(ModelRunner, CorruptQuantizedCheckpointsAreClearErrors) {
+  if (!testing_runner::haveInt8Matmul(Quantization::kW8A8)) GTEST_SKIP() << "no W8A8 matmul";
+  ModelRunnerOptions options;
+  options.kv_cache.num_blocks = 4;
+  auto expectError = [&](const fs::path& dir, StatusCode code, const std::string& text) {
+    Result<std::unique_ptr<ModelRunner>> runner = ModelRunner::create(dir, options);
+    ASSERT_FALSE(runner.isOk()) << text;
+    EXPECT_EQ(runner.status().code(), code) << runner.status().toString();
+    EXPECT_NE(runner.status().message().find(text), std::string::npos)
+        << runner.status().toString();
+  };
+  const std::string down = "model.layers.2.mlp.down_proj.weight";
+  expectError(writeModifiedW8a8([&](std::vector<TensorView>& t) {
+                std::erase_if(t, [&](const TensorView& v) { return v.name == down + "_scale"; });
+              }),
+              StatusCode::kNotFound, "\"" + down + "_scale\" (the scale of the I8 weight");
+  std::vector<float> scales(64, std::nanf(""));
+  expectError(writeModifiedW8a8([&](std::vector<TensorView>& t) {
+                TensorView* scale = findTensor(t, down + "_scale");
+                scale->data = scales.data();
+              }),
+              StatusCode::kDataLoss, down + "_scale\": the scale of row 0");
+  expectError(writeModifiedW8a8([&](std::vector<TensorView>& t) {
+                TensorView* scale = findTensor(t, down + "_scale");
+                scale->shape = {32, 2};
+              }),
+              StatusCode::kInvalidArgument, "must have shape [64, 1], [64], [1] or []");
+  // An I8 tensor outside the quantized linear layers, and a fused pair half quantized.
+  std::vector<int8_t> norm(64, 1);
+  expectError(writeModifiedW8a8([&](std::vector<TensorView>& t) {
+                TensorView* view = findTensor(t, "model.norm.weight");
+                view->dtype = DType::kI8;
+                view->data = norm.data();
+                view->nbytes = norm.size();
+              }),
+              StatusCode::kInvalidArgument, "\"model.norm.weight\" is I8 where a float tensor");
+  Result<std::unique_ptr<SafetensorsFile>> stories =
+      SafetensorsFile::open(fs::path(kStories) / "model.safetensors");
+  ASSERT_TRUE(stories.isOk());
+  const std::string q = "model.layers.0.self_attn.q_proj.weight";
+  expectError(writeModifiedW8a8(
+                  [&](std::vector<TensorView>& t) { *findTensor(t, q) = *(*stories)->find(q); }),
+              StatusCode::kInvalidArgument, "\"" + q + "\" is F32, but");
 }
 
 TEST(ModelRunner, NamesAMissingTensor) {

@@ -235,8 +235,8 @@ class MatmulInt8 : public ::testing::Test {
     const size_t bytes = backend_.packedInt8MatmulWeightBytes(Quantization::kInt8, n, k);
     storage_.push_back(std::move(backend_.allocate(bytes)).value());
     std::memset(storage_.back().data(), 0xA5, bytes);  // the packed form must not read it
-    const WeightView view =
-        backend_.packMatmulWeightInt8(Quantization::kInt8, w.view(), n, k, storage_.back().data());
+    const WeightView view = backend_.packMatmulWeightInt8(Quantization::kInt8, w.view(), nullptr, n,
+                                                          k, storage_.back().data());
     EXPECT_EQ(view.layout, WeightLayout::kPackedInt8);
     return view;
   }
@@ -359,8 +359,8 @@ class MatmulW8A8 : public ::testing::Test {
     const size_t bytes = backend_.packedInt8MatmulWeightBytes(Quantization::kW8A8, n, k);
     storage_.push_back(std::move(backend_.allocate(bytes)).value());
     std::memset(storage_.back().data(), 0xA5, bytes);  // the packed form must not read it
-    const WeightView view =
-        backend_.packMatmulWeightInt8(Quantization::kW8A8, w.view(), n, k, storage_.back().data());
+    const WeightView view = backend_.packMatmulWeightInt8(Quantization::kW8A8, w.view(), nullptr, n,
+                                                          k, storage_.back().data());
     EXPECT_EQ(view.layout, WeightLayout::kPackedW8A8);
     return view;
   }

@@ -35,6 +35,7 @@ double cpuTolerance(DType dtype) {
     case DType::kF16:
       return 2e-3;
     case DType::kF32:
+    case DType::kI8:
       break;
   }
   return 1e-5;
@@ -47,6 +48,7 @@ double roundedTo(float value, DType dtype) {
     case DType::kF16:
       return f16ToF32(f32ToF16(value));
     case DType::kF32:
+    case DType::kI8:
       break;
   }
   return value;
