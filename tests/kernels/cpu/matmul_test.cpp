@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -153,14 +154,12 @@ void checkPackedAtEveryM(CpuBackend& backend, DType dtype, uint32_t seed) {
 
 // One kernel for every m and a fixed summation order per output: a row's result is the same bits
 // alone (decode) as inside any batch, so the output does not depend on what else is scheduled.
-void checkRowsIndependentOfTheBatch(CpuBackend& backend, DType dtype, uint32_t seed) {
-  const int m = 37, k = 300, n = 70;
+// x [m, k] (random from `seed`) times w [n, k] plus a bias, in one batch of m rows and in slices
+// of 1, 5, 12 and 13 rows: every row bitwise the same.
+void expectRowsIndependentOfTheBatch(CpuBackend& backend, WeightView w_view, int m, int k, int n,
+                                     uint32_t seed) {
   const std::vector<float> x = randomFloats(static_cast<size_t>(m) * k, seed);
-  const TypedTensor w = makeTyped(randomFloats(static_cast<size_t>(n) * k, seed + 1), dtype);
   const TypedTensor bias = makeTyped(randomFloats(n, seed + 2), DType::kF32);
-  DeviceBuffer storage;
-  const WeightView w_view = weightFor(backend, w, n, k, true, storage);
-  ASSERT_EQ(w_view.layout, WeightLayout::kPacked);
   std::vector<float> batch(static_cast<size_t>(m) * n);
   backend.matmul(x.data(), m, k, w_view, n, bias.view(), batch.data());
   for (int rows : {1, 5, 12, 13}) {
@@ -174,6 +173,15 @@ void checkRowsIndependentOfTheBatch(CpuBackend& backend, DType dtype, uint32_t s
       }
     }
   }
+}
+
+void checkRowsIndependentOfTheBatch(CpuBackend& backend, DType dtype, uint32_t seed) {
+  const int m = 37, k = 300, n = 70;
+  const TypedTensor w = makeTyped(randomFloats(static_cast<size_t>(n) * k, seed + 1), dtype);
+  DeviceBuffer storage;
+  const WeightView w_view = weightFor(backend, w, n, k, true, storage);
+  ASSERT_EQ(w_view.layout, WeightLayout::kPacked);
+  expectRowsIndependentOfTheBatch(backend, w_view, m, k, n, seed);
 }
 
 // BF16 weights are packed on CPUs with AVX-512 BF16 (vdpbf16ps panels), F32 on AVX-512.
@@ -221,26 +229,72 @@ std::vector<double> int8Rows(std::vector<float>& values, int rows, int k, bool e
   return scales;
 }
 
-// Weight-only INT8 (packMatmulWeightInt8): quantized per output channel, computed with the BF16
-// dot products over activations rounded to BF16.
-class MatmulInt8 : public ::testing::Test {
+// The INT8 suites' scaffolding: skips without the scheme's matmul, packs weights for it.
+template <Quantization kScheme>
+class QuantizedMatmulTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (backend_.packedInt8MatmulWeightBytes(Quantization::kInt8, 32, 64) == 0) {
-      GTEST_SKIP() << "no INT8 matmul on this CPU (needs AVX-512 BF16)";
+    if (backend_.packedInt8MatmulWeightBytes(kScheme, 32, 64) == 0) {
+      GTEST_SKIP() << "no " << quantizationName(kScheme) << " matmul on this CPU";
     }
   }
 
-  WeightView pack(const TypedTensor& w, int n, int k) {
-    const size_t bytes = backend_.packedInt8MatmulWeightBytes(Quantization::kInt8, n, k);
+  // w quantized here (a float dtype), or taken as it is with `scales` (I8).
+  WeightView pack(WeightView w, int n, int k, const float* scales = nullptr) {
+    const size_t bytes = backend_.packedInt8MatmulWeightBytes(kScheme, n, k);
     storage_.push_back(std::move(backend_.allocate(bytes)).value());
     std::memset(storage_.back().data(), 0xA5, bytes);  // the packed form must not read it
-    const WeightView view = backend_.packMatmulWeightInt8(Quantization::kInt8, w.view(), nullptr, n,
-                                                          k, storage_.back().data());
-    EXPECT_EQ(view.layout, WeightLayout::kPackedInt8);
+    const WeightView view =
+        backend_.packMatmulWeightInt8(kScheme, w, scales, n, k, storage_.back().data());
+    EXPECT_EQ(view.layout, kScheme == Quantization::kW8A8 ? WeightLayout::kPackedW8A8
+                                                          : WeightLayout::kPackedInt8);
     return view;
   }
 
+  void expectRowsIndependentOfTheBatch(int m, int k, int n, uint32_t seed) {
+    const TypedTensor w =
+        makeTyped(randomFloats(static_cast<size_t>(n) * k, seed + 1), DType::kBF16);
+    cpu::expectRowsIndependentOfTheBatch(backend_, pack(w.view(), n, k), m, k, n, seed);
+  }
+
+  // A checkpoint's INT8 values (-128 included, which quantizing here never makes) and per-row
+  // scales are packed as they are: with activations exact in BF16 and in INT8 per row, the
+  // product is exact to F32 summation.
+  void expectPreQuantizedWeightsKept(const MatmulShape& s, uint32_t seed) {
+    std::vector<float> x = randomFloats(static_cast<size_t>(s.m) * s.k, seed);
+    int8Rows(x, s.m, s.k, /*exact=*/true);
+    std::vector<int8_t> q(static_cast<size_t>(s.n) * s.k);
+    std::mt19937 rng(seed + 1);
+    for (int8_t& value : q) value = static_cast<int8_t>(static_cast<int>(rng() % 256) - 128);
+    std::vector<float> scales(s.n);
+    for (int j = 0; j < s.n; ++j) scales[j] = std::ldexp(1.0f + (j % 7) / 8.0f, -9 - j % 3);
+    const std::vector<float> bias = randomFloats(s.n, seed + 2);
+    const WeightView view = pack(WeightView{q.data(), DType::kI8}, s.n, s.k, scales.data());
+    std::vector<float> out(static_cast<size_t>(s.m) * s.n, NAN);
+    backend_.matmul(x.data(), s.m, s.k, view, s.n, {bias.data(), DType::kF32}, out.data());
+    for (int i = 0; i < s.m; ++i) {
+      for (int j = 0; j < s.n; ++j) {
+        double expected = bias[j], magnitude = std::abs(double{bias[j]});
+        for (int kk = 0; kk < s.k; ++kk) {
+          const double term = double{x[static_cast<size_t>(i) * s.k + kk]} *
+                              q[static_cast<size_t>(j) * s.k + kk] * scales[j];
+          expected += term;
+          magnitude += std::abs(term);
+        }
+        ASSERT_NEAR(out[static_cast<size_t>(i) * s.n + j], expected, 1e-6 * magnitude + 1e-6)
+            << "m=" << s.m << " k=" << s.k << " n=" << s.n << " at (" << i << ", " << j << ")";
+      }
+    }
+  }
+
+  CpuBackend backend_{CpuBackendOptions{.num_threads = 2, .simd_level = std::nullopt}};
+  std::vector<DeviceBuffer> storage_;
+};
+
+// Weight-only INT8 (packMatmulWeightInt8): quantized per output channel, computed with the BF16
+// dot products over activations rounded to BF16.
+class MatmulInt8 : public QuantizedMatmulTest<Quantization::kInt8> {
+ protected:
   // out of x [m, k] times w [n, k] (of `dtype`), quantized, plus an F32 bias, against the double
   // reference over the unquantized weights. Rounding each weight to the nearest of 255 levels
   // moves it by at most scale / 2 (scale = max |row| / 127), so an output moves by at most
@@ -252,7 +306,7 @@ class MatmulInt8 : public ::testing::Test {
     const std::vector<double> scales = int8Rows(source, s.n, s.k, exact);
     const TypedTensor w = makeTyped(source, dtype);
     const std::vector<float> bias = randomFloats(s.n, seed + 2);
-    const WeightView view = pack(w, s.n, s.k);
+    const WeightView view = pack(w.view(), s.n, s.k);
     std::vector<float> out(static_cast<size_t>(s.m) * s.n, NAN);
     backend_.matmul(x.data(), s.m, s.k, view, s.n, {bias.data(), DType::kF32}, out.data());
     for (int i = 0; i < s.m; ++i) {
@@ -275,9 +329,6 @@ class MatmulInt8 : public ::testing::Test {
       }
     }
   }
-
-  CpuBackend backend_{CpuBackendOptions{.num_threads = 2, .simd_level = std::nullopt}};
-  std::vector<DeviceBuffer> storage_;
 };
 
 // Every m from decode to prefill tiles (one row tile widens in registers, more widen each depth
@@ -300,24 +351,12 @@ TEST_F(MatmulInt8, WithinHalfAStepOfTheUnquantizedProduct) {
 }
 
 TEST_F(MatmulInt8, RowsAreBitwiseIndependentOfTheBatch) {
-  const int m = 37, k = 1601, n = 70;  // two depth blocks
-  const std::vector<float> x = randomFloats(static_cast<size_t>(m) * k, 990);
-  const TypedTensor w = makeTyped(randomFloats(static_cast<size_t>(n) * k, 991), DType::kBF16);
-  const std::vector<float> bias = randomFloats(n, 992);
-  const WeightView view = pack(w, n, k);
-  std::vector<float> batch(static_cast<size_t>(m) * n);
-  backend_.matmul(x.data(), m, k, view, n, {bias.data(), DType::kF32}, batch.data());
-  for (int rows : {1, 5, 12, 13}) {
-    for (int first = 0; first + rows <= m; first += rows) {
-      std::vector<float> part(static_cast<size_t>(rows) * n);
-      backend_.matmul(x.data() + static_cast<size_t>(first) * k, rows, k, view, n,
-                      {bias.data(), DType::kF32}, part.data());
-      for (size_t i = 0; i < part.size(); ++i) {
-        ASSERT_EQ(part[i], batch[static_cast<size_t>(first) * n + i])
-            << "rows " << first << ".." << first + rows << ", element " << i;
-      }
-    }
-  }
+  expectRowsIndependentOfTheBatch(37, 1601, 70, 990);  // two depth blocks
+}
+
+TEST_F(MatmulInt8, PreQuantizedWeightsArePackedAsTheyAre) {
+  expectPreQuantizedWeightsKept({1, 577, 70}, 1000);
+  expectPreQuantizedWeightsKept({13, 1601, 40}, 1010);
 }
 
 TEST_F(MatmulInt8, ZeroAndNanRowsQuantizeToZero) {
@@ -326,7 +365,7 @@ TEST_F(MatmulInt8, ZeroAndNanRowsQuantizeToZero) {
   for (int i = 0; i < k; ++i) source[i] = 0.0f;             // row 0: all zero
   source[static_cast<size_t>(32) * k + 5] = std::nanf("");  // row 32 (second panel)
   const TypedTensor w = makeTyped(source, DType::kF32);
-  const WeightView view = pack(w, n, k);
+  const WeightView view = pack(w.view(), n, k);
   const std::vector<float> x = randomFloats(static_cast<size_t>(m) * k, 996);
   std::vector<float> out(static_cast<size_t>(m) * n, NAN);
   backend_.matmul(x.data(), m, k, view, n, {}, out.data());
@@ -347,24 +386,8 @@ TEST(MatmulInt8Unsupported, NoInt8WithoutBf16DotProducts) {
 
 // W8A8 (packMatmulWeightInt8 with kW8A8): weights quantized per output channel, activations per
 // row at each call, the products summed exactly in INT32 by vpdpbusd.
-class MatmulW8A8 : public ::testing::Test {
+class MatmulW8A8 : public QuantizedMatmulTest<Quantization::kW8A8> {
  protected:
-  void SetUp() override {
-    if (backend_.packedInt8MatmulWeightBytes(Quantization::kW8A8, 32, 64) == 0) {
-      GTEST_SKIP() << "no W8A8 matmul on this CPU (needs AVX-512 VNNI)";
-    }
-  }
-
-  WeightView pack(const TypedTensor& w, int n, int k) {
-    const size_t bytes = backend_.packedInt8MatmulWeightBytes(Quantization::kW8A8, n, k);
-    storage_.push_back(std::move(backend_.allocate(bytes)).value());
-    std::memset(storage_.back().data(), 0xA5, bytes);  // the packed form must not read it
-    const WeightView view = backend_.packMatmulWeightInt8(Quantization::kW8A8, w.view(), nullptr, n,
-                                                          k, storage_.back().data());
-    EXPECT_EQ(view.layout, WeightLayout::kPackedW8A8);
-    return view;
-  }
-
   // out of x [m, k] times w [n, k] (of `dtype`), both quantized, plus an F32 bias, against the
   // double reference over the unquantized values. Each x (w) moves by at most its row's scale
   // sx / 2 (sw / 2), so a product moves by at most sx / 2 * |w| + sw / 2 * |x| + sx * sw / 4.
@@ -377,7 +400,7 @@ class MatmulW8A8 : public ::testing::Test {
     const std::vector<double> w_scales = int8Rows(source, s.n, s.k, exact);
     const TypedTensor w = makeTyped(source, dtype);
     const std::vector<float> bias = randomFloats(s.n, seed + 2);
-    const WeightView view = pack(w, s.n, s.k);
+    const WeightView view = pack(w.view(), s.n, s.k);
     std::vector<float> out(static_cast<size_t>(s.m) * s.n, NAN);
     backend_.matmul(x.data(), s.m, s.k, view, s.n, {bias.data(), DType::kF32}, out.data());
     for (int i = 0; i < s.m; ++i) {
@@ -400,9 +423,6 @@ class MatmulW8A8 : public ::testing::Test {
       }
     }
   }
-
-  CpuBackend backend_{CpuBackendOptions{.num_threads = 2, .simd_level = std::nullopt}};
-  std::vector<DeviceBuffer> storage_;
 };
 
 // The INT8 shapes, and three depth blocks (k = 6145: 1537 groups of four).
@@ -422,24 +442,12 @@ TEST_F(MatmulW8A8, WithinHalfAStepOfBothOperands) {
 }
 
 TEST_F(MatmulW8A8, RowsAreBitwiseIndependentOfTheBatch) {
-  const int m = 37, k = 3073, n = 70;  // two depth blocks
-  const std::vector<float> x = randomFloats(static_cast<size_t>(m) * k, 1190);
-  const TypedTensor w = makeTyped(randomFloats(static_cast<size_t>(n) * k, 1191), DType::kBF16);
-  const std::vector<float> bias = randomFloats(n, 1192);
-  const WeightView view = pack(w, n, k);
-  std::vector<float> batch(static_cast<size_t>(m) * n);
-  backend_.matmul(x.data(), m, k, view, n, {bias.data(), DType::kF32}, batch.data());
-  for (int rows : {1, 5, 12, 13}) {
-    for (int first = 0; first + rows <= m; first += rows) {
-      std::vector<float> part(static_cast<size_t>(rows) * n);
-      backend_.matmul(x.data() + static_cast<size_t>(first) * k, rows, k, view, n,
-                      {bias.data(), DType::kF32}, part.data());
-      for (size_t i = 0; i < part.size(); ++i) {
-        ASSERT_EQ(part[i], batch[static_cast<size_t>(first) * n + i])
-            << "rows " << first << ".." << first + rows << ", element " << i;
-      }
-    }
-  }
+  expectRowsIndependentOfTheBatch(37, 3073, 70, 1190);  // two depth blocks
+}
+
+TEST_F(MatmulW8A8, PreQuantizedWeightsArePackedAsTheyAre) {
+  expectPreQuantizedWeightsKept({1, 577, 70}, 1200);
+  expectPreQuantizedWeightsKept({13, 3073, 40}, 1210);
 }
 
 // Weights: a zero row gives 0, a NaN weight quantizes to 0. Activations: a zero row gives the
@@ -451,7 +459,7 @@ TEST_F(MatmulW8A8, ZeroAndNonFiniteRows) {
   for (int i = 0; i < k; ++i) source[i] = 0.0f;             // weight row 0: all zero
   source[static_cast<size_t>(32) * k + 5] = std::nanf("");  // weight row 32 (second panel)
   const TypedTensor w = makeTyped(source, DType::kF32);
-  const WeightView view = pack(w, n, k);
+  const WeightView view = pack(w.view(), n, k);
   std::vector<float> x = randomFloats(static_cast<size_t>(m) * k, 1196);
   for (int i = 0; i < k; ++i) x[static_cast<size_t>(1) * k + i] = 0.0f;  // row 1: all zero
   x[static_cast<size_t>(2) * k + 39] = std::nanf("");                    // row 2: a NaN
@@ -476,7 +484,7 @@ TEST_F(MatmulW8A8, ActivationsRoundToNearestEven) {
   const int k = static_cast<int>(x.size()), n = k;
   std::vector<float> identity(static_cast<size_t>(n) * k, 0.0f);
   for (int j = 0; j < n; ++j) identity[static_cast<size_t>(j) * k + j] = 127.0f;
-  const WeightView view = pack(makeTyped(identity, DType::kF32), n, k);
+  const WeightView view = pack(makeTyped(identity, DType::kF32).view(), n, k);
   std::vector<float> out(n, NAN);
   backend_.matmul(x.data(), 1, k, view, n, {}, out.data());
   for (int j = 0; j < n; ++j) EXPECT_EQ(out[j], 127.0f * rounded[j]) << "x = " << x[j];
