@@ -322,6 +322,7 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
     ASSIGN_OR_RETURN(TensorView head, getMatrix("lm_head.weight", {c.vocab_size, H}));
     ASSIGN_OR_RETURN(lm_head_, placeMatrix({head}, matrix, c.vocab_size, H));
   }
+  checkpoint_scales_.clear();  // packed with their weights
   report(total_bytes);
   return Status::ok();
 }

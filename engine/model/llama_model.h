@@ -112,7 +112,7 @@ class LlamaModel {
   Quantization quantization_ = Quantization::kNone;
   bool checkpoint_quantized_ = false;
   // The per-row scales of a quantized checkpoint's I8 matrices, by weight tensor name: read with
-  // the weight in loadWeights, consumed by placeMatrix.
+  // the weight in loadWeights, consumed by placeMatrix, emptied when the weights are placed.
   std::map<std::string, std::vector<float>, std::less<>> checkpoint_scales_;
   bool mmap_weights_ = false;
   std::vector<kernels::DeviceBuffer> owned_;  // weights copied into backend memory
