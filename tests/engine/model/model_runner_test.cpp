@@ -276,27 +276,14 @@ TEST(ModelRunner, W8A8QuantizationNeedsVnniAndSaysSo) {
       << (*runner)->summary();
 }
 
-constexpr const char* kW8a8Checkpoint = MANIFOLD_SOURCE_DIR "/tests/data/models/stories260K-w8a8";
+using testing_runner::kW8a8Checkpoint;
 
-// The compressed-tensors INT8 checkpoint (tests/data/models/make_compressed_tensors.py) in a
-// fresh folder, its tensors passed through `edit` (which may replace, add or drop views; bytes
-// it points them at must outlive the call) and its config.json through `edit_config`.
+// The W8A8 checkpoint edited (testing_runner::writeModifiedW8a8) into a fresh folder of its own.
 fs::path writeModifiedW8a8(const std::function<void(std::vector<TensorView>&)>& edit,
                            const std::function<void(nlohmann::json&)>& edit_config = {}) {
-  const fs::path dir = freshDir();
-  for (const char* name : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"}) {
-    fs::copy_file(fs::path(kW8a8Checkpoint) / name, dir / name);
-  }
-  std::ifstream in(fs::path(kW8a8Checkpoint) / "config.json");
-  nlohmann::json config = nlohmann::json::parse(in);
-  if (edit_config) edit_config(config);
-  std::ofstream(dir / "config.json") << config.dump(2);
-  Result<std::unique_ptr<SafetensorsFile>> file =
-      SafetensorsFile::open(fs::path(kW8a8Checkpoint) / "model.safetensors");
-  EXPECT_TRUE(file.isOk());
-  std::vector<TensorView> tensors = (*file)->tensors();
-  edit(tensors);
-  EXPECT_TRUE(writeSafetensors(dir / "model.safetensors", tensors).isOk());
+  static int count = 0;
+  const fs::path dir = freshDir() / std::to_string(count++);
+  testing_runner::writeModifiedW8a8(dir, edit, edit_config);
   return dir;
 }
 
@@ -309,8 +296,8 @@ TensorView* findTensor(std::vector<TensorView>& tensors, const std::string& name
 }
 
 // The checkpoint's quantization_config decides: W8A8 with no flag, and --quantization may only
-// repeat it; without input activations in the config it is W8A16. The LM head (ignored by the
-// checkpoint, tied to the F32 embedding) stays float.
+// repeat it (W8A16 checkpoints: golden_logits_test). The LM head (ignored by the checkpoint, tied
+// to the F32 embedding) stays float.
 TEST(ModelRunner, CompressedTensorsCheckpointRunsItsOwnScheme) {
   if (!testing_runner::haveInt8Matmul(Quantization::kW8A8)) GTEST_SKIP() << "no W8A8 matmul";
   ModelRunnerOptions options;
@@ -330,19 +317,6 @@ TEST(ModelRunner, CompressedTensorsCheckpointRunsItsOwnScheme) {
   EXPECT_NE(refused.status().message().find("--quantization int8 does not apply"),
             std::string::npos)
       << refused.status().toString();
-
-  if (!testing_runner::haveInt8Matmul(Quantization::kInt8)) return;
-  const fs::path w8a16 = writeModifiedW8a8(
-      [](std::vector<TensorView>&) {},
-      [](nlohmann::json& c) {
-        c["quantization_config"]["config_groups"]["group_0"]["input_activations"] = nullptr;
-      });
-  options.quantization = Quantization::kNone;
-  runner = ModelRunner::create(w8a16, options);
-  ASSERT_TRUE(runner.isOk()) << runner.status().toString();
-  EXPECT_NE((*runner)->summary().find("weights INT8 per channel (compressed-tensors checkpoint)"),
-            std::string::npos)
-      << (*runner)->summary();
 }
 
 // Damaged quantized checkpoints fail at load with the tensor named, never run.
