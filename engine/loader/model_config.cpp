@@ -169,9 +169,6 @@ Status parseQuantizationConfig(const Json& json, ModelConfig& c) {
   if (member(q, "quant_method") != "compressed-tensors") {
     return unsupportedQuantization("quant_method", member(q, "quant_method"));
   }
-  if (member(q, "format") != "int-quantized") {
-    return unsupportedQuantization("format", member(q, "format"));
-  }
   if (!member(q, "kv_cache_scheme").is_null()) {
     return unsupportedQuantization("kv_cache_scheme", member(q, "kv_cache_scheme"));
   }
@@ -180,6 +177,11 @@ Status parseQuantizationConfig(const Json& json, ModelConfig& c) {
     return unsupportedQuantization("config_groups (one group)", groups);
   }
   const Json& group = groups.begin().value();
+  // Newer compressed-tensors versions name the format per group (the top level then says
+  // "mixed-precision" or nothing).
+  const Json& format =
+      member(group, "format").is_null() ? member(q, "format") : member(group, "format");
+  if (format != "int-quantized") return unsupportedQuantization("format", format);
   const Json& targets = member(group, "targets");
   if (targets != Json::array({"Linear"})) return unsupportedQuantization("targets", targets);
   auto isSymmetricInt8 = [](const Json& args) {

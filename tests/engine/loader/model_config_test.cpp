@@ -70,6 +70,12 @@ TEST(ModelConfig, ReadsACompressedTensorsInt8Checkpoint) {
   Json w8a16 = w8a8;
   w8a16["quantization_config"]["config_groups"]["group_0"]["input_activations"] = nullptr;
   EXPECT_EQ(parseModelConfig(w8a16.dump())->checkpoint_quantization, Quantization::kInt8);
+  Json group_format = w8a8;  // newer writers: the format per group
+  group_format["quantization_config"]["format"] = "mixed-precision";
+  group_format["quantization_config"]["config_groups"]["group_0"]["format"] = "int-quantized";
+  EXPECT_EQ(parseModelConfig(group_format.dump())->checkpoint_quantization, Quantization::kW8A8);
+  group_format["quantization_config"]["config_groups"]["group_0"]["format"] = "float-quantized";
+  expectErrorMentions(group_format, StatusCode::kUnimplemented, "format \"float-quantized\"");
   Json per_tensor = w8a8;
   per_tensor["quantization_config"]["config_groups"]["group_0"]["weights"]["strategy"] = "tensor";
   EXPECT_EQ(parseModelConfig(per_tensor.dump())->checkpoint_quantization, Quantization::kW8A8);
