@@ -454,6 +454,32 @@ std::string modelConfigToJson(const ModelConfig& c) {
   json["torch_dtype"] = c.torch_dtype == DType::kF32    ? "float32"
                         : c.torch_dtype == DType::kBF16 ? "bfloat16"
                                                         : "float16";
+  if (c.checkpoint_quantization != Quantization::kNone) {
+    // As llm-compressor writes an INT8 W8A8 (or, without input activations, W8A16) model.
+    const Json int8 = {{"num_bits", 8},       {"type", "int"},
+                       {"symmetric", true},   {"group_size", nullptr},
+                       {"actorder", nullptr}, {"block_structure", nullptr}};
+    Json weights = int8;
+    weights["strategy"] = "channel";
+    weights["dynamic"] = false;
+    Json inputs = nullptr;
+    if (c.checkpoint_quantization == Quantization::kW8A8) {
+      inputs = int8;
+      inputs["strategy"] = "token";
+      inputs["dynamic"] = true;
+    }
+    json["quantization_config"] = {{"quant_method", "compressed-tensors"},
+                                   {"format", "int-quantized"},
+                                   {"quantization_status", "compressed"},
+                                   {"kv_cache_scheme", nullptr},
+                                   {"ignore", {"lm_head"}},
+                                   {"config_groups",
+                                    {{"group_0",
+                                      {{"targets", {"Linear"}},
+                                       {"weights", weights},
+                                       {"input_activations", inputs},
+                                       {"output_activations", nullptr}}}}}};
+  }
   if (c.bos_token_id) json["bos_token_id"] = *c.bos_token_id;
   if (c.eos_token_ids.size() == 1) {
     json["eos_token_id"] = c.eos_token_ids.front();

@@ -15,21 +15,28 @@ std::vector<TensorSpec> expectedModelTensors(const ModelConfig& c, DType dtype) 
     auto add = [&](std::string_view suffix, std::vector<int64_t> shape) {
       specs.push_back({layerTensorName(l, suffix), dtype, std::move(shape)});
     };
+    // A linear layer's weight; in a quantized checkpoint I8 with an F32 scale per row after it.
+    auto addLinear = [&](std::string_view suffix, std::vector<int64_t> shape) {
+      if (c.checkpoint_quantization == Quantization::kNone) return add(suffix, std::move(shape));
+      const int64_t rows = shape[0];
+      specs.push_back({layerTensorName(l, suffix), DType::kI8, std::move(shape)});
+      specs.push_back({layerTensorName(l, suffix) + "_scale", DType::kF32, {rows, 1}});
+    };
     add("input_layernorm.weight", {c.hidden_size});
-    add("self_attn.q_proj.weight", {q_dim, c.hidden_size});
-    add("self_attn.k_proj.weight", {kv_dim, c.hidden_size});
-    add("self_attn.v_proj.weight", {kv_dim, c.hidden_size});
+    addLinear("self_attn.q_proj.weight", {q_dim, c.hidden_size});
+    addLinear("self_attn.k_proj.weight", {kv_dim, c.hidden_size});
+    addLinear("self_attn.v_proj.weight", {kv_dim, c.hidden_size});
     if (c.qkv_bias) {
       add("self_attn.q_proj.bias", {q_dim});
       add("self_attn.k_proj.bias", {kv_dim});
       add("self_attn.v_proj.bias", {kv_dim});
     }
-    add("self_attn.o_proj.weight", {c.hidden_size, q_dim});
+    addLinear("self_attn.o_proj.weight", {c.hidden_size, q_dim});
     if (c.o_proj_bias) add("self_attn.o_proj.bias", {c.hidden_size});
     add("post_attention_layernorm.weight", {c.hidden_size});
-    add("mlp.gate_proj.weight", {c.intermediate_size, c.hidden_size});
-    add("mlp.up_proj.weight", {c.intermediate_size, c.hidden_size});
-    add("mlp.down_proj.weight", {c.hidden_size, c.intermediate_size});
+    addLinear("mlp.gate_proj.weight", {c.intermediate_size, c.hidden_size});
+    addLinear("mlp.up_proj.weight", {c.intermediate_size, c.hidden_size});
+    addLinear("mlp.down_proj.weight", {c.hidden_size, c.intermediate_size});
     if (c.mlp_bias) {
       add("mlp.gate_proj.bias", {c.intermediate_size});
       add("mlp.up_proj.bias", {c.intermediate_size});

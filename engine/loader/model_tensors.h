@@ -15,7 +15,9 @@ namespace manifold {
 std::string layerTensorName(int64_t layer, std::string_view suffix);
 
 // In the order HF writes them: embeddings, then each layer, then the final norm and lm_head
-// (absent when tie_word_embeddings). Every spec has `dtype`.
+// (absent when tie_word_embeddings). Every spec has `dtype`, except in a quantized checkpoint
+// (config.checkpoint_quantization, compressed-tensors INT8): there each q/k/v/o/gate/up/down_proj
+// weight is I8, followed by its F32 "weight_scale" [rows, 1] (lm_head stays `dtype`).
 std::vector<TensorSpec> expectedModelTensors(const ModelConfig& config, DType dtype);
 
 }  // namespace manifold

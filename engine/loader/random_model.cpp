@@ -1,5 +1,6 @@
 #include "engine/loader/random_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <numbers>
@@ -91,6 +92,31 @@ Status writeRandomTensor(SafetensorsWriter& writer, const TensorSpec& spec, uint
     done += n;
   }
   if (numel == 0) RETURN_IF_ERROR(writer.append(spec.name, nullptr, 0));
+  return Status::ok();
+}
+
+// A quantized checkpoint's linear weight (I8) or its scales (F32 "..._scale"): the normal
+// weights of writeRandomTensor on one INT8 grid of +-4 std (rarer values clamp), every row's
+// scale that grid's step.
+Status writeRandomInt8Tensor(SafetensorsWriter& writer, const TensorSpec& spec, uint64_t seed,
+                             double init_std) {
+  const double step = init_std * 4.0 / 127.0;
+  const size_t numel = spec.nbytes() / dtypeSize(spec.dtype);
+  if (spec.dtype != DType::kI8) {
+    const std::vector<float> scales(numel, static_cast<float>(step));
+    return writer.append(spec.name, scales.data(), numel * sizeof(float));
+  }
+  NormalRng rng(seed);
+  std::vector<int8_t> q(std::min(numel, kChunkElements));
+  for (size_t done = 0; done < numel;) {
+    const size_t n = std::min(kChunkElements, numel - done);
+    for (size_t i = 0; i < n; ++i) {
+      q[i] = static_cast<int8_t>(
+          std::clamp(std::nearbyint(rng.normal() / 4.0 * 127.0), -127.0, 127.0));
+    }
+    RETURN_IF_ERROR(writer.append(spec.name, q.data(), n));
+    done += n;
+  }
   return Status::ok();
 }
 
@@ -281,8 +307,9 @@ Status writeRandomModel(const RandomModelOptions& options) {
                      SafetensorsWriter::create(options.out_dir / file_name, shard_specs, metadata));
     for (size_t i : shards[s]) {
       uint64_t tensor_seed = options.seed ^ (0x9e3779b97f4a7c15ull * (i + 1));
-      RETURN_IF_ERROR(
-          writeRandomTensor(*writer, specs[i], splitMix64(tensor_seed), options.init_std));
+      const bool int8 = specs[i].dtype == DType::kI8 || specs[i].name.ends_with("_scale");
+      RETURN_IF_ERROR((int8 ? writeRandomInt8Tensor : writeRandomTensor)(
+          *writer, specs[i], splitMix64(tensor_seed), options.init_std));
       weight_map[specs[i].name] = file_name;
       bytes_done += specs[i].nbytes();
       ++tensors_done;

@@ -19,6 +19,7 @@ struct MakeRandomModelArgs {
   std::string tokenizer;
   uint64_t seed = 0;
   double init_std = 0.02;
+  std::string quantization = "none";
 };
 
 int runMakeRandomModel(const MakeRandomModelArgs& args) {
@@ -40,6 +41,12 @@ int runMakeRandomModel(const MakeRandomModelArgs& args) {
               << "\"\n";
     return 2;
   }
+  Result<Quantization> quantization = parseQuantization(args.quantization);
+  if (!quantization.isOk()) {
+    std::cerr << "make-random-model: --quantization " << quantization.status().message() << "\n";
+    return 2;
+  }
+  options.config.checkpoint_quantization = *quantization;
   options.out_dir = args.out;
   if (!args.tokenizer.empty()) options.tokenizer_dir = args.tokenizer;
   options.seed = args.seed;
@@ -59,8 +66,9 @@ int runMakeRandomModel(const MakeRandomModelArgs& args) {
     std::cerr << "\nmake-random-model: " << status.message() << "\n";
     return 1;
   }
-  std::cout << "wrote " << args.like << " (" << args.dtype << ", seed " << args.seed << ") to "
-            << args.out << "\n";
+  std::cout << "wrote " << args.like << " (" << args.dtype
+            << (*quantization == Quantization::kNone ? "" : ", INT8 " + args.quantization)
+            << ", seed " << args.seed << ") to " << args.out << "\n";
   return 0;
 }
 
@@ -82,6 +90,10 @@ void addMakeRandomModelCommand(CLI::App& app) {
                   "Folder whose tokenizer files are copied (vocab must fit the model's)");
   cmd->add_option("--seed", args->seed, "RNG seed")->capture_default_str();
   cmd->add_option("--init-std", args->init_std, "Std of the normal weights")->capture_default_str();
+  cmd->add_option("--quantization", args->quantization,
+                  "none; int8 or w8a8: write a compressed-tensors INT8 checkpoint (I8 linear "
+                  "weights with per-row scales; w8a8 declares per-token INT8 activations)")
+      ->capture_default_str();
   cmd->callback([args] {
     const int rc = runMakeRandomModel(*args);
     if (rc != 0) throw CLI::RuntimeError(rc);

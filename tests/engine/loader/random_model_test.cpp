@@ -143,6 +143,55 @@ TEST(WriteRandomModel, ShardsPastTheSizeLimitWithAnIndex) {
   }
 }
 
+// --quantization int8 | w8a8: a compressed-tensors INT8 checkpoint as the loader reads it: the
+// config declares the scheme, every linear weight is I8 (normal values on a +-4 std grid) with an
+// F32 [rows, 1] scale of one grid step, and the rest (embedding, norms, untied lm_head) float.
+TEST(WriteRandomModel, WritesCompressedTensorsInt8Checkpoints) {
+  for (Quantization scheme : {Quantization::kInt8, Quantization::kW8A8}) {
+    SCOPED_TRACE(quantizationName(scheme));
+    RandomModelOptions options;
+    options.config = *randomModelPreset("tiny-gqa4");
+    options.config.checkpoint_quantization = scheme;
+    options.dtype = DType::kBF16;
+    options.init_std = 0.25;
+    options.out_dir = freshDir(std::string(quantizationName(scheme)));
+    ASSERT_TRUE(writeRandomModel(options).isOk());
+    Result<ModelConfig> config = loadModelConfig(options.out_dir);
+    ASSERT_TRUE(config.isOk()) << config.status().toString();
+    EXPECT_EQ(config->checkpoint_quantization, scheme);
+    Result<std::unique_ptr<WeightStore>> store = WeightStore::open(options.out_dir);
+    ASSERT_TRUE(store.isOk()) << store.status().toString();
+    const float step = static_cast<float>(0.25 * 4.0 / 127.0);
+    double sum_sq = 0;
+    int64_t count = 0;
+    for (const TensorSpec& spec : expectedModelTensors(options.config, DType::kBF16)) {
+      if (spec.name.ends_with("_scale")) {
+        Result<TensorView> scale = (*store)->get(spec.name, spec.shape);
+        ASSERT_TRUE(scale.isOk()) << scale.status().toString();
+        ASSERT_EQ(scale->dtype, DType::kF32);
+        for (int64_t i = 0; i < scale->numel(); ++i) {
+          EXPECT_EQ(static_cast<const float*>(scale->data)[i], step);
+        }
+      } else if (spec.dtype == DType::kI8) {
+        Result<TensorView> q = (*store)->getInt8(spec.name, spec.shape);
+        ASSERT_TRUE(q.isOk()) << q.status().toString();
+        EXPECT_TRUE((*store)->contains(spec.name + "_scale")) << spec.name;
+        for (int64_t i = 0; i < q->numel(); ++i) {
+          const double w = static_cast<const int8_t*>(q->data)[i] * double{step};
+          sum_sq += w * w;
+        }
+        count += q->numel();
+      } else {
+        EXPECT_TRUE((*store)->get(spec.name, spec.shape).isOk()) << spec.name;
+      }
+    }
+    EXPECT_TRUE((*store)->get("lm_head.weight", {384, 64}).isOk());
+    ASSERT_GT(count, 10000);
+    // The grid adds step^2 / 12 of variance and the clamp at 4 std takes ~0.1%.
+    EXPECT_NEAR(std::sqrt(sum_sq / count), 0.25, 0.25 * 0.03);
+  }
+}
+
 TEST(WriteRandomModel, CopiesATokenizerThatFitsTheVocabulary) {
   RandomModelOptions options;
   options.config = *randomModelPreset("tiny-llama");  // vocab 512, as stories260K's tokenizer

@@ -319,6 +319,30 @@ TEST(ModelRunner, CompressedTensorsCheckpointRunsItsOwnScheme) {
       << refused.status().toString();
 }
 
+// make-random-model --quantization w8a8 writes checkpoints this loader serves (the shape of the
+// INT8 layers, GQA 4 and an untied float head; numerics: golden_logits_test's stories260K-w8a8).
+TEST(ModelRunner, RandomCompressedTensorsCheckpointsLoadAndRun) {
+  if (!testing_runner::haveInt8Matmul(Quantization::kW8A8)) GTEST_SKIP() << "no W8A8 matmul";
+  RandomModelOptions random;
+  random.config = *randomModelPreset("tiny-gqa4");
+  random.config.checkpoint_quantization = Quantization::kW8A8;
+  random.init_std = 0.25;
+  random.out_dir = freshDir();
+  ASSERT_TRUE(writeRandomModel(random).isOk());
+  ModelRunnerOptions options;
+  options.kv_cache.num_blocks = 8;
+  Result<std::unique_ptr<ModelRunner>> runner = ModelRunner::create(random.out_dir, options);
+  ASSERT_TRUE(runner.isOk()) << runner.status().toString();
+  EXPECT_NE((*runner)->summary().find("(compressed-tensors checkpoint)"), std::string::npos)
+      << (*runner)->summary();
+  Status status;
+  const std::vector<float> logits = testing_runner::allPositionLogits(
+      **runner, {1, 7, 42, 300, 5}, 5, testing_runner::iota(8), &status);
+  ASSERT_TRUE(status.isOk()) << status.toString();
+  ASSERT_EQ(logits.size(), 5u * 384);
+  for (float v : logits) ASSERT_TRUE(std::isfinite(v));
+}
+
 // Damaged quantized checkpoints fail at load with the tensor named, never run.
 TEST(ModelRunner, CorruptQuantizedCheckpointsAreClearErrors) {
   if (!testing_runner::haveInt8Matmul(Quantization::kW8A8)) GTEST_SKIP() << "no W8A8 matmul";
