@@ -67,7 +67,7 @@ int runMakeRandomModel(const MakeRandomModelArgs& args) {
     return 1;
   }
   std::cout << "wrote " << args.like << " (" << args.dtype
-            << (*quantization == Quantization::kNone ? "" : ", INT8 " + args.quantization)
+            << (*quantization == Quantization::kNone ? "" : ", " + args.quantization)
             << ", seed " << args.seed << ") to " << args.out << "\n";
   return 0;
 }
