@@ -281,8 +281,10 @@ using testing_runner::kW8a8Checkpoint;
 // The W8A8 checkpoint edited (testing_runner::writeModifiedW8a8) into a fresh folder of its own.
 fs::path writeModifiedW8a8(const std::function<void(std::vector<TensorView>&)>& edit,
                            const std::function<void(nlohmann::json&)>& edit_config = {}) {
-  static int count = 0;
-  const fs::path dir = freshDir() / std::to_string(count++);
+  static int count = 0;  // folders of one test live side by side (freshDir() would clear them)
+  const auto* info = testing::UnitTest::GetInstance()->current_test_info();
+  const fs::path dir = fs::path(testing::TempDir()) / "model_runner_test" / info->name() /
+                       ("w8a8-" + std::to_string(count++));
   testing_runner::writeModifiedW8a8(dir, edit, edit_config);
   return dir;
 }
@@ -341,6 +343,36 @@ TEST(ModelRunner, RandomCompressedTensorsCheckpointsLoadAndRun) {
   ASSERT_TRUE(status.isOk()) << status.toString();
   ASSERT_EQ(logits.size(), 5u * 384);
   for (float v : logits) ASSERT_TRUE(std::isfinite(v));
+}
+
+// A per-tensor scale (strategy "tensor": shape [1] or []) is every row's: the same logits,
+// bitwise, as that value repeated per row ([n, 1]).
+TEST(ModelRunner, PerTensorScalesActAsTheSameScaleOnEveryRow) {
+  if (!testing_runner::haveInt8Matmul(Quantization::kW8A8)) GTEST_SKIP() << "no W8A8 matmul";
+  const std::string down = "model.layers.1.mlp.down_proj.weight_scale";
+  const float scale = 0.0123f;
+  const std::vector<float> per_row(64, scale);
+  auto withScale = [&](std::vector<int64_t> shape) {
+    return writeModifiedW8a8([&](std::vector<TensorView>& t) {
+      TensorView* view = findTensor(t, down);
+      view->shape = shape;
+      view->data = per_row.data();
+      view->nbytes = (shape.empty() ? 1 : shape[0]) * sizeof(float);
+    });
+  };
+  ModelRunnerOptions options;
+  options.kv_cache.num_blocks = 4;
+  std::vector<std::vector<float>> logits;
+  for (const fs::path& dir : {withScale({64, 1}), withScale({1}), withScale({})}) {
+    Result<std::unique_ptr<ModelRunner>> runner = ModelRunner::create(dir, options);
+    ASSERT_TRUE(runner.isOk()) << runner.status().toString();
+    Status status;
+    logits.push_back(testing_runner::allPositionLogits(**runner, {1, 403, 261, 30}, 4,
+                                                       testing_runner::iota(4), &status));
+    ASSERT_TRUE(status.isOk()) << status.toString();
+  }
+  EXPECT_EQ(logits[1], logits[0]);
+  EXPECT_EQ(logits[2], logits[0]);
 }
 
 // Damaged quantized checkpoints fail at load with the tensor named, never run.
