@@ -146,9 +146,9 @@ Result<kernels::WeightView> LlamaModel::place(const std::vector<TensorView>& par
   return view;
 }
 
-Result<kernels::WeightView> LlamaModel::placeMatrix(const std::vector<TensorView>& parts,
-                                                    DType dtype, int64_t n, int64_t k,
-                                                    bool count) {
+Result<kernels::WeightView> LlamaModel::placeMatrix(const WeightStore& weights,
+                                                    const std::vector<TensorView>& parts,
+                                                    DType dtype, int64_t n, int64_t k, bool count) {
   // A quantized checkpoint's I8 matrix keeps its values and scales; float ones are quantized
   // here only for --quantization.
   const auto quantized_part = std::find_if(
@@ -166,7 +166,8 @@ Result<kernels::WeightView> LlamaModel::placeMatrix(const std::vector<TensorView
                                "\", fused with it, is I8: the quantized checkpoint quantizes one "
                                "and not the other");
       }
-      const std::vector<float>& part_scales = checkpoint_scales_.at(part.name);
+      ASSIGN_OR_RETURN(const std::vector<float> part_scales,
+                       readWeightScales(weights, part.name, part.shape[0]));
       scales.insert(scales.end(), part_scales.begin(), part_scales.end());
     }
   }
@@ -250,7 +251,6 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
       Result<TensorView> q = weights.getInt8(name, shape);
       if (q.isOk()) {
         read_bytes += q.value().nbytes;
-        ASSIGN_OR_RETURN(checkpoint_scales_[name], readWeightScales(weights, name, shape[0]));
         return q;
       }
     }
@@ -277,7 +277,7 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
     ASSIGN_OR_RETURN(TensorView q, getMatrix(name("self_attn.q_proj.weight"), {q_dim, H}));
     ASSIGN_OR_RETURN(TensorView k, getMatrix(name("self_attn.k_proj.weight"), {kv_dim, H}));
     ASSIGN_OR_RETURN(TensorView v, getMatrix(name("self_attn.v_proj.weight"), {kv_dim, H}));
-    ASSIGN_OR_RETURN(layer.qkv, placeMatrix({q, k, v}, matrix, q_dim + 2 * kv_dim, H));
+    ASSIGN_OR_RETURN(layer.qkv, placeMatrix(weights, {q, k, v}, matrix, q_dim + 2 * kv_dim, H));
     if (c.qkv_bias) {
       ASSIGN_OR_RETURN(TensorView qb, get(name("self_attn.q_proj.bias"), {q_dim}));
       ASSIGN_OR_RETURN(TensorView kb, get(name("self_attn.k_proj.bias"), {kv_dim}));
@@ -285,7 +285,7 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
       ASSIGN_OR_RETURN(layer.qkv_bias, place({qb, kb, vb}, vector));
     }
     ASSIGN_OR_RETURN(TensorView o, getMatrix(name("self_attn.o_proj.weight"), {H, q_dim}));
-    ASSIGN_OR_RETURN(layer.o_proj, placeMatrix({o}, matrix, H, q_dim));
+    ASSIGN_OR_RETURN(layer.o_proj, placeMatrix(weights, {o}, matrix, H, q_dim));
     if (c.o_proj_bias) {
       ASSIGN_OR_RETURN(TensorView ob, get(name("self_attn.o_proj.bias"), {H}));
       ASSIGN_OR_RETURN(layer.o_bias, place({ob}, vector));
@@ -294,9 +294,9 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
     ASSIGN_OR_RETURN(layer.post_norm, place({post_norm}, vector));
     ASSIGN_OR_RETURN(TensorView gate, getMatrix(name("mlp.gate_proj.weight"), {I, H}));
     ASSIGN_OR_RETURN(TensorView up, getMatrix(name("mlp.up_proj.weight"), {I, H}));
-    ASSIGN_OR_RETURN(layer.gate_up, placeMatrix({gate, up}, matrix, 2 * I, H));
+    ASSIGN_OR_RETURN(layer.gate_up, placeMatrix(weights, {gate, up}, matrix, 2 * I, H));
     ASSIGN_OR_RETURN(TensorView down, getMatrix(name("mlp.down_proj.weight"), {H, I}));
-    ASSIGN_OR_RETURN(layer.down, placeMatrix({down}, matrix, H, I));
+    ASSIGN_OR_RETURN(layer.down, placeMatrix(weights, {down}, matrix, H, I));
     if (c.mlp_bias) {
       ASSIGN_OR_RETURN(TensorView gb, get(name("mlp.gate_proj.bias"), {I}));
       ASSIGN_OR_RETURN(TensorView ub, get(name("mlp.up_proj.bias"), {I}));
@@ -314,15 +314,15 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
     // The embedding gathers rows of the row-major table; the LM head reads it packed, if the
     // backend packs, from a second copy (counted once: the INT8 head, else the embedding).
     if (head_packed) {
-      ASSIGN_OR_RETURN(lm_head_, placeMatrix({embed}, matrix, c.vocab_size, H, count_head));
+      ASSIGN_OR_RETURN(lm_head_,
+                       placeMatrix(weights, {embed}, matrix, c.vocab_size, H, count_head));
     } else {
       lm_head_ = embed_;
     }
   } else {
     ASSIGN_OR_RETURN(TensorView head, getMatrix("lm_head.weight", {c.vocab_size, H}));
-    ASSIGN_OR_RETURN(lm_head_, placeMatrix({head}, matrix, c.vocab_size, H));
+    ASSIGN_OR_RETURN(lm_head_, placeMatrix(weights, {head}, matrix, c.vocab_size, H));
   }
-  checkpoint_scales_.clear();  // packed with their weights
   report(total_bytes);
   return Status::ok();
 }

@@ -11,7 +11,6 @@
 // Thread safety: forward() is called by one thread at a time (the engine loop).
 #pragma once
 
-#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -96,9 +95,10 @@ class LlamaModel {
   Result<kernels::WeightView> place(const std::vector<TensorView>& parts, DType dtype,
                                     bool count = true, bool gather_only = false);
   // As place for a matmul weight [n, k] (parts stacked along n), packed when the backend packs:
-  // I8 parts (a quantized checkpoint's) with their checkpoint_scales_; float ones quantized to
+  // I8 parts (a quantized checkpoint's) with their scales from `weights`; float ones quantized to
   // INT8 when quantization_ is set by --quantization (not by the checkpoint).
-  Result<kernels::WeightView> placeMatrix(const std::vector<TensorView>& parts, DType dtype,
+  Result<kernels::WeightView> placeMatrix(const WeightStore& weights,
+                                          const std::vector<TensorView>& parts, DType dtype,
                                           int64_t n, int64_t k, bool count = true);
   Result<kernels::DeviceBuffer> copyToBackend(const std::vector<TensorView>& parts, DType dtype);
   // on_progress (may be empty): checkpoint bytes read so far, after the embedding, each layer
@@ -111,9 +111,6 @@ class LlamaModel {
   DType weight_dtype_ = DType::kF32;
   Quantization quantization_ = Quantization::kNone;
   bool checkpoint_quantized_ = false;
-  // The per-row scales of a quantized checkpoint's I8 matrices, by weight tensor name: read with
-  // the weight in loadWeights, consumed by placeMatrix, emptied when the weights are placed.
-  std::map<std::string, std::vector<float>, std::less<>> checkpoint_scales_;
   bool mmap_weights_ = false;
   std::vector<kernels::DeviceBuffer> owned_;  // weights copied into backend memory
   kernels::WeightView embed_;                 // [vocab, hidden]
