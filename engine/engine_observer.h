@@ -16,8 +16,12 @@ namespace manifold {
 // One scheduler step (schedule -> execute -> sample -> emit). Deltas are counts since the
 // previous step, so an observer never has to diff cumulative counters.
 struct StepStats {
-  int num_scheduled_tokens = 0;   // prompt (prefill) + decode tokens run in this step's batch
-  int num_prompt_tokens = 0;      // of which prefill tokens
+  int num_scheduled_tokens = 0;  // prompt (prefill) + decode tokens run in this step's batch
+  int num_prefill_tokens = 0;    // of which prompt positions (recomputation included)
+  // Prompt lengths of the requests whose first token came out in this step, as vLLM counts
+  // prompt tokens (vllm:prompt_tokens_total, the log line's prompt throughput): each request's
+  // whole prompt once, prefix-cache hits included, preemptions and n > 1 not counted again.
+  int num_prompt_tokens = 0;
   int num_generation_tokens = 0;  // tokens sampled and emitted in this step
   int num_running = 0;            // requests in the running set after the step
   int num_waiting = 0;            // requests queued, not yet scheduled (or preempted)
@@ -49,6 +53,10 @@ class EngineObserver {
 
   // Called by the engine loop after every step that scheduled at least one token.
   virtual void onStep(const StepStats& stats) = 0;
+  // Called by the engine loop when the gauges of StepStats (num_running, num_waiting,
+  // kv_cache_usage) changed without a step: aborts, rejected or failed requests. The other
+  // fields are zero.
+  virtual void onState(const StepStats& stats) = 0;
   // Called by the engine loop once per request, after its final RequestOutput was pushed.
   virtual void onRequestFinished(const FinishedRequestStats& stats) = 0;
 };

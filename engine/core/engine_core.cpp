@@ -192,13 +192,17 @@ Status EngineCore::addRequest(EngineRequest request, std::shared_ptr<RequestStre
 bool EngineCore::step() {
   const SchedulerOutput out = scheduler_->schedule();
   failRejected(out);
-  if (out.empty()) return !out.rejected_request_ids.empty();
+  if (out.empty()) {
+    reportStateIfChanged();  // aborts and rejections since the last step
+    return !out.rejected_request_ids.empty();
+  }
   const Clock::time_point scheduled_at = Clock::now();
 
   if (!out.blocks_to_copy.empty()) {
     const Status copied = executor_.copyBlocks(out.blocks_to_copy);
     if (!copied.isOk()) {
       failStep(out, copied);
+      reportStateIfChanged();
       return true;
     }
   }
@@ -224,6 +228,7 @@ bool EngineCore::step() {
   const Status forwarded = executor_.forward(batch_builder_.view(), logits_.data());
   if (!forwarded.isOk()) {
     failStep(out, forwarded);
+    reportStateIfChanged();
     return true;
   }
 
@@ -239,7 +244,6 @@ bool EngineCore::step() {
     if (update.request_finished) retire(update.request_id, update.finish->reason);
   }
 
-  prompt_tokens_total_ += out.num_prompt_tokens;
   reportStep(out, static_cast<int>(updates.size()));
   return true;
 }
@@ -298,7 +302,8 @@ void EngineCore::reportStep(const SchedulerOutput& out, int num_generation_token
   if (config_.observer != nullptr) {
     StepStats stats;
     stats.num_scheduled_tokens = out.num_scheduled_tokens;
-    stats.num_prompt_tokens = out.num_prompt_tokens;
+    stats.num_prefill_tokens = out.num_prompt_tokens;
+    stats.num_prompt_tokens = step_prompt_tokens_;
     stats.num_generation_tokens = num_generation_tokens;
     stats.num_running = scheduler_->numRunningSequences();
     stats.num_waiting = scheduler_->numWaitingSequences();
@@ -307,9 +312,24 @@ void EngineCore::reportStep(const SchedulerOutput& out, int num_generation_token
     stats.prefix_cache_hits_delta = prefix.hits - reported_prefix_stats_.hits;
     stats.num_preemptions_delta = preemptions - reported_preemptions_;
     config_.observer->onStep(stats);
+    reported_state_ = {stats.num_running, stats.num_waiting, stats.kv_cache_usage};
   }
+  step_prompt_tokens_ = 0;
   reported_prefix_stats_ = prefix;
   reported_preemptions_ = preemptions;
+}
+
+void EngineCore::reportStateIfChanged() {
+  if (config_.observer == nullptr) return;
+  StepStats stats;
+  stats.num_running = scheduler_->numRunningSequences();
+  stats.num_waiting = scheduler_->numWaitingSequences();
+  stats.kv_cache_usage = kv_cache_->usage();
+  const std::tuple<int, int, double> state{stats.num_running, stats.num_waiting,
+                                           stats.kv_cache_usage};
+  if (state == reported_state_) return;
+  reported_state_ = state;
+  config_.observer->onState(stats);
 }
 
 void EngineCore::addPromptLogprobs(ActiveRequest& r, const ScheduledSequence& s,
@@ -348,7 +368,12 @@ std::optional<StopDecision> EngineCore::onNewToken(const SequenceState& seq) {
   if (!r.touched) {
     // One timestamp per request per step: its samples arrive together.
     const Clock::time_point now = Clock::now();
-    if (!r.timing.first_token) r.timing.first_token = now;
+    if (!r.timing.first_token) {
+      r.timing.first_token = now;
+      // vLLM counts a request's prompt once, when its first token comes out.
+      step_prompt_tokens_ += static_cast<int>(r.prompt.size());
+      prompt_tokens_total_ += static_cast<int64_t>(r.prompt.size());
+    }
     if (r.last_token_time) {
       r.inter_token_latencies_s.push_back(
           std::chrono::duration<double>(now - *r.last_token_time).count());
@@ -428,6 +453,8 @@ void EngineCore::failAll(const Status& status) {
     abort(id);
   }
   touched_.clear();
+  step_prompt_tokens_ = 0;
+  reportStateIfChanged();
 }
 
 void EngineCore::failRejected(const SchedulerOutput& out) {

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -102,6 +103,8 @@ class EngineCore {
   // Answers the requests the scheduler rejected (too long for the whole KV cache) with an error.
   void failRejected(const SchedulerOutput& output);
   void reportStep(const SchedulerOutput& output, int num_generation_tokens);
+  // Reports the gauges to the observer (onState) if they changed since the last report.
+  void reportStateIfChanged();
   // validate() but for compiling a structured-output schema.
   [[nodiscard]] Status validateAllButSchema(const EngineRequest& request) const;
 
@@ -120,9 +123,12 @@ class EngineCore {
   std::vector<ActiveRequest*> touched_;  // requests with output in the current step
   std::vector<std::string> finished_ids_;
   int64_t prompt_tokens_total_ = 0;
+  int step_prompt_tokens_ = 0;  // prompt lengths of requests with a first token this step
   int64_t generation_tokens_total_ = 0;
   PrefixCacheStats reported_prefix_stats_;  // as of the last observer report
   int64_t reported_preemptions_ = 0;
+  // The gauges as of the last observer report: {running, waiting, KV cache usage}.
+  std::tuple<int, int, double> reported_state_{0, 0, 0.0};
 };
 
 }  // namespace manifold

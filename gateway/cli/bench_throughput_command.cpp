@@ -69,13 +69,14 @@ class StepClock final : public EngineObserver {
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard<std::mutex> lock(mu_);
     total_tokens_ += stats.num_generation_tokens;
-    if (stats.num_prompt_tokens == 0) {
+    if (stats.num_prefill_tokens == 0) {
       decode_s_ += std::chrono::duration<double>(now - last_).count();
       decode_tokens_ += stats.num_generation_tokens;
       ++decode_steps_;
     }
     last_ = now;
   }
+  void onState(const StepStats&) override {}
   void onRequestFinished(const FinishedRequestStats&) override {}
 
   struct Decode {

@@ -148,6 +148,16 @@ void EngineMetrics::onStep(const StepStats& stats) {
   }
 }
 
+void EngineMetrics::onState(const StepStats& stats) {
+  num_requests_running_.Set(stats.num_running);
+  num_requests_waiting_.Set(stats.num_waiting);
+  kv_cache_usage_.Set(stats.kv_cache_usage);
+  std::lock_guard<std::mutex> lock(mu_);
+  last_running_ = stats.num_running;
+  last_waiting_ = stats.num_waiting;
+  last_kv_cache_usage_ = stats.kv_cache_usage;
+}
+
 void EngineMetrics::onRequestFinished(const FinishedRequestStats& stats) {
   switch (stats.finish_reason) {
     case FinishReason::kStop:

@@ -3,9 +3,9 @@
 // and `engine`), so that vLLM dashboards read manifold unchanged. It also keeps the interval
 // totals behind the periodic "Avg prompt throughput ..." log line (StatsLogger).
 //
-// Thread safety: onStep / onRequestFinished are called by the engine loop; takeLogSnapshot by
-// the stats logger thread; scrapes read the prometheus metrics concurrently. Prometheus metric
-// objects are thread-safe; the log interval state is guarded by mu_.
+// Thread safety: onStep / onState / onRequestFinished are called by the engine loop;
+// takeLogSnapshot by the stats logger thread; scrapes read the prometheus metrics concurrently.
+// Prometheus metric objects are thread-safe; the log interval state is guarded by mu_.
 #pragma once
 
 #include <chrono>
@@ -60,6 +60,7 @@ class EngineMetrics final : public EngineObserver {
                 const EngineMetricsOptions& options);
 
   void onStep(const StepStats& stats) override;
+  void onState(const StepStats& stats) override;
   void onRequestFinished(const FinishedRequestStats& stats) override;
 
   // Returns the interval figures since the previous call (or construction) and starts a new

@@ -75,9 +75,16 @@ class RecordingObserver final : public EngineObserver {
  public:
   void onStep(const StepStats& stats) override {
     ++steps;
+    prompt_tokens += stats.num_prompt_tokens;
+    prefill_tokens += stats.num_prefill_tokens;
     generation_tokens += stats.num_generation_tokens;
     prefix_hits += stats.prefix_cache_hits_delta;
     preemptions += stats.num_preemptions_delta;
+    state = stats;
+  }
+  void onState(const StepStats& stats) override {
+    ++state_reports;
+    state = stats;
   }
   void onRequestFinished(const FinishedRequestStats& stats) override {
     ++finished;
@@ -85,6 +92,10 @@ class RecordingObserver final : public EngineObserver {
     if (stats.finish_reason == FinishReason::kAbort) ++aborted;
   }
   int steps = 0;
+  int state_reports = 0;
+  StepStats state;  // the last gauges reported, by a step or on their own
+  int64_t prompt_tokens = 0;
+  int64_t prefill_tokens = 0;
   int64_t generation_tokens = 0;
   int64_t prefix_hits = 0;
   int64_t preemptions = 0;
@@ -110,6 +121,7 @@ TEST_P(EngineCoreBlockCopy, BatchedRequestsUnderPreemptionGetTheirSoloTokens) {
   std::mt19937 rng(block_copy ? 1 : 2);
   const std::vector<int32_t> stem = randomPrompt(rng, 30);
   std::map<std::string, std::pair<EngineRequest, Collected>> requests;
+  int64_t prompt_tokens = 0;
   for (int i = 0; i < 40; ++i) {
     std::vector<int32_t> prompt = i % 3 == 0 ? stem : std::vector<int32_t>{};
     for (int32_t t : randomPrompt(rng, std::uniform_int_distribution<int>(1, 30)(rng))) {
@@ -124,6 +136,7 @@ TEST_P(EngineCoreBlockCopy, BatchedRequestsUnderPreemptionGetTheirSoloTokens) {
     }
     auto stream = std::make_shared<RequestStream>();
     ASSERT_TRUE(core.addRequest(r, stream).isOk());
+    prompt_tokens += static_cast<int64_t>(r.prompt_token_ids.size());
     requests[r.request_id] = {r, Collected{stream, r.params.n}};
   }
   int steps = 0;
@@ -161,6 +174,14 @@ TEST_P(EngineCoreBlockCopy, BatchedRequestsUnderPreemptionGetTheirSoloTokens) {
   EXPECT_EQ(observer.prefix_hits, core.stats().prefix_cache_hits);
   EXPECT_EQ(observer.preemptions, core.stats().num_preemptions);
   EXPECT_EQ(core.stats().generation_tokens, total_tokens);
+  // Prompt tokens as vLLM counts them: each request's prompt once, although preemptions,
+  // n = 3 forks (without block copies) and prefix hits change what was computed.
+  EXPECT_EQ(observer.prompt_tokens, prompt_tokens);
+  EXPECT_EQ(core.stats().prompt_tokens, prompt_tokens);
+  EXPECT_NE(observer.prefill_tokens, prompt_tokens);
+  EXPECT_EQ(observer.state.num_running, 0);
+  EXPECT_EQ(observer.state.num_waiting, 0);
+  EXPECT_EQ(observer.state.kv_cache_usage, 0.0);
 }
 
 INSTANTIATE_TEST_SUITE_P(WithAndWithoutCopies, EngineCoreBlockCopy, ::testing::Bool(),
@@ -189,6 +210,42 @@ TEST(EngineCore, AbortPublishesAFinalOutputAndFreesEveryBlock) {
   }
   EXPECT_TRUE(result.timing.finished.has_value());
   EXPECT_EQ(observer.aborted, 1);
+}
+
+// The gauges follow aborts at once, though no step runs after them: an idle engine whose last
+// requests were aborted (clients gone) reports nothing running and an empty KV cache.
+TEST(EngineCore, GaugesReturnToZeroWhenTheLastRequestsAreAborted) {
+  FakeExecutor executor(32, 4, 128, true);
+  RecordingObserver observer;
+  EngineCoreConfig config = coreConfig(1, 64, 128);
+  config.observer = &observer;
+  EngineCore core(config, executor, nullptr);
+  std::mt19937 rng(6);
+  for (const char* id : {"a", "b"}) {
+    ASSERT_TRUE(core.addRequest(greedyRequest(id, randomPrompt(rng, 10), 50),
+                                std::make_shared<RequestStream>())
+                    .isOk());
+  }
+  for (int i = 0; i < 3; ++i) core.step();
+  EXPECT_EQ(observer.state.num_running, 1);  // max_num_seqs 1
+  EXPECT_EQ(observer.state.num_waiting, 1);
+  EXPECT_GT(observer.state.kv_cache_usage, 0.0);
+  EXPECT_EQ(observer.state_reports, 0);
+  const int steps = observer.steps;
+
+  core.abort("b");
+  EXPECT_TRUE(core.step());  // "a" still runs: the step reports the gauges
+  EXPECT_EQ(observer.state.num_waiting, 0);
+  core.abort("a");
+  EXPECT_FALSE(core.step());
+  EXPECT_EQ(observer.steps, steps + 1);
+  EXPECT_EQ(observer.state_reports, 1);
+  EXPECT_EQ(observer.state.num_running, 0);
+  EXPECT_EQ(observer.state.num_waiting, 0);
+  EXPECT_EQ(observer.state.kv_cache_usage, 0.0);
+  EXPECT_EQ(observer.state.num_scheduled_tokens, 0);
+  EXPECT_FALSE(core.step());  // nothing changed: no second report
+  EXPECT_EQ(observer.state_reports, 1);
 }
 
 TEST(EngineCore, AForwardFailureFailsTheScheduledRequestsOnly) {

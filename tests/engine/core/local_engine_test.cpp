@@ -126,6 +126,7 @@ class StepGate final : public EngineObserver {
     changed_.notify_all();
     changed_.wait(lock, [this] { return open_; });
   }
+  void onState(const StepStats&) override {}
   void onRequestFinished(const FinishedRequestStats&) override {}
   void waitUntilInStep() {
     std::unique_lock<std::mutex> lock(mu_);

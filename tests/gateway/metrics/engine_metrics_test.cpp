@@ -270,6 +270,34 @@ TEST(EngineMetrics, LogSnapshotReportsIntervalThroughputAndWindowedPrefixHitRate
   EXPECT_DOUBLE_EQ(next.prefix_cache_hit_rate, 0.25);
 }
 
+// onState (aborts without a step) moves the gauges and the log line's state, nothing else.
+TEST(EngineMetrics, StateReportsSetTheGaugesOnly) {
+  MetricsRegistry registry;
+  auto& engine = static_cast<EngineMetrics&>(registry.observerFor("model-a"));
+  const auto start = std::chrono::steady_clock::now();
+  (void)engine.takeLogSnapshot(start);
+  engine.onStep({.num_scheduled_tokens = 12,
+                 .num_prefill_tokens = 10,
+                 .num_prompt_tokens = 10,
+                 .num_generation_tokens = 2,
+                 .num_running = 2,
+                 .num_waiting = 1,
+                 .kv_cache_usage = 0.5});
+  engine.onState({.num_running = 0, .num_waiting = 0, .kv_cache_usage = 0.0});
+  const Exposition e = parseExposition(registry.scrape());
+  EXPECT_EQ(e.value("vllm:num_requests_running", kModelA), 0.0);
+  EXPECT_EQ(e.value("vllm:num_requests_waiting", kModelA), 0.0);
+  EXPECT_EQ(e.value("vllm:kv_cache_usage_perc", kModelA), 0.0);
+  EXPECT_EQ(e.value("vllm:prompt_tokens_total", kModelA), 10.0);
+  EXPECT_EQ(e.value("vllm:generation_tokens_total", kModelA), 2.0);
+  EXPECT_EQ(e.value("vllm:iteration_tokens_total_count", kModelA), 1.0);
+  const EngineLogSnapshot s = engine.takeLogSnapshot(start + std::chrono::seconds(1));
+  EXPECT_EQ(s.num_running, 0);
+  EXPECT_EQ(s.num_waiting, 0);
+  EXPECT_DOUBLE_EQ(s.kv_cache_usage, 0.0);
+  EXPECT_DOUBLE_EQ(s.prompt_throughput, 10.0);
+}
+
 TEST(EngineMetrics, PrefixHitRateWindowForgetsTheOldestSteps) {
   MetricsRegistry registry;
   auto& engine = static_cast<EngineMetrics&>(registry.observerFor("model-a"));
