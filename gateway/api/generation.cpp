@@ -21,6 +21,7 @@ struct ChoiceState {
   std::optional<FinishReason> finish_reason;
   json stop_reason = nullptr;  // vLLM extra: the stop string or token id that ended it
   bool echoed = false;         // streaming: the prompt was sent already
+  size_t text_offset = 0;      // streaming logprobs: the next token's text_offset
   std::optional<ToolCallStream> tool_calls;  // streaming with a tool-call format
   bool forced_call_started = false;          // streaming a named tool_choice: id and name sent
 };
@@ -163,7 +164,8 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   void streamDelta(size_t choice_index, size_t prompt_index, const SequenceDelta& delta) {
     ChoiceState& choice = choices_[choice_index];
     std::string text = delta.text;
-    if (plan_.echo && !choice.echoed) {
+    const bool echo_now = plan_.echo && !choice.echoed;
+    if (echo_now) {
       text = plan_.prompts[prompt_index].text + text;
       choice.echoed = true;
     }
@@ -196,9 +198,22 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     } else {
       entry["text"] = text;
       if (plan_.options.params.logprobs) {
-        std::vector<bool> has(delta.token_ids.size(), true);
-        entry["logprobs"] = completionLogprobs(codec_, context, delta.token_ids, delta.logprobs,
-                                               has, choice.text.size());
+        // The echoing chunk carries the prompt's tokens, and text offsets continue from the
+        // previous chunk's, so that the pieces join into the whole response's logprobs.
+        std::vector<int32_t> ids;
+        std::vector<PositionLogprobs> logprobs;
+        std::vector<bool> has;
+        if (echo_now) {
+          appendEchoedPrompt(prompt_index, ids, logprobs, has);
+          context.clear();
+        }
+        ids.insert(ids.end(), delta.token_ids.begin(), delta.token_ids.end());
+        logprobs.insert(logprobs.end(), delta.logprobs.begin(), delta.logprobs.end());
+        has.resize(ids.size(), true);
+        json lp = completionLogprobs(codec_, context, ids, logprobs, has, choice.text_offset);
+        for (const json& token : lp["tokens"])
+          choice.text_offset += token.get<std::string>().size();
+        entry["logprobs"] = std::move(lp);
       }
     }
     json chunk = envelope(plan_.header, true);
@@ -224,6 +239,23 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   ToolCallStream& toolCallStream(ChoiceState& choice) const {
     if (!choice.tool_calls) choice.tool_calls.emplace(*plan_.tool_call_format);
     return *choice.tool_calls;
+  }
+
+  // Appends the echoed prompt's tokens and their logprobs (none for the first token). The
+  // engine reports prompt positions from the second token on, or one per token with the first
+  // left empty; either is aligned to the prompt's end.
+  void appendEchoedPrompt(size_t prompt_index, std::vector<int32_t>& ids,
+                          std::vector<PositionLogprobs>& logprobs, std::vector<bool>& has) const {
+    const std::vector<int32_t>& prompt_ids = plan_.prompts[prompt_index].token_ids;
+    const auto& prompt_lp = prompt_logprobs_[prompt_index];
+    const size_t missing =
+        prompt_ids.size() > prompt_lp.size() ? prompt_ids.size() - prompt_lp.size() : 0;
+    for (size_t i = 0; i < prompt_ids.size(); ++i) {
+      const bool present = i >= missing && i > 0;
+      ids.push_back(prompt_ids[i]);
+      logprobs.push_back(present ? prompt_lp[i - missing] : PositionLogprobs{});
+      has.push_back(present);
+    }
   }
 
   // The ids before the choice's next token: its prompt and what it generated so far.
@@ -328,18 +360,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       std::vector<int32_t> ids;
       std::vector<PositionLogprobs> logprobs;
       std::vector<bool> has;
-      if (plan_.echo) {
-        const auto& prompt_lp = prompt_logprobs_[prompt_index];
-        ids = prompt.token_ids;
-        // The engine reports prompt positions from the second token on, or one per token with
-        // the first left empty; align either to the prompt's end.
-        size_t missing = ids.size() > prompt_lp.size() ? ids.size() - prompt_lp.size() : 0;
-        for (size_t i = 0; i < ids.size(); ++i) {
-          bool present = i >= missing && i > 0;
-          logprobs.push_back(present ? prompt_lp[i - missing] : PositionLogprobs{});
-          has.push_back(present);
-        }
-      }
+      if (plan_.echo) appendEchoedPrompt(prompt_index, ids, logprobs, has);
       ids.insert(ids.end(), choice.token_ids.begin(), choice.token_ids.end());
       logprobs.insert(logprobs.end(), choice.logprobs.begin(), choice.logprobs.end());
       has.resize(ids.size(), true);

@@ -203,6 +203,38 @@ TEST_F(OpenAiApiTest, EchoAndLogprobsFollowTheCompletionsShape) {
   EXPECT_EQ(logprobs["top_logprobs"][total - 1].size(), 2u);
 }
 
+// Streamed, the same logprobs arrive in pieces: the echoing chunk carries the prompt's tokens
+// (the first with none), and every text_offset counts from the start of the streamed text, the
+// echoed prompt included, so the pieces put together equal the whole response's.
+TEST_F(OpenAiApiTest, StreamedEchoLogprobsJoinToTheWholeResponses) {
+  const json body =
+      completionBody({{"echo", true}, {"logprobs", 2}, {"max_tokens", 3}, {"prompt", "Hi"}});
+  auto whole = client().post("/v1/completions", body);
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  json streamed_body = body;
+  streamed_body["stream"] = true;
+  auto streamed = client().post("/v1/completions", streamed_body);
+  ASSERT_EQ(streamed.status, 200);
+  std::string text;
+  json joined = {{"tokens", json::array()},
+                 {"token_logprobs", json::array()},
+                 {"top_logprobs", json::array()},
+                 {"text_offset", json::array()}};
+  for (const json& event : chunks(streamed)) {
+    if (event["choices"].empty()) continue;
+    const json& choice = event["choices"][0];
+    text += choice["text"].get<std::string>();
+    if (choice["logprobs"].is_null()) continue;
+    for (const auto& [key, values] : choice["logprobs"].items()) {
+      for (const json& v : values) joined[key].push_back(v);
+    }
+  }
+  const json expected = whole.json()["choices"][0];
+  EXPECT_EQ(text, expected["text"]);
+  EXPECT_EQ(joined, expected["logprobs"]);
+  EXPECT_TRUE(joined["token_logprobs"][0].is_null());
+}
+
 TEST_F(OpenAiApiTest, ChatCompletionRendersTheTemplateAndAnswersAsAssistant) {
   auto result = client().post("/v1/chat/completions", chatBody({}));
   ASSERT_EQ(result.status, 200) << result.body;
