@@ -31,6 +31,11 @@ struct GbnfState::Builder {
   // stops growing here instead of stalling. Parses left out (this, or full cells) narrow what
   // may follow; those kept can all still end, so there is no dead end.
   int budget = kMaxExpansions;
+  // Nested expand() calls: a chain of rules that each end in the next recurses once per rule
+  // without growing the parse, so the chain's length is bounded here, as the parse's is by
+  // kMaxDepth (what lies further is left out, as past the budget).
+  int level = 0;
+  static constexpr int kMaxLevel = 1024;
 
   void add(const uint16_t* positions, int depth) {
     if (depth == 0) {
@@ -87,11 +92,14 @@ struct GbnfState::Builder {
         local[depth - 1] = static_cast<uint16_t>(top + 1);
       }
       if (depth == kMaxDepth) return;  // this parse could not end within the limit
+      if (level == kMaxLevel) return;
+      ++level;
       for (uint16_t start : grammar->alternatives(static_cast<int>(element.value))) {
         local[depth] = start;
         expand(local, depth + 1);
-        if (budget < 0) return;
+        if (budget < 0) break;
       }
+      --level;
       return;
     }
   }

@@ -233,10 +233,17 @@ class Gbnf::Parser {
 
   // A group of alternatives up to `close` (after its opening bracket), as a rule of its own.
   Status parseGroup(char close, Sequence& out) {
+    // The parser recurses once per open group.
+    if (depth_ >= kMaxGroupDepth) {
+      return error("groups nested deeper than " + std::to_string(kMaxGroupDepth));
+    }
     ++pos_;
     skipSpace(true);
     std::vector<Sequence> group;
-    RETURN_IF_ERROR(parseAlternatives(true, group));
+    ++depth_;
+    const Status parsed = parseAlternatives(true, group);
+    --depth_;
+    RETURN_IF_ERROR(parsed);
     if (peek() != close) return error(std::string("expected `") + close + "`");
     ++pos_;
     out.push_back({Kind::kRule, static_cast<uint32_t>(newRule(std::move(group)))});
@@ -628,6 +635,8 @@ class Gbnf::Parser {
   const bool lark_;  // Lark's syntax (as vLLM converts it), not GBNF
   size_t pos_ = 0;
   uint64_t symbols_ = 0;  // symbols read and copied by repetitions, an upper bound of the layout
+  static constexpr int kMaxGroupDepth = 100;
+  int depth_ = 0;  // groups open at pos_
   std::map<std::string, int> ids_;
   std::vector<std::vector<Sequence>> rules_;
   std::vector<char> defined_;
@@ -720,7 +729,17 @@ void Gbnf::computeDepthNeeds() {
 }
 
 Result<std::shared_ptr<const Gbnf>> Gbnf::compile(std::string_view text) {
-  return Parser(text, looksLikeLark(text)).run();
+  ASSIGN_OR_RETURN(std::shared_ptr<const Gbnf> grammar, Parser(text, looksLikeLark(text)).run());
+  // A grammar whose start lies past the recognizer's limits (a chain of thousands of rules, or
+  // a root that derives no finite text) would constrain nothing: refuse it here.
+  const GbnfState start(*grammar);
+  if (start.parses() == 0 && !start.complete()) {
+    return invalidArgument("the grammar's root derives no text the recognizer can follow (within " +
+                           std::to_string(GbnfState::kMaxExpansions) +
+                           " rule expansions per character and " +
+                           std::to_string(GbnfState::kMaxDepth) + " nested rules per parse)");
+  }
+  return grammar;
 }
 
 }  // namespace manifold

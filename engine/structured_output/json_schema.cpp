@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/json_depth.h"
 #include "engine/structured_output/number_range.h"
 
 namespace manifold {
@@ -127,6 +128,18 @@ class JsonSchema::Compiler {
 
   Status compileInto(int index, const json& s, const std::string& where) {
     if (schema_.nodes_.size() > kMaxNodes) return unsupported(where, "a schema this large");
+    if (depth_ >= kMaxDepth) {
+      return unsupported(where, "schemas nested deeper than " + std::to_string(kMaxDepth) +
+                                    " levels ($ref hops included)");
+    }
+    ++depth_;
+    const Status status = compileNested(index, s, where);
+    --depth_;
+    return status;
+  }
+
+  // compileInto() one level down.
+  Status compileNested(int index, const json& s, const std::string& where) {
     std::optional<std::string> pattern;  // pattern or format
     bool no_more_items = false;          // items (after prefixItems) or additionalItems false
     RegexDfa::Anchoring anchoring = RegexDfa::Anchoring::kSearch;
@@ -548,6 +561,7 @@ class JsonSchema::Compiler {
   JsonSchema& schema_;
   std::map<std::string, int> refs_;
   size_t pattern_budget_ = RegexDfa::kMaxWork;
+  int depth_ = 0;  // compileInto() calls under way
 };
 
 Result<std::shared_ptr<const JsonSchema>> JsonSchema::compile(const json& schema) {
@@ -557,6 +571,11 @@ Result<std::shared_ptr<const JsonSchema>> JsonSchema::compile(const json& schema
 }
 
 Result<std::shared_ptr<const JsonSchema>> JsonSchema::compileText(std::string_view text) {
+  // Parsing is iterative, but copying and destroying a json value recurse once per level.
+  if (nestedTooDeep(text)) {
+    return invalidArgument("the schema nests arrays and objects deeper than " +
+                           std::to_string(kMaxJsonDepth) + " levels");
+  }
   const json schema = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (schema.is_discarded()) return invalidArgument("the schema is not valid JSON");
   return compile(schema);

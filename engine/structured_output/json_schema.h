@@ -71,6 +71,9 @@ class JsonSchema {
   static constexpr size_t kMaxAlternatives = 64;
   static constexpr size_t kMaxNodes = 65535;
   static constexpr size_t kMaxPatterns = 256;
+  // Schemas inside schemas, $ref hops included: deeper ones are refused (the compiler recurses
+  // once per level).
+  static constexpr int kMaxDepth = 64;
 
   struct Property {
     std::string key;  // as the output writes it, quotes included: "\"name\""

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_depth.h"
 #include "common/status.h"
 #include "engine/sampling_params.h"
 
@@ -64,21 +65,11 @@ struct DetokenizeRequest {
   std::vector<int32_t> tokens;
 };
 
-// Copying and dumping a json value recurse once per level; deeper text could overflow the stack.
-inline constexpr int kMaxJsonDepth = 64;
-// The brackets of a JSON text from `at` on, those inside strings left out (the text need not be
-// valid JSON: the parser judges that): the greatest depth of arrays and objects, and, when
-// `stop_when_closed`, one past the bracket at which the depth returns to zero (npos: never).
-struct JsonBrackets {
-  int max_depth = 0;
-  size_t end = std::string_view::npos;
-};
-[[nodiscard]] JsonBrackets scanJsonBrackets(std::string_view text, size_t at,
-                                            bool stop_when_closed);
-// True when arrays and objects in `text` nest deeper than kMaxJsonDepth.
-[[nodiscard]] inline bool nestedTooDeep(std::string_view text) {
-  return scanJsonBrackets(text, 0, false).max_depth > kMaxJsonDepth;
-}
+// kMaxJsonDepth, scanJsonBrackets and nestedTooDeep (common/json_depth.h): copying and dumping
+// a json value recurse once per level; deeper text could overflow the stack.
+using manifold::kMaxJsonDepth;
+using manifold::nestedTooDeep;
+using manifold::scanJsonBrackets;
 
 // Parses a request body; errors say what is wrong with the JSON. Objects keep the body's key
 // order, which chat templates can show (`tools | tojson`).

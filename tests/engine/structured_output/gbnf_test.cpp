@@ -257,6 +257,34 @@ TEST(Gbnf, NestingPastTheDepthLimitIsRefusedNotOverrun) {
   EXPECT_TRUE(state.done());
 }
 
+// What a request could use to overflow a stack, or to be left unconstrained, is refused at
+// compile time: groups nested thousands deep (the parser recurses per group) and a chain of
+// thousands of rules (the recognizer would lose the start past its limits).
+TEST(Gbnf, DeepGroupsAndLongRuleChainsAreRefusedAtCompileTime) {
+  auto nested = [](int n) {
+    return "root ::= " + std::string(static_cast<size_t>(n), '(') + "\"a\"" +
+           std::string(static_cast<size_t>(n), ')');
+  };
+  EXPECT_EQ(compileError(nested(20000)), "line 1, column 110: groups nested deeper than 100");
+  ASSERT_EQ(compileError(nested(100)), "(compiled)");
+  EXPECT_TRUE(derives(*compile(nested(100)), "a"));
+
+  auto chain = [](int n) {
+    std::string text = "root ::= r0\n";
+    for (int i = 0; i < n; ++i) {
+      text += "r" + std::to_string(i) + " ::= r" + std::to_string(i + 1) + "\n";
+    }
+    return text + "r" + std::to_string(n) + " ::= \"a\"\n";
+  };
+  for (int n : {20000, 3000}) {
+    EXPECT_NE(compileError(chain(n)).find("the grammar's root derives no text the recognizer"),
+              std::string::npos)
+        << n;
+  }
+  ASSERT_EQ(compileError(chain(500)), "(compiled)");
+  EXPECT_TRUE(derives(*compile(chain(500)), "a"));
+}
+
 TEST(Gbnf, ErrorsSayWhatAndWhere) {
   struct Case {
     std::string grammar;

@@ -510,5 +510,49 @@ TEST(JsonSchema, FollowsRecursiveReferencesAndOptionalUnions) {
   EXPECT_FALSE(acceptsWhole(**self, "[1,[\"x\"]]"));
 }
 
+// What a request could use to overflow the compiler's stack is refused: a chain of thousands of
+// $refs (each hop one level deeper), and schema text nested thousands of levels deep. Depths
+// within the limits compile.
+TEST(JsonSchema, DeepSchemasAndRefChainsAreRefusedNotRecursedInto) {
+  auto refChain = [](int n) {
+    json defs = json::object();
+    for (int i = 0; i < n; ++i) {
+      defs["a" + std::to_string(i)] = {{"$ref", "#/$defs/a" + std::to_string(i + 1)}};
+    }
+    defs["a" + std::to_string(n)] = {{"type", "integer"}};
+    return json{{"$defs", defs}, {"$ref", "#/$defs/a0"}};
+  };
+  auto chain = JsonSchema::compile(refChain(10000));
+  ASSERT_FALSE(chain.isOk());
+  EXPECT_EQ(chain.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(chain.status().message().find("nested deeper than 64 levels"), std::string::npos)
+      << chain.status().message();
+  auto short_chain = JsonSchema::compile(refChain(40));
+  ASSERT_TRUE(short_chain.isOk()) << short_chain.status().toString();
+  EXPECT_TRUE(acceptsWhole(**short_chain, "12"));
+
+  auto nestedItems = [](int n) {
+    std::string text;
+    for (int i = 0; i < n; ++i) text += R"({"type": "array", "items": )";
+    text += R"({"type": "integer"})";
+    return text + std::string(static_cast<size_t>(n), '}');
+  };
+  auto deep_text = JsonSchema::compileText(nestedItems(20000));
+  ASSERT_FALSE(deep_text.isOk());
+  EXPECT_EQ(deep_text.status().message(),
+            "the schema nests arrays and objects deeper than 64 levels");
+  auto deep = JsonSchema::compile(json::parse(nestedItems(100)));  // text within no check
+  ASSERT_FALSE(deep.isOk());
+  EXPECT_NE(deep.status().message().find("nested deeper than 64 levels"), std::string::npos)
+      << deep.status().message();
+  auto ok = JsonSchema::compileText(nestedItems(30));
+  ASSERT_TRUE(ok.isOk()) << ok.status().toString();
+  EXPECT_TRUE(acceptsWhole(**ok, std::string(30, '[') + "1" + std::string(30, ']')));
+  // Deep enum values (copied recursively by the json library) are refused in the text.
+  auto deep_enum = JsonSchema::compileText(R"({"enum": )" + std::string(20000, '[') +
+                                           std::string(20000, ']') + "}");
+  EXPECT_FALSE(deep_enum.isOk());
+}
+
 }  // namespace
 }  // namespace manifold

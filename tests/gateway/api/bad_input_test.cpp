@@ -41,6 +41,38 @@ std::string chat(const json& extra) {
   return body.dump();
 }
 
+// Structured-output specs that recursed once per level and overflowed the stack (found by an
+// adversarial audit): groups nested 20,000 deep, a chain of 10,000 $refs, schema text nested
+// 20,000 deep.
+std::string deepGroupsGrammar() {
+  return "root ::= " + std::string(20000, '(') + "\"a\"" + std::string(20000, ')');
+}
+
+// A chain of 20,000 rules: past the recognizer's limits its start was empty, and the output
+// went unconstrained.
+std::string ruleChainGrammar() {
+  std::string text = "root ::= r0\n";
+  for (int i = 0; i < 20000; ++i) {
+    text += "r" + std::to_string(i) + " ::= r" + std::to_string(i + 1) + "\n";
+  }
+  return text + "r20000 ::= \"a\"\n";
+}
+
+json refChainSchema() {
+  json defs = json::object();
+  for (int i = 0; i < 10000; ++i) {
+    defs["a" + std::to_string(i)] = {{"$ref", "#/$defs/a" + std::to_string(i + 1)}};
+  }
+  defs["a10000"] = {{"type", "integer"}};
+  return {{"$defs", defs}, {"$ref", "#/$defs/a0"}};
+}
+
+std::string deepSchemaText() {
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += R"({"type":"array","items":)";
+  return text + R"({"type":"integer"})" + std::string(20000, '}');
+}
+
 std::vector<BadCase> badCases() {
   const std::string kC = "/v1/completions";
   const std::string kChat = "/v1/chat/completions";
@@ -211,6 +243,18 @@ std::vector<BadCase> badCases() {
       {"guided_json with bounds no number lies within", "POST", kC,
        completion({{"guided_json", {{"type", "integer"}, {"minimum", 5}, {"maximum", 1}}}}), 400,
        "no integer lies within the bounds", "guided_json"},
+      {"guided_grammar nested 20000 groups deep", "POST", kC,
+       completion({{"guided_grammar", deepGroupsGrammar()}}), 400, "groups nested deeper than 100",
+       "guided_grammar"},
+      {"guided_grammar with a chain of 20000 rules", "POST", kC,
+       completion({{"guided_grammar", ruleChainGrammar()}}), 400,
+       "the grammar's root derives no text the recognizer can follow", "guided_grammar"},
+      {"guided_json with a chain of 10000 $refs", "POST", kC,
+       completion({{"guided_json", refChainSchema()}}), 400, "nested deeper than 64 levels",
+       "guided_json"},
+      {"guided_json as text nested 20000 deep", "POST", kC,
+       completion({{"guided_json", deepSchemaText()}}), 400, "deeper than 64 levels",
+       "guided_json"},
       {"guided_json as text that is not JSON", "POST", kC,
        completion({{"guided_json", "{not json"}}), 400, "not valid JSON", "guided_json"},
       {"json_schema response format without a schema", "POST", kChat,
