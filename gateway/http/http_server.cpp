@@ -59,6 +59,13 @@ std::string chunk(std::string_view data) {
   return out;
 }
 
+// `s` without leading and trailing spaces and tabs (HTTP's optional whitespace).
+std::string_view trimmed(std::string_view s) {
+  const size_t first = s.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
 std::string lowerCase(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -273,6 +280,19 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void onHeader() {
     auto& header = parser_->get();
+    // RFC 9112 6.3: a request whose Transfer-Encoding does not end in chunked has no knowable
+    // length (answering it and reading on would take its body for the next request: request
+    // smuggling): 400 and close. Codings before chunked (gzip, ...) are not implemented: 501.
+    if (header.count(http::field::transfer_encoding) > 0) {
+      if (!parser_->chunked()) {
+        return rejectAndLinger(400, "Transfer-Encoding must end in chunked.");
+      }
+      const auto field = header[http::field::transfer_encoding];
+      const std::string_view coding = trimmed(std::string_view(field.data(), field.size()));
+      if (lowerCase(coding) != "chunked") {
+        return rejectAndLinger(501, "Only the chunked transfer coding is supported.");
+      }
+    }
     auto expect = header[http::field::expect];
     if (!parser_->is_done() && beast::iequals(expect, "100-continue")) {
       auto cont = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");

@@ -159,6 +159,40 @@ TEST(HttpServer, AnswersAPartlySentPipelinedRequestOnceItsRestArrives) {
   EXPECT_LT(got.find("/second:two"), got.find("/third:three"));
 }
 
+// RFC 9112 6.3: a Transfer-Encoding that does not end in chunked leaves the body's length
+// unknown. Answering and reading on would run the body as a second request (smuggling): the
+// server answers 400 and closes, and never answers what followed. A coding before chunked is
+// 501; chunked alone is read as usual.
+TEST(HttpServer, TransferEncodingsOtherThanChunkedAreRefusedAndTheConnectionClosed) {
+  auto server = startServer({}, echoPath);
+  const std::string smuggled = post("/smuggled", "x");
+  for (const std::string& coding : {"gzip", "chunked, gzip"}) {
+    RawSocket socket(server->port());
+    ASSERT_TRUE(socket.connected());
+    socket.send("POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + coding + "\r\n\r\n" +
+                smuggled);
+    ASSERT_TRUE(socket.closedWithin(3000ms)) << coding;
+    const std::string got = socket.readUntil("never", 0ms);
+    EXPECT_EQ(got.rfind("HTTP/1.1 400 Bad Request", 0), 0u) << coding << ": " << got;
+    EXPECT_EQ(got.find("/smuggled"), std::string::npos) << coding;
+    EXPECT_EQ(got.find("/first"), std::string::npos) << coding;
+  }
+  RawSocket gzipped(server->port());
+  gzipped.send(
+      "POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+      "1\r\nx\r\n0\r\n\r\n" +
+      smuggled);
+  ASSERT_TRUE(gzipped.closedWithin(3000ms));
+  const std::string got = gzipped.readUntil("never", 0ms);
+  EXPECT_EQ(got.rfind("HTTP/1.1 501 Not Implemented", 0), 0u) << got;
+  EXPECT_EQ(got.find("/smuggled"), std::string::npos);
+  RawSocket chunked(server->port());
+  chunked.send(
+      "POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked \r\n\r\n"
+      "2\r\nab\r\n0\r\n\r\n");
+  EXPECT_NE(chunked.readUntil("/first:ab", 2000ms).find("/first:ab"), std::string::npos);
+}
+
 TEST(HttpServer, ClosesIdleKeepAliveConnectionsAfterTheIdleTimeout) {
   HttpServerOptions options;
   options.idle_timeout = 100ms;
