@@ -262,8 +262,22 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                               if (!self->busy_) {
                                 self->idle_timer_.cancel();
                                 self->readHeader();
+                                return;
                               }
+                              // Empty lines (older clients end a body with CRLF) do not end
+                              // the watch; the start of a pipelined request does.
+                              self->dropEmptyLines();
+                              if (self->buffer_.size() == 0) self->readSome();
                             });
+  }
+
+  // Drops the empty lines at the start of buffer_: a server ignores them before a request line
+  // (RFC 9112 2.2).
+  void dropEmptyLines() {
+    const auto* bytes = static_cast<const char*>(buffer_.data().data());
+    size_t n = 0;
+    while (n < buffer_.size() && (bytes[n] == '\r' || bytes[n] == '\n')) ++n;
+    buffer_.consume(n);
   }
 
   void readHeader() {
@@ -357,6 +371,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     server_.handler(std::move(request), std::move(exchange));
     // Watch for the client going away only when no pipelined bytes wait in buffer_: the next
     // request is parsed from them when this exchange ends, and that read must be the only one.
+    dropEmptyLines();
     if (busy_ && !reading_ && buffer_.size() == 0) readSome();
   }
 

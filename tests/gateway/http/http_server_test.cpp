@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -191,6 +192,35 @@ TEST(HttpServer, TransferEncodingsOtherThanChunkedAreRefusedAndTheConnectionClos
       "POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked \r\n\r\n"
       "2\r\nab\r\n0\r\n\r\n");
   EXPECT_NE(chunked.readUntil("/first:ab", 2000ms).find("/first:ab"), std::string::npos);
+}
+
+// A client that ends its body with an extra CRLF (as older clients do) and then goes away is
+// noticed while its request runs, as one that sent nothing more: empty lines before a request
+// line are ignored (RFC 9112 2.2), so they do not stop the watch for the client leaving.
+TEST(HttpServer, NoticesAClientThatLeftAfterTrailingEmptyLines) {
+  std::mutex mu;
+  std::condition_variable changed;
+  int cancelled = 0;
+  auto server = startServer({}, [&](HttpRequest, std::shared_ptr<Exchange> exchange) {
+    // Never answers: only the client's leaving ends the exchange.
+    exchange->onCancel([&, exchange] {
+      std::lock_guard<std::mutex> lock(mu);
+      ++cancelled;
+      changed.notify_all();
+    });
+  });
+  for (const std::string& trailer : {"", "\r\n", "\r\n\r\n"}) {
+    {
+      RawSocket socket(server->port());
+      ASSERT_TRUE(socket.connected());
+      socket.send(post("/slow", "x") + trailer);
+      std::this_thread::sleep_for(50ms);  // the request runs before the client leaves
+    }
+    std::unique_lock<std::mutex> lock(mu);
+    EXPECT_TRUE(changed.wait_for(lock, 3s, [&] { return cancelled > 0; }))
+        << "trailer of " << trailer.size() << " bytes";
+    cancelled = 0;
+  }
 }
 
 TEST(HttpServer, ClosesIdleKeepAliveConnectionsAfterTheIdleTimeout) {
