@@ -104,13 +104,14 @@ Result<std::vector<int32_t>> tokenIds(const json& array, std::string_view name) 
   ids.reserve(array.size());
   for (const json& item : array) {
     if (!item.is_number_integer()) return typeError(name, "a list of integer token ids");
-    int64_t id = item.is_number_unsigned()
-                     ? static_cast<int64_t>(std::min<uint64_t>(item.get<uint64_t>(), 1ull << 40))
-                     : item.get<int64_t>();
-    if (id < 0 || id > std::numeric_limits<int32_t>::max()) {
-      return invalidArgument(quoted(name) + " holds the invalid token id " + std::to_string(id));
+    const bool in_range = item.is_number_unsigned()
+                              ? item.get<uint64_t>() <= std::numeric_limits<int32_t>::max()
+                              : item.get<int64_t>() >= 0 &&
+                                    item.get<int64_t>() <= std::numeric_limits<int32_t>::max();
+    if (!in_range) {
+      return invalidArgument(quoted(name) + " holds the invalid token id " + item.dump());
     }
-    ids.push_back(static_cast<int32_t>(id));
+    ids.push_back(static_cast<int32_t>(item.get<int64_t>()));
   }
   return ids;
 }
