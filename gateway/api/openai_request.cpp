@@ -381,6 +381,20 @@ Result<json> parseMessages(const json* messages) {
       ASSIGN_OR_RETURN(message["content"], flattenContent(*content, i));
     }
     if (m.contains("name") && !m["name"].is_string()) return typeError(where + ".name", "a string");
+    if (const auto calls = m.find("tool_calls"); calls != m.end() && !calls->is_null()) {
+      // What chat templates read: a list of {"function": {"name", "arguments"}} objects.
+      if (!calls->is_array()) return typeError(where + ".tool_calls", "a list of tool calls");
+      for (size_t j = 0; j < calls->size(); ++j) {
+        const json& call = (*calls)[j];
+        const std::string at = where + ".tool_calls[" + std::to_string(j) + "]";
+        if (!call.is_object() || !call.contains("function") || !call["function"].is_object()) {
+          return typeError(at, "an object with a `function` object");
+        }
+        if (!call["function"].contains("name") || !call["function"]["name"].is_string()) {
+          return typeError(at + ".function.name", "a string");
+        }
+      }
+    }
     out.push_back(std::move(message));
   }
   return out;
@@ -400,6 +414,31 @@ Result<json> parseTemplateOptions(const Fields& f) {
   if (continue_final.value_or(false)) options["add_generation_prompt"] = false;
   if (const json* tools = f.get("tools")) {
     if (!tools->is_array()) return typeError("tools", "a list of tools");
+    // As vLLM's ChatCompletionToolsParam: {"type": "function" (the default), "function":
+    // {"name", "description"?, "parameters"?}}.
+    for (size_t i = 0; i < tools->size(); ++i) {
+      const json& tool = (*tools)[i];
+      const std::string at = "tools[" + std::to_string(i) + "]";
+      if (!tool.is_object()) return typeError(at, "an object");
+      if (tool.contains("type") && tool["type"] != "function") {
+        return invalidArgument("`" + at + ".type` must be \"function\"");
+      }
+      if (!tool.contains("function") || !tool["function"].is_object()) {
+        return typeError(at + ".function", "an object");
+      }
+      const json& function = tool["function"];
+      if (!function.contains("name") || !function["name"].is_string()) {
+        return typeError(at + ".function.name", "a string");
+      }
+      if (function.contains("description") && !function["description"].is_string() &&
+          !function["description"].is_null()) {
+        return typeError(at + ".function.description", "a string");
+      }
+      if (function.contains("parameters") && !function["parameters"].is_object() &&
+          !function["parameters"].is_null()) {
+        return typeError(at + ".function.parameters", "a JSON Schema object");
+      }
+    }
     options["tools"] = *tools;
   }
   if (const json* choice = f.get("tool_choice")) {
@@ -523,8 +562,9 @@ Result<std::string> forceTool(const json& tools, const json& name, ChatRequest& 
       continue;
     }
     const json& function = tool["function"];
-    const json parameters =
-        function.contains("parameters") ? function["parameters"] : json{{"type", "object"}};
+    const json parameters = function.value("parameters", json()).is_object()
+                                ? function["parameters"]
+                                : json{{"type", "object"}};
     RETURN_IF_ERROR(setJsonSchema(
         parameters, "tools[" + std::to_string(i) + "].function.parameters", r.options.params));
     return name.get<std::string>();

@@ -277,8 +277,8 @@ Result<nlohmann::ordered_json> requiredToolCallsSchema(const nlohmann::ordered_j
                                "]`: " + function["name"].dump());
       }
     }
-    json parameters =
-        function.contains("parameters") ? function["parameters"] : json{{"type", "object"}};
+    json parameters = function.value("parameters", json()).is_object() ? function["parameters"]
+                                                                       : json{{"type", "object"}};
     if (refersToRoot(parameters)) {
       return invalidArgument(where +
                              ": parameters with \"$ref\": \"#\" cannot be combined into "
