@@ -221,12 +221,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
   void post(std::function<void()> fn) { net::post(stream_.get_executor(), std::move(fn)); }
   void onCancel(uint64_t seq, std::function<void()> fn) {
-    if (!isCurrent(seq)) return;
+    if (seq != seq_) return;
     if (cancelled_) {
-      fn();
+      fn();  // the client left before the handler asked
       return;
     }
-    cancel_fns_.push_back(std::move(fn));
+    if (busy_) cancel_fns_.push_back(std::move(fn));
   }
   bool isCancelled(uint64_t seq) const { return seq != seq_ || cancelled_; }
 

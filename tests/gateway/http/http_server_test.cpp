@@ -223,6 +223,34 @@ TEST(HttpServer, NoticesAClientThatLeftAfterTrailingEmptyLines) {
   }
 }
 
+// A handler that asks to hear of the client's leaving only after it left (its answer is
+// prepared on another thread) still hears of it, at once.
+TEST(HttpServer, OnCancelAfterTheClientLeftRunsAtOnce) {
+  std::mutex mu;
+  std::condition_variable changed;
+  bool heard = false;
+  auto server = startServer({}, [&](HttpRequest, std::shared_ptr<Exchange> exchange) {
+    std::thread([&, exchange] {
+      std::this_thread::sleep_for(200ms);
+      exchange->post([&, exchange] {
+        exchange->onCancel([&] {
+          std::lock_guard<std::mutex> lock(mu);
+          heard = true;
+          changed.notify_all();
+        });
+      });
+    }).detach();
+  });
+  {
+    RawSocket socket(server->port());
+    ASSERT_TRUE(socket.connected());
+    socket.send(post("/slow", "x"));
+    std::this_thread::sleep_for(50ms);
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  EXPECT_TRUE(changed.wait_for(lock, 3s, [&] { return heard; }));
+}
+
 TEST(HttpServer, ClosesIdleKeepAliveConnectionsAfterTheIdleTimeout) {
   HttpServerOptions options;
   options.idle_timeout = 100ms;
