@@ -28,6 +28,9 @@ class PromptCodec {
                                            bool skip_special_tokens) const = 0;
   // The text of a single token, as reported in logprobs (`token`, `bytes`).
   [[nodiscard]] virtual std::string tokenText(int32_t id) const = 0;
+  // The vocabulary entry of a token in the model's own alphabet, as Hugging Face's
+  // convert_ids_to_tokens gives it ("▁Hello", "Ġworld", "<0xE6>"); empty when there is none.
+  [[nodiscard]] virtual std::string tokenPiece(int32_t id) const = 0;
   [[nodiscard]] virtual int vocabSize() const = 0;
 
   // Renders `messages` (the OpenAI array, already validated) through the chat template.

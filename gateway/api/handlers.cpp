@@ -187,7 +187,9 @@ void handleTokenize(RequestContext& ctx, const nlohmann::ordered_json& body, Ser
                  {"token_strs", nullptr}};
   if (request.return_token_strs) {
     json strs = json::array();
-    for (int32_t id : ids) strs.push_back(model.codec().tokenText(id));
+    // vLLM's token_strs: convert_ids_to_tokens, the vocabulary entries (lossless, unlike the
+    // decoded text of a byte token).
+    for (int32_t id : ids) strs.push_back(model.codec().tokenPiece(id));
     result["token_strs"] = std::move(strs);
   }
   HttpResponse response;

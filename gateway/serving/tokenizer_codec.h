@@ -31,19 +31,26 @@ class TokenizerCodec final : public PromptCodec {
   [[nodiscard]] std::string decode(std::span<const int32_t> ids,
                                    bool skip_special_tokens) const override;
   [[nodiscard]] std::string tokenText(int32_t id) const override;
+  [[nodiscard]] std::string tokenPiece(int32_t id) const override;
   [[nodiscard]] int vocabSize() const override { return tokenizer_.vocabSize(); }
   [[nodiscard]] Result<std::string> renderChat(
       const nlohmann::ordered_json& messages, const nlohmann::ordered_json& options) const override;
 
  private:
   TokenizerCodec(const Tokenizer& tokenizer, ChatTemplate chat_template,
-                 nlohmann::ordered_json special_tokens)
+                 std::optional<ChatTemplate> tool_template, nlohmann::ordered_json special_tokens)
       : tokenizer_(tokenizer),
         template_(std::move(chat_template)),
+        tool_template_(std::move(tool_template)),
         special_tokens_(std::move(special_tokens)) {}
+
+  // `rendered` cut right after the final message's content (continue_final_message).
+  static Result<std::string> cutAfterFinalMessage(std::string rendered,
+                                                  const nlohmann::ordered_json& message);
 
   const Tokenizer& tokenizer_;
   ChatTemplate template_;
+  std::optional<ChatTemplate> tool_template_;  // for requests with tools, when the model has one
   nlohmann::ordered_json special_tokens_;
 };
 
