@@ -211,8 +211,9 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
         logprobs.insert(logprobs.end(), delta.logprobs.begin(), delta.logprobs.end());
         has.resize(ids.size(), true);
         json lp = completionLogprobs(codec_, context, ids, logprobs, has, choice.text_offset);
-        for (const json& token : lp["tokens"])
-          choice.text_offset += token.get<std::string>().size();
+        for (const json& token : lp["tokens"]) {
+          choice.text_offset += codePointLength(token.get_ref<const std::string&>());
+        }
         entry["logprobs"] = std::move(lp);
       }
     }

@@ -393,6 +393,22 @@ Result<json> parseMessages(const json* messages) {
         if (!call["function"].contains("name") || !call["function"]["name"].is_string()) {
           return typeError(at + ".function.name", "a string");
         }
+        // Chat templates read the arguments as an object (`tool_call.arguments | tojson`), so
+        // the JSON text OpenAI clients send is parsed, as vLLM does (absent or empty: {}).
+        json& arguments = message["tool_calls"][j]["function"]["arguments"];
+        if (arguments.is_null() ||
+            (arguments.is_string() && arguments.get<std::string>().empty())) {
+          arguments = json::object();
+        } else if (arguments.is_string()) {
+          const std::string& text = arguments.get_ref<const std::string&>();
+          json parsed = nestedTooDeep(text)
+                            ? json(json::value_t::discarded)
+                            : json::parse(text, nullptr, /*allow_exceptions=*/false);
+          if (parsed.is_discarded()) {
+            return typeError(at + ".function.arguments", "JSON text (or an object)");
+          }
+          arguments = std::move(parsed);
+        }
       }
     }
     out.push_back(std::move(message));

@@ -42,6 +42,12 @@ std::string tokenTextInContext(const PromptCodec& codec, std::span<const int32_t
   return codec.tokenText(id);
 }
 
+size_t codePointLength(std::string_view text) {
+  size_t n = 0;
+  for (const char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
 std::string newId(std::string_view prefix) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   static const char* kHex = "0123456789abcdef";
@@ -92,7 +98,7 @@ json completionLogprobs(const PromptCodec& codec, std::span<const int32_t> conte
     std::string text = tokenTextInContext(codec, previous, token_ids[i]);
     tokens.push_back(text);
     offsets.push_back(offset);
-    offset += text.size();
+    offset += codePointLength(text);
     if (i >= logprobs.size() || !has_logprob[i]) {
       token_logprobs.push_back(nullptr);
       top.push_back(nullptr);

@@ -763,6 +763,70 @@ TEST(ChatTemplate, ToolsAndMessagesKeepTheRequestsKeyOrder) {
   EXPECT_EQ(message, R"({"role": "user", "name": "z", "content": "Hi"})");
 }
 
+// An assistant's tool call carries its arguments as JSON text (OpenAI's shape); templates read
+// them as an object (`arguments | tojson`, `arguments.city`), so they reach the template parsed,
+// as vLLM does; absent or empty arguments are {}, text that is not JSON a 400.
+TEST(ChatTemplate, ToolCallArgumentsReachTheTemplateAsObjects) {
+  TestModel echo{.id = "echo"};
+  echo.chat_template =
+      "{% for m in messages %}{% for c in m.tool_calls or [] %}"
+      "{{ c.function.arguments | tojson }}|{{ c.function.arguments is mapping }};"
+      "{% endfor %}{% endfor %}";
+  TestGateway gateway({echo});
+  HttpClient client(gateway.port());
+  const json body = {
+      {"model", "echo"},
+      {"messages",
+       json::array(
+           {{{"role", "user"}, {"content", "Weather?"}},
+            {{"role", "assistant"},
+             {"content", nullptr},
+             {"tool_calls",
+              json::array({{{"id", "a"},
+                            {"type", "function"},
+                            {"function", {{"name", "w"}, {"arguments", R"({"city": "Paris"})"}}}},
+                           {{"id", "b"},
+                            {"type", "function"},
+                            {"function", {{"name", "w"}, {"arguments", ""}}}},
+                           {{"id", "c"},
+                            {"type", "function"},
+                            {"function", {{"name", "w"}, {"arguments", {{"x", 1}}}}}}})}}})}};
+  auto result = client.post("/tokenize", body);
+  ASSERT_EQ(result.status, 200) << result.body;
+  const std::string rendered = FakeEngine::sharedTokenizer().decode(
+      result.json()["tokens"].get<std::vector<int32_t>>(), /*skip_special_tokens=*/false);
+  EXPECT_NE(rendered.find(R"({"city": "Paris"}|True;{}|True;{"x": 1}|True;)"), std::string::npos)
+      << rendered;
+  json bad = body;
+  bad["messages"][1]["tool_calls"][0]["function"]["arguments"] = "{city: Paris";
+  auto refused = client.post("/tokenize", bad);
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_EQ(refused.json()["error"]["param"], "messages[1].tool_calls[0].function.arguments");
+}
+
+// text_offset counts characters (code points), as OpenAI's and vLLM's (Python len) do, not bytes.
+TEST_F(OpenAiApiTest, TextOffsetsCountCharacters) {
+  auto result = client().post(
+      "/v1/completions",
+      completionBody(
+          {{"echo", true}, {"logprobs", 0}, {"max_tokens", 2}, {"prompt", "日本 héllo wörld"}}));
+  ASSERT_EQ(result.status, 200) << result.body;
+  const json logprobs = result.json()["choices"][0]["logprobs"];
+  const auto& tokens = logprobs["tokens"];
+  const auto& offsets = logprobs["text_offset"];
+  ASSERT_EQ(tokens.size(), offsets.size());
+  EXPECT_EQ(offsets[0], 0);
+  bool multibyte = false;
+  for (size_t i = 0; i + 1 < tokens.size(); ++i) {
+    const std::string token = tokens[i];
+    size_t characters = 0;
+    for (unsigned char c : token) characters += (c & 0xC0) != 0x80 ? 1 : 0;
+    multibyte = multibyte || characters != token.size();
+    EXPECT_EQ(offsets[i + 1].get<size_t>() - offsets[i].get<size_t>(), characters) << i;
+  }
+  EXPECT_TRUE(multibyte) << "no token with a multi-byte character: the test shows nothing";
+}
+
 TEST(ApiKeys, KeyLimitedToSomeModelsSeesOnlyThose) {
   gateway::GatewayOptions options;
   options.api_keys = {{"sk-all", {}}, {"sk-fake-only", {"fake"}}};
