@@ -568,9 +568,20 @@ Result<std::unique_ptr<HttpServer>> HttpServer::create(HttpServerOptions options
     if (ec) return invalidArgument("ssl_keyfile `" + opts.ssl_keyfile + "`: " + ec.message());
   }
   beast::error_code ec;
-  auto address = net::ip::make_address(opts.host, ec);
-  if (ec) return invalidArgument("host `" + opts.host + "` is not an IP address: " + ec.message());
-  tcp::endpoint endpoint(address, opts.port);
+  tcp::endpoint endpoint;
+  const auto address = net::ip::make_address(opts.host, ec);
+  if (!ec) {
+    endpoint = tcp::endpoint(address, opts.port);
+  } else {
+    // A host name (`localhost`): its first address.
+    tcp::resolver resolver(impl->ioc);
+    const auto resolved = resolver.resolve(opts.host, std::to_string(opts.port), ec);
+    if (ec || resolved.empty()) {
+      return invalidArgument("host `" + opts.host + "` is neither an IP address nor a name that " +
+                             "resolves: " + ec.message());
+    }
+    endpoint = resolved.begin()->endpoint();
+  }
   std::string where = opts.host + ":" + std::to_string(opts.port);
   impl->acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);

@@ -33,6 +33,10 @@ void GatewayServer::start() { http_->start(); }
 bool GatewayServer::shutdown(std::chrono::milliseconds drain_timeout) {
   if (stopped_) return true;
   stopped_ = true;
+  if (http_ == nullptr) {  // create() failed (e.g. the port is taken): nothing was started
+    if (registry_ != nullptr) registry_->shutdown();
+    return true;
+  }
   api_->setDraining();
   bool drained = http_->drain(drain_timeout);
   http_->stop();

@@ -827,6 +827,27 @@ TEST_F(OpenAiApiTest, TextOffsetsCountCharacters) {
   EXPECT_TRUE(multibyte) << "no token with a multi-byte character: the test shows nothing";
 }
 
+// A port that is taken is an error naming it, not a crash (the half-built server's destructor
+// drained an HTTP server that did not exist); a host name listens on its address.
+TEST(GatewayServer, ATakenPortIsAnErrorAndAHostNameListens) {
+  TestGateway running({TestModel{.id = "fake"}});
+  gateway::GatewayOptions options;
+  options.http.host = "127.0.0.1";
+  options.http.port = running.port();
+  auto taken = gateway::GatewayServer::create(options, std::make_unique<ModelRegistry>());
+  ASSERT_FALSE(taken.isOk());
+  EXPECT_EQ(taken.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(
+      taken.status().message().find("cannot listen on 127.0.0.1:" + std::to_string(running.port())),
+      std::string::npos)
+      << taken.status().message();
+  options.http.host = "localhost";
+  options.http.port = 0;
+  auto named = gateway::GatewayServer::create(options, std::make_unique<ModelRegistry>());
+  ASSERT_TRUE(named.isOk()) << named.status().toString();
+  EXPECT_GT((*named)->port(), 0);
+}
+
 TEST(ApiKeys, KeyLimitedToSomeModelsSeesOnlyThose) {
   gateway::GatewayOptions options;
   options.api_keys = {{"sk-all", {}}, {"sk-fake-only", {"fake"}}};
