@@ -373,20 +373,23 @@ Value makeRange(Interpreter& interpreter, CallArgs& args) {
     throwRuntime("range() takes 1 to 3 arguments");
   }
   if (step == 0) throwRuntime("range() step must not be zero");
-  const long double span =
-      step > 0 ? static_cast<long double>(stop) - start : static_cast<long double>(start) - stop;
-  const long double count = span <= 0 ? 0
-                                      : (span + std::abs(static_cast<long double>(step)) - 1) /
-                                            std::abs(static_cast<long double>(step));
-  if (count > static_cast<long double>(interpreter.limits().max_loop_iterations)) {
+  // Exact in 128 bits: int64's whole span and any step fit.
+  const __int128 span =
+      step > 0 ? static_cast<__int128>(stop) - start : static_cast<__int128>(start) - stop;
+  const __int128 magnitude = step > 0 ? static_cast<__int128>(step) : -static_cast<__int128>(step);
+  const __int128 count = span <= 0 ? 0 : (span + magnitude - 1) / magnitude;
+  if (count > static_cast<__int128>(interpreter.limits().max_loop_iterations)) {
     throw TemplateError(TemplateError::Kind::kLimit,
                         "range() of " + std::to_string(static_cast<uint64_t>(count)) +
                             " items exceeds the loop iteration limit");
   }
   ValueList items;
-  items.reserve(static_cast<size_t>(count));
-  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-    items.push_back(Value::integer(i));
+  const auto n = static_cast<int64_t>(count);
+  items.reserve(static_cast<size_t>(n));
+  // Each item lies between start and stop; only the products may leave int64.
+  for (int64_t k = 0; k < n; ++k) {
+    items.push_back(Value::integer(
+        static_cast<int64_t>(static_cast<__int128>(start) + static_cast<__int128>(k) * step)));
   }
   return Value::list(std::move(items));
 }

@@ -33,7 +33,10 @@ int64_t toIndex(const Value& value, const char* what) {
   throwRuntime(std::string(what) + " must be an integer, got " + value.typeName());
 }
 
+// REQUIRES: b != 0. The one quotient past int64 (INT64_MIN / -1) is an error, as in the other
+// integer operations.
 int64_t floorDiv(int64_t a, int64_t b) {
+  if (a == std::numeric_limits<int64_t>::min() && b == -1) throwRuntime("integer overflow");
   const int64_t quotient = a / b;
   return (a % b != 0 && ((a < 0) != (b < 0))) ? quotient - 1 : quotient;
 }
@@ -59,6 +62,7 @@ Value numericOp(BinaryOp op, const Value& left, const Value& right) {
         return Value::integer(floorDiv(a, b));
       case BinaryOp::kModulo:
         if (b == 0) throwRuntime("integer division or modulo by zero");
+        if (b == -1) return Value::integer(0);  // x % -1, without INT64_MIN / -1
         return Value::integer(a - floorDiv(a, b) * b);
       case BinaryOp::kPower:
         if (b >= 0) {

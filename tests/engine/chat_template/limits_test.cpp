@@ -32,6 +32,30 @@ TEST(ChatTemplateLimits, HugeRangeIsRefusedBeforeAllocating) {
   EXPECT_THAT(status.message(), HasSubstr("loop iteration limit"));
 }
 
+// Integer arithmetic at int64's ends (from a model's template: a crash or an endless loop took
+// the whole server down): the one quotient past int64 is an error, x % -1 is 0, and a range up to
+// int64's maximum ends where it should.
+TEST(ChatTemplateLimits, IntegerArithmeticAtInt64sEndsDoesNotTrapOrWrap) {
+  auto render = [](const std::string& source) {
+    Result<ChatTemplate> chat_template = ChatTemplate::parse(source);
+    EXPECT_TRUE(chat_template.isOk()) << chat_template.status().toString();
+    return chat_template->render(nlohmann::ordered_json::object());
+  };
+  const Result<std::string> quotient = render("{{ (-9223372036854775807 - 1) // -1 }}");
+  ASSERT_FALSE(quotient.isOk());
+  EXPECT_THAT(quotient.status().message(), HasSubstr("integer overflow"));
+  EXPECT_EQ(render("{{ (-9223372036854775807 - 1) % -1 }}").value(), "0");
+  EXPECT_EQ(render("{{ -7 // 2 }},{{ -7 % 2 }},{{ 7 % -2 }}").value(), "-4,1,-1");
+  EXPECT_EQ(render("{% for i in range(9223372036854775800, 9223372036854775807, 5) %}"
+                   "{{ i }};{% endfor %}")
+                .value(),
+            "9223372036854775800;9223372036854775805;");
+  EXPECT_EQ(render("{{ range(-9223372036854775807 - 1, 9223372036854775807, "
+                   "4611686018427387904) | list }}")
+                .value(),
+            "[-9223372036854775808, -4611686018427387904, 0, 4611686018427387904]");
+}
+
 TEST(ChatTemplateLimits, HugeOutputHitsTheOutputLimit) {
   ChatTemplateLimits limits;
   limits.max_output_bytes = 1 << 20;
