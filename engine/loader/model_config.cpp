@@ -1,6 +1,7 @@
 #include "engine/loader/model_config.h"
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -66,18 +67,22 @@ Status readTokenIds(const Json& json, const char* key, std::vector<int32_t>& out
                            "\" must be a token id or a list of token ids, got " + it->dump());
   };
   out.clear();
+  // Ids are read whole and range-checked: get<int32_t>() would keep the low bits of 2^32 + 2.
+  auto inRange = [](const Json& id) {
+    return id.is_number_unsigned()
+               ? id.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int32_t>::max())
+               : id.get<int64_t>() >= 0 && id.get<int64_t>() <= std::numeric_limits<int32_t>::max();
+  };
   if (it->is_number_integer()) {
-    out.push_back(it->get<int32_t>());
+    if (!inRange(*it)) return bad();
+    out.push_back(static_cast<int32_t>(it->get<int64_t>()));
   } else if (it->is_array()) {
     for (const Json& id : *it) {
-      if (!id.is_number_integer()) return bad();
-      out.push_back(id.get<int32_t>());
+      if (!id.is_number_integer() || !inRange(id)) return bad();
+      out.push_back(static_cast<int32_t>(id.get<int64_t>()));
     }
   } else {
     return bad();
-  }
-  for (int32_t id : out) {
-    if (id < 0) return bad();
   }
   return Status::ok();
 }
@@ -328,6 +333,22 @@ Status ModelConfig::validate() const {
   RETURN_IF_ERROR(positive("head_dim", head_dim));
   RETURN_IF_ERROR(positive("vocab_size", vocab_size));
   RETURN_IF_ERROR(positive("max_position_embeddings", max_position_embeddings));
+  // Sizes the engine keeps as int (positions, token ids, rows of a batch).
+  for (const auto& [name, value] : {std::pair<const char*, int64_t>{"hidden_size", hidden_size},
+                                    {"intermediate_size", intermediate_size},
+                                    {"num_hidden_layers", num_hidden_layers},
+                                    {"num_attention_heads", num_attention_heads},
+                                    {"num_key_value_heads", num_key_value_heads},
+                                    {"head_dim", head_dim},
+                                    {"vocab_size", vocab_size},
+                                    {"max_position_embeddings", max_position_embeddings},
+                                    {"rope_scaling.original_max_position_embeddings",
+                                     rope_scaling.original_max_position_embeddings}}) {
+    if (value > std::numeric_limits<int32_t>::max()) {
+      return invalidArgument(std::string(name) + " " + std::to_string(value) +
+                             " is beyond what is supported (2^31 - 1)");
+    }
+  }
   if (num_attention_heads % num_key_value_heads != 0) {
     return invalidArgument("num_key_value_heads (" + std::to_string(num_key_value_heads) +
                            ") does not divide num_attention_heads (" +

@@ -208,6 +208,23 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::open(const std::filesy
                            std::to_string(std::min(prev.end, cur.end)) + ")"));
     }
   }
+  // As the reference implementation requires: the tensors fill the data exactly, so a header
+  // length that is off (every tensor shifted) or a truncated or padded file cannot pass.
+  uint64_t expected_begin = 0;
+  for (const Range& r : ranges) {
+    if (r.begin != expected_begin) {
+      return fail(dataLoss("tensor \"" + st->tensors_[r.index].name + "\" begins at byte " +
+                           std::to_string(r.begin) + " of the data, not at " +
+                           std::to_string(expected_begin) +
+                           " where the one before it ends: the data must be contiguous"));
+    }
+    expected_begin = r.end;
+  }
+  if (expected_begin != data_size) {
+    return fail(dataLoss("the tensors end at byte " + std::to_string(expected_begin) +
+                         " of the data, but the file holds " + std::to_string(data_size) +
+                         " bytes after its header (a wrong header length, or extra bytes)"));
+  }
   // Reorder into file order so tensors() reads sequentially.
   std::vector<TensorView> ordered;
   ordered.reserve(ranges.size());

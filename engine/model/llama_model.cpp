@@ -13,6 +13,10 @@ namespace manifold {
 
 namespace {
 
+bool isAligned(const void* data, size_t alignment) {
+  return reinterpret_cast<uintptr_t>(data) % alignment == 0;
+}
+
 // Elements converted per host chunk when a weight changes dtype at load.
 constexpr size_t kConvertChunk = 1 << 20;
 
@@ -135,9 +139,11 @@ Result<kernels::WeightView> LlamaModel::place(const std::vector<TensorView>& par
     num_parameters_ += static_cast<int64_t>(numel);
     weight_bytes_ += numel * dtypeSize(dtype);
   }
+  // In place, from the mmap, when the file's bytes are aligned for their type (a header length
+  // that is not a multiple of 8, which the format allows, misaligns every tensor).
   if ((mmap_weights_ || gather_only) && parts.size() == 1 && parts[0].dtype == dtype &&
-      backend_.hostAddressable()) {
-    return kernels::WeightView{parts[0].data, dtype};  // in place, from the mmap
+      backend_.hostAddressable() && isAligned(parts[0].data, dtypeSize(dtype))) {
+    return kernels::WeightView{parts[0].data, dtype};
   }
   ASSIGN_OR_RETURN(kernels::DeviceBuffer buffer, copyToBackend(parts, dtype));
   copied_bytes_ += buffer.bytes();
@@ -191,7 +197,8 @@ Result<kernels::WeightView> LlamaModel::placeMatrix(const WeightStore& weights,
   kernels::DeviceBuffer staging;
   const bool same_dtype = std::all_of(parts.begin(), parts.end(),
                                       [&](const TensorView& part) { return part.dtype == source; });
-  if (parts.size() != 1 || !same_dtype || !backend_.hostAddressable()) {
+  if (parts.size() != 1 || !same_dtype || !backend_.hostAddressable() ||
+      !isAligned(parts[0].data, dtypeSize(source))) {
     ASSIGN_OR_RETURN(staging, copyToBackend(parts, source));
     row_major.data = staging.data();
   }

@@ -299,6 +299,21 @@ TEST(ModelConfig, RejectsEosIdsOutsideTheVocabulary) {
   expectErrorMentions(json, StatusCode::kInvalidArgument, "eos_token_id 512");
 }
 
+// Values the engine keeps as int are range-checked, not narrowed: 2^32 + 512 positions loaded
+// as 512, and an eos id of 2^32 + 2 was read as 2.
+TEST(ModelConfig, RejectsValuesBeyondInt32InsteadOfNarrowingThem) {
+  Json json = llamaJson();
+  json["max_position_embeddings"] = int64_t{4294967808};
+  expectErrorMentions(json, StatusCode::kInvalidArgument,
+                      "max_position_embeddings 4294967808 is beyond what is supported");
+  json = llamaJson();
+  json["eos_token_id"] = int64_t{4294967298};
+  expectErrorMentions(json, StatusCode::kInvalidArgument, "4294967298");
+  json = llamaJson();
+  json["bos_token_id"] = Json::array({1, int64_t{1} << 40});
+  expectErrorMentions(json, StatusCode::kInvalidArgument, "bos_token_id");
+}
+
 TEST(ModelConfig, RejectsTextThatIsNotJson) {
   Status status = parseModelConfig("{\"architectures\": [").status();
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);

@@ -150,6 +150,26 @@ TEST(SafetensorsFile, RejectsOverlappingTensors) {
   expectDataLoss(fileBytes(header, std::string(24, '\0')), "\"a\" and \"b\" overlap");
 }
 
+// The reference implementation's rule: the tensors fill the data exactly. A gap, bytes past the
+// last tensor, or a header length off by one (every tensor read one byte off: it loaded and
+// generated garbage) are errors.
+TEST(SafetensorsFile, RejectsGapsTrailingBytesAndAHeaderLengthThatIsOff) {
+  const std::string gap = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                          R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})";
+  expectDataLoss(fileBytes(gap, std::string(12, '\0')),
+                 "tensor \"b\" begins at byte 8 of the data, not at 4");
+  const std::string late = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})";
+  expectDataLoss(fileBytes(late, std::string(8, '\0')), "tensor \"a\" begins at byte 4");
+  expectDataLoss(validFile() + "x",
+                 "the tensors end at byte 40 of the data, but the file holds 41 bytes");
+  // The length prefix one short of a header padded with a space (as writers pad it): still
+  // JSON, and the pad byte is read as the first byte of the data.
+  const std::string header = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}} )";
+  std::string off = fileBytes(header, std::string(4, '\0'));
+  off[0] = static_cast<char>(off[0] - 1);
+  expectDataLoss(off, "the tensors end at byte 4 of the data, but the file holds 5 bytes");
+}
+
 TEST(SafetensorsFile, RejectsUnsupportedDtypesNamingTheTensor) {
   const std::string header = R"({"ids":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})";
   expectDataLoss(fileBytes(header, std::string(8, '\0')),
@@ -212,11 +232,11 @@ TEST(WeightStore, ChecksPresenceAndShapeOfEachTensor) {
 // and getInt8() to I8 ones, so neither reads the other's bytes as its own.
 TEST(WeightStore, ReadsI8WeightsOnlyWhereAskedFor) {
   fs::path dir = freshDir();
-  const std::string header = R"({"q":{"dtype":"I8","shape":[2,3],"data_offsets":[0,6]},)"
-                             R"("s":{"dtype":"F32","shape":[2,1],"data_offsets":[8,16]}})";
-  writeFile(
-      dir / "model.safetensors",
-      fileBytes(header, std::string("\x01\x80\x7f\xff\x00\x02\0\0", 8) + std::string(8, '\0')));
+  // In the reference writer's order (wider dtypes first), which keeps every tensor aligned.
+  const std::string header = R"({"s":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]},)"
+                             R"("q":{"dtype":"I8","shape":[2,3],"data_offsets":[8,14]}})";
+  writeFile(dir / "model.safetensors",
+            fileBytes(header, std::string(8, '\0') + std::string("\x01\x80\x7f\xff\x00\x02", 6)));
   Result<std::unique_ptr<WeightStore>> store = WeightStore::open(dir);
   ASSERT_TRUE(store.isOk()) << store.status().toString();
   Result<TensorView> q = (*store)->getInt8("q", {2, 3});
