@@ -5,6 +5,7 @@
 #include <utf8proc.h>
 
 #include "engine/tokenizer/normalizer.h"
+#include "engine/tokenizer/tokenizer_model.h"
 #include "engine/tokenizer/utf8.h"
 
 namespace manifold {
@@ -47,11 +48,10 @@ Result<std::unique_ptr<AddedVocabulary>> AddedVocabulary::fromJson(
   if (!added_tokens.is_array()) return invalidArgument("\"added_tokens\" must be a list");
   for (const auto& entry : added_tokens) {
     if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_number_integer() ||
-        entry["id"].get<int64_t>() < 0 || entry["id"].get<int64_t>() > INT32_MAX - 1 ||
+        entry["id"].get<int64_t>() < 0 || entry["id"].get<int64_t>() > kMaxTokenId ||
         !entry.contains("content") || !entry["content"].is_string()) {
-      return invalidArgument(
-          "\"added_tokens\" entries need a non-negative \"id\" and a string "
-          "\"content\"");
+      return invalidArgument("\"added_tokens\" entries need an \"id\" from 0 to " +
+                             std::to_string(kMaxTokenId) + " and a string \"content\"");
     }
     AddedToken token;
     token.id = static_cast<int32_t>(entry["id"].get<int64_t>());

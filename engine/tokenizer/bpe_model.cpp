@@ -87,8 +87,9 @@ Status BpeModel::loadVocab(const nlohmann::json& vocab) {
   int32_t max_id = -1;
   for (const auto& [token, id_json] : vocab.items()) {
     if (!id_json.is_number_integer() || id_json.get<int64_t>() < 0 ||
-        id_json.get<int64_t>() > INT32_MAX - 1) {
-      return invalidArgument("model.vocab[\"" + token + "\"] must be a non-negative integer id");
+        id_json.get<int64_t>() > kMaxTokenId) {
+      return invalidArgument("model.vocab[\"" + token + "\"] must be an integer id from 0 to " +
+                             std::to_string(kMaxTokenId) + ", got " + id_json.dump());
     }
     const auto id = static_cast<int32_t>(id_json.get<int64_t>());
     vocab_[token] = id;

@@ -12,6 +12,10 @@
 
 namespace manifold {
 
+// The largest token id a vocabulary may use (2^24 - 1): ids index tables, and one past any real
+// vocabulary (the largest have a few hundred thousand entries) would make them gigabytes.
+inline constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;
+
 class TokenizerModel {
  public:
   virtual ~TokenizerModel() = default;

@@ -53,6 +53,26 @@ TEST(TokenizerErrors, CorruptTokenizerJsonIsAnErrorNamingTheFile) {
   EXPECT_NE(tokenizer.status().message().find("not valid JSON"), std::string::npos);
 }
 
+// A vocabulary id far past any real vocabulary sized a table by it (a billion entries: the
+// process aborted on bad_alloc); ids above 2^24 - 1 are errors naming the token.
+TEST(TokenizerErrors, ImplausiblyLargeIdsAreRefusedNotAllocated) {
+  TempDir dir;
+  dir.write("tokenizer.json",
+            R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1000000000}, "merges": []}})");
+  auto tokenizer = Tokenizer::fromDirectory(dir.path());
+  ASSERT_FALSE(tokenizer.isOk());
+  EXPECT_NE(tokenizer.status().message().find("model.vocab[\"b\"] must be an integer id from 0 "
+                                              "to 16777215, got 1000000000"),
+            std::string::npos)
+      << tokenizer.status().message();
+  dir.write("tokenizer.json", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},)"
+                              R"( "added_tokens": [{"id": 99999999, "content": "<x>"}]})");
+  auto added = Tokenizer::fromDirectory(dir.path());
+  ASSERT_FALSE(added.isOk());
+  EXPECT_NE(added.status().message().find("from 0 to 16777215"), std::string::npos)
+      << added.status().message();
+}
+
 TEST(TokenizerErrors, UnsupportedModelTypeIsUnimplemented) {
   TempDir dir;
   dir.write("tokenizer.json", R"({"model": {"type": "Unigram", "vocab": []}})");
