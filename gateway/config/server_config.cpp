@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include "common/dtype.h"
 #include "engine/kv_cache/cache_config.h"
@@ -39,7 +40,10 @@ Status validateEngine(const EngineSpec& e, const std::string& where) {
   }
   if (e.threads < 0) return fieldError(where + ".threads", "must not be negative");
   if (e.max_model_len < 0) return fieldError(where + ".max_model_len", "must not be negative");
-  if (e.max_num_seqs <= 0) return fieldError(where + ".max_num_seqs", "must be positive");
+  // Sequences in one batch: each needs its own rows and KV blocks; a million is past any machine.
+  if (e.max_num_seqs <= 0 || e.max_num_seqs > 1'000'000) {
+    return fieldError(where + ".max_num_seqs", "must be from 1 to 1000000");
+  }
   if (e.max_num_batched_tokens <= 0) {
     return fieldError(where + ".max_num_batched_tokens", "must be positive");
   }
@@ -78,8 +82,8 @@ Status validateEngine(const EngineSpec& e, const std::string& where) {
   if (e.enable_auto_tool_choice && e.tool_call_parser.empty()) {
     return fieldError(where + ".enable_auto_tool_choice", "needs tool_call_parser");
   }
-  if (e.max_waiting_requests < 0) {
-    return fieldError(where + ".max_waiting_requests", "must not be negative");
+  if (e.max_waiting_requests < 0 || e.max_waiting_requests > 1'000'000'000) {
+    return fieldError(where + ".max_waiting_requests", "must be from 0 to 1000000000");
   }
   if (!e.chat_template.empty() && !std::filesystem::is_regular_file(e.chat_template)) {
     return fieldError(where + ".chat_template", "`" + e.chat_template + "` is not a file");
@@ -136,11 +140,20 @@ Status ServerConfig::validate() const {
   if (port < 0 || port > 65535) return fieldError("port", "must be in [0, 65535]");
   if (io_threads < 1 || io_threads > 256) return fieldError("io_threads", "must be in [1, 256]");
   if (max_body_bytes <= 0) return fieldError("max_body_bytes", "must be positive");
-  if (!(idle_timeout_s > 0)) return fieldError("idle_timeout_s", "must be positive");
-  if (!(header_timeout_s > 0)) return fieldError("header_timeout_s", "must be positive");
-  if (!(body_timeout_s > 0)) return fieldError("body_timeout_s", "must be positive");
+  // Timeouts become nanosecond clocks: a year is far beyond any use and far inside their range.
+  constexpr double kMaxTimeout = 365.0 * 24 * 3600;
+  for (const auto& [name, value] :
+       {std::pair<const char*, double>{"idle_timeout_s", idle_timeout_s},
+        {"header_timeout_s", header_timeout_s},
+        {"body_timeout_s", body_timeout_s}}) {
+    if (!(value > 0 && value <= kMaxTimeout)) {
+      return fieldError(name, "must be positive and at most a year (31536000 s)");
+    }
+  }
   if (max_connections < 1) return fieldError("max_connections", "must be positive");
-  if (drain_timeout_s < 0) return fieldError("drain_timeout_s", "must not be negative");
+  if (!(drain_timeout_s >= 0 && drain_timeout_s <= kMaxTimeout)) {
+    return fieldError("drain_timeout_s", "must be from 0 to a year (31536000 s)");
+  }
   if (!parseRoutingPolicy(routing_policy)) {
     return fieldError("routing_policy", "must be least_outstanding or prefix_affinity");
   }

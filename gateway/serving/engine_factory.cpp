@@ -1,6 +1,8 @@
 #include "gateway/serving/engine_factory.h"
 
 #include <fstream>
+#include <limits>
+#include <new>
 #include <optional>
 #include <sstream>
 
@@ -35,8 +37,16 @@ Result<EngineConfig> engineConfigFor(const EngineSpec& spec, int num_threads,
       ASSIGN_OR_RETURN(ModelConfig model_config, loadModelConfig(spec.model));
       len = model_config.max_position_embeddings;
     }
-    int64_t per_seq = (len + spec.block_size - 1) / spec.block_size + 1;
-    config.cache.num_blocks = static_cast<int>(per_seq * spec.max_num_seqs);
+    const int64_t per_seq = (len + spec.block_size - 1) / spec.block_size + 1;
+    const int64_t blocks = per_seq * spec.max_num_seqs;  // both below 2^31: no overflow
+    if (blocks > std::numeric_limits<int32_t>::max()) {
+      return invalidArgument("engine for `" + spec.model +
+                             "`: " + std::to_string(spec.max_num_seqs) + " sequences of " +
+                             std::to_string(len) + " tokens need " + std::to_string(blocks) +
+                             " KV cache blocks, more than 2^31; lower max_num_seqs or "
+                             "max_model_len, or give kv_cache_space");
+    }
+    config.cache.num_blocks = static_cast<int>(blocks);
   }
   config.scheduler.max_num_seqs = spec.max_num_seqs;
   config.scheduler.max_num_batched_tokens = spec.max_num_batched_tokens;
@@ -58,7 +68,16 @@ Result<std::unique_ptr<EngineClient>> makeEngine(const EngineSpec& spec, int num
   }
   ASSIGN_OR_RETURN(EngineConfig config, engineConfigFor(spec, num_threads, observer));
   config.on_load_progress = on_progress;
-  auto engine = LocalEngine::create(config);
+  // A model's numbers (max_position_embeddings, vocabulary ids) size tables at load; one too
+  // large for memory fails this model, not the process.
+  Result<std::unique_ptr<LocalEngine>> engine = resourceExhausted("");
+  try {
+    engine = LocalEngine::create(config);
+  } catch (const std::bad_alloc&) {
+    return resourceExhausted("loading `" + spec.model +
+                             "`: out of memory (a max_model_len or vocabulary this large needs "
+                             "more; --max-model-len sets a shorter context)");
+  }
   if (!engine.isOk()) return engine.status().withContext("loading `" + spec.model + "`");
   return std::unique_ptr<EngineClient>(std::move(engine).value());
 }

@@ -86,7 +86,19 @@ TEST(ConfigOptions, ErrorsNameTheKeyPath) {
   auto parsed = parseConfigJson(root, "");
   ASSERT_TRUE(parsed.isOk());
   parsed->engines[1].served_model_name = {"second"};
-  EXPECT_EQ(parsed->validate().message(), "engines[1].max_num_seqs: must be positive");
+  EXPECT_EQ(parsed->validate().message(), "engines[1].max_num_seqs: must be from 1 to 1000000");
+
+  // Values that overflowed later arithmetic (timeouts as nanosecond clocks: every connection
+  // closed unanswered; sequences times blocks) are refused here.
+  parsed->engines[1].max_num_seqs = 2'000'000'000;
+  EXPECT_EQ(parsed->validate().message(), "engines[1].max_num_seqs: must be from 1 to 1000000");
+  parsed->engines[1].max_num_seqs = 4;
+  parsed->idle_timeout_s = 1e10;
+  EXPECT_EQ(parsed->validate().message(),
+            "idle_timeout_s: must be positive and at most a year (31536000 s)");
+  parsed->idle_timeout_s = 5;
+  parsed->drain_timeout_s = 1e300;
+  EXPECT_EQ(parsed->validate().message(), "drain_timeout_s: must be from 0 to a year (31536000 s)");
 
   auto unknown = parseConfigJson({{"engines", json::array({{{"max_num_seq", 4}}})}}, "");
   EXPECT_EQ(unknown.status().message(), "engines[0].max_num_seq: unknown key");

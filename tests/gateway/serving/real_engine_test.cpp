@@ -62,6 +62,14 @@ TEST(EngineFactory, EngineConfigCarriesTheSchedulerCacheAndDtypeSettings) {
   // Without chunked prefill a step must hold a whole context.
   spec.max_num_batched_tokens = 128;
   EXPECT_FALSE(engineConfigFor(spec, 2, nullptr).isOk());
+  // Blocks for max_num_seqs full contexts past 2^31: an error, not a wrapped count.
+  spec.enable_chunked_prefill = true;
+  spec.max_model_len = 100'000'000;
+  spec.max_num_seqs = 1000;
+  auto overflow = engineConfigFor(spec, 2, nullptr);
+  ASSERT_FALSE(overflow.isOk());
+  EXPECT_NE(overflow.status().message().find("more than 2^31"), std::string::npos)
+      << overflow.status().message();
 }
 
 class RealEngineTest : public ::testing::Test {
