@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <new>
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_kernels.h"
@@ -103,10 +104,19 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::create(
                   b.packedMatmulWeightBytes(DType::kF16, h, h) == 0;
     if (f16_as_bf16) weight_dtype = DType::kBF16;
   }
-  ASSIGN_OR_RETURN(runner->model_,
-                   LlamaModel::load(b, c, *runner->weights_, weight_dtype, options.quantization,
-                                    options.max_num_tokens, runner->max_model_len_,
-                                    options.mmap_weights, options.on_load_progress));
+  // Host tables sized by the model's numbers (the RoPE table by max_model_len) may not fit in
+  // memory: that is this model's error, not the process's end.
+  Result<std::unique_ptr<LlamaModel>> model = resourceExhausted("");
+  try {
+    model = LlamaModel::load(b, c, *runner->weights_, weight_dtype, options.quantization,
+                             options.max_num_tokens, runner->max_model_len_, options.mmap_weights,
+                             options.on_load_progress);
+  } catch (const std::bad_alloc&) {
+    return resourceExhausted("out of memory loading the model with max_model_len " +
+                             std::to_string(runner->max_model_len_) +
+                             " (--max-model-len sets a shorter context)");
+  }
+  ASSIGN_OR_RETURN(runner->model_, std::move(model));
   KvCacheOptions& kv_options = runner->options_.kv_cache;
   if (!kv_options.dtype) {
     const DType w = runner->model_->weightDType();

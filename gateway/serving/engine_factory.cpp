@@ -2,7 +2,6 @@
 
 #include <fstream>
 #include <limits>
-#include <new>
 #include <optional>
 #include <sstream>
 
@@ -68,16 +67,7 @@ Result<std::unique_ptr<EngineClient>> makeEngine(const EngineSpec& spec, int num
   }
   ASSIGN_OR_RETURN(EngineConfig config, engineConfigFor(spec, num_threads, observer));
   config.on_load_progress = on_progress;
-  // A model's numbers (max_position_embeddings, vocabulary ids) size tables at load; one too
-  // large for memory fails this model, not the process.
-  Result<std::unique_ptr<LocalEngine>> engine = resourceExhausted("");
-  try {
-    engine = LocalEngine::create(config);
-  } catch (const std::bad_alloc&) {
-    return resourceExhausted("loading `" + spec.model +
-                             "`: out of memory (a max_model_len or vocabulary this large needs "
-                             "more; --max-model-len sets a shorter context)");
-  }
+  auto engine = LocalEngine::create(config);
   if (!engine.isOk()) return engine.status().withContext("loading `" + spec.model + "`");
   return std::unique_ptr<EngineClient>(std::move(engine).value());
 }
