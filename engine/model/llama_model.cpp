@@ -253,11 +253,13 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
   };
   // A matmul weight: float, or in a quantized checkpoint I8 with its scale (which the checkpoint
   // may leave out of its quantization: then float).
+  int int8_matrices = 0;  // of a quantized checkpoint's layer matrices
   auto getMatrix = [&](const std::string& name, std::vector<int64_t> shape) -> Result<TensorView> {
     if (checkpoint_quantized_) {
       Result<TensorView> q = weights.getInt8(name, shape);
       if (q.isOk()) {
         read_bytes += q.value().nbytes;
+        ++int8_matrices;
         return q;
       }
     }
@@ -314,6 +316,13 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
     layer.sliding_window = static_cast<int>(c.slidingWindowForLayer(l));
     layers_.push_back(layer);
     report(read_bytes);
+  }
+  // Layers the checkpoint leaves float (its `ignore` list) stay float, but a quantization_config
+  // over no INT8 weight at all describes another checkpoint: refuse it rather than claim INT8.
+  if (checkpoint_quantized_ && int8_matrices == 0) {
+    return invalidArgument(
+        "config.json's quantization_config declares INT8 (compressed-tensors) Linear weights, but "
+        "no layer weight in the checkpoint is I8");
   }
   ASSIGN_OR_RETURN(TensorView norm, get("model.norm.weight", {H}));
   ASSIGN_OR_RETURN(final_norm_, place({norm}, vector));

@@ -419,6 +419,14 @@ TEST(ModelRunner, CorruptQuantizedCheckpointsAreClearErrors) {
   expectError(writeModifiedW8a8(
                   [&](std::vector<TensorView>& t) { *findTensor(t, q) = *(*stories)->find(q); }),
               StatusCode::kInvalidArgument, "\"" + q + "\" is F32, but");
+  // The checkpoint's quantization_config over stories260K's float weights: no I8 weight at all
+  // (it loaded float and said INT8).
+  const fs::path fake = freshDir();
+  std::ifstream in(fs::path(testing_runner::kW8a8Checkpoint) / "config.json");
+  writeModifiedStories(fake, "", std::string(std::istreambuf_iterator<char>(in), {}));
+  expectError(fake, StatusCode::kInvalidArgument,
+              "quantization_config declares INT8 (compressed-tensors) Linear weights, but no "
+              "layer weight in the checkpoint is I8");
 }
 
 TEST(ModelRunner, NamesAMissingTensor) {
