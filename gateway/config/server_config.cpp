@@ -15,6 +15,31 @@
 namespace manifold::gateway {
 namespace {
 
+// The authority of an http(s) URL (between "//" and the path): a host without spaces ([an IPv6
+// address] in brackets), then optionally ":port" with a port from 1 to 65535.
+bool hasValidAuthority(const std::string& url) {
+  const size_t start = url.find("//") + 2;
+  const std::string authority = url.substr(start, url.find('/', start) - start);
+  size_t host_end = authority.size();
+  if (!authority.empty() && authority.front() == '[') {
+    host_end = authority.find(']');
+    if (host_end == std::string::npos || host_end == 1) return false;
+    ++host_end;
+  } else if (const size_t colon = authority.find(':'); colon != std::string::npos) {
+    host_end = colon;
+  }
+  if (host_end == 0 || authority.find_first_of(" \t") != std::string::npos) return false;
+  if (host_end == authority.size()) return true;
+  if (authority[host_end] != ':') return false;
+  const std::string port = authority.substr(host_end + 1);
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos) {
+    return false;
+  }
+  const int value = std::stoi(port);
+  return value >= 1 && value <= 65535;
+}
+
 Status fieldError(const std::string& path, const std::string& message) {
   return invalidArgument(path + ": " + message);
 }
@@ -185,11 +210,32 @@ Status ServerConfig::validate() const {
     RETURN_IF_ERROR(validateEngine(e, where));
     std::string id = e.served_model_name.empty() ? e.model : e.served_model_name.front();
     if (auto it = primary.find(id); it != primary.end()) {
-      if (it->second->model != e.model) {
+      // A replica: clients see one model, so what they can see must agree.
+      const EngineSpec& first = *it->second;
+      auto normal = [](const std::string& path) {
+        std::filesystem::path p = std::filesystem::path(path).lexically_normal();
+        return p.has_filename() ? p : p.parent_path();  // "dir/" is "dir"
+      };
+      if (normal(first.model) != normal(e.model)) {
         return fieldError(where + ".served_model_name",
                           "`" + id + "` is already served from another model directory");
       }
-      continue;  // a replica
+      const char* differs = first.served_model_name != e.served_model_name ? "served_model_name"
+                            : first.aliases != e.aliases                   ? "aliases"
+                            : first.max_model_len != e.max_model_len       ? "max_model_len"
+                            : first.chat_template != e.chat_template       ? "chat_template"
+                            : first.enable_auto_tool_choice != e.enable_auto_tool_choice ||
+                                    first.tool_call_parser != e.tool_call_parser
+                                ? "tool calling"
+                                : nullptr;
+      if (differs != nullptr) {
+        return fieldError(
+            where + "." +
+                (std::string(differs) == "tool calling" ? std::string("tool_call_parser")
+                                                        : std::string(differs)),
+            "replicas of `" + id + "` must agree on " + differs + " (clients see one model)");
+      }
+      continue;
     }
     primary[id] = &e;
     std::vector<std::string> names = {id};
@@ -210,6 +256,10 @@ Status ServerConfig::validate() const {
     if (u.name.empty()) return fieldError(where + ".name", "is required");
     if (u.base_url.rfind("http://", 0) != 0 && u.base_url.rfind("https://", 0) != 0) {
       return fieldError(where + ".base_url", "must start with http:// or https://");
+    }
+    if (!hasValidAuthority(u.base_url)) {
+      return fieldError(where + ".base_url",
+                        "`" + u.base_url + "` needs a host, and a port from 1 to 65535 if any");
     }
     std::vector<std::string> names = {u.name};
     names.insert(names.end(), u.aliases.begin(), u.aliases.end());

@@ -164,12 +164,42 @@ TEST(ConfigOptions, ValidationCatchesNameClashesAndMissingModels) {
             "engines[1].served_model_name: `m` is already served from another model directory");
   config.engines = {a, a};  // replicas
   EXPECT_TRUE(config.validate().isOk());
+  // A replica may spell the directory with a trailing slash, but not show clients another model:
+  // its names, context length, template or tool parsing differ (they were silently ignored).
+  b = a;
+  b.model = std::string(kModelDir) + "/";
+  config.engines = {a, b};
+  EXPECT_TRUE(config.validate().isOk()) << config.validate().message();
+  b = a;
+  b.aliases = {"y"};
+  config.engines = {a, b};
+  EXPECT_EQ(config.validate().message(),
+            "engines[1].aliases: replicas of `m` must agree on aliases (clients see one model)");
+  b = a;
+  b.max_model_len = 128;
+  config.engines = {a, b};
+  EXPECT_EQ(config.validate().message(),
+            "engines[1].max_model_len: replicas of `m` must agree on max_model_len (clients see "
+            "one model)");
+  config.engines = {a, a};
   config.upstreams = {{"m", {}, "http://x", "", ""}};
   EXPECT_EQ(config.validate().message(),
             "upstreams[0].name: the name `m` is already used by engines[0]");
   config.upstreams = {{"r", {}, "ftp://x", "", ""}};
   EXPECT_EQ(config.validate().message(),
             "upstreams[0].base_url: must start with http:// or https://");
+  // URLs that failed only per request (500/502) are refused at start.
+  for (const char* url : {"http://", "http://exa mple:8000/v1", "http://[::1/v1", "http://h:0",
+                          "http://h:99999999/v1", "https://:443", "http://h:x"}) {
+    config.upstreams = {{"r", {}, url, "", ""}};
+    EXPECT_EQ(config.validate().message(), std::string("upstreams[0].base_url: `") + url +
+                                               "` needs a host, and a port from 1 to 65535 if any");
+  }
+  for (const char* url :
+       {"http://h", "http://h:8000/v1", "https://[::1]:8443/v1/", "http://1.2.3.4"}) {
+    config.upstreams = {{"r", {}, url, "", ""}};
+    EXPECT_TRUE(config.validate().isOk()) << url << ": " << config.validate().message();
+  }
   config.upstreams.clear();
   config.engines[0].model = "/no/such/dir";
   EXPECT_EQ(config.validate().message(), "engines[0].model: `/no/such/dir` is not a directory");
