@@ -54,8 +54,9 @@ Result<std::string> TokenizerCodec::renderChat(const nlohmann::ordered_json& mes
   auto extra = options.find("chat_template_kwargs");
   const nlohmann::ordered_json* extra_ptr = extra != options.end() ? &*extra : nullptr;
   bool add_generation_prompt = options.value("add_generation_prompt", true);
-  const bool with_tools = tools_ptr != nullptr && !tools_ptr->empty();
-  const ChatTemplate& chat_template = with_tools && tool_template_ ? *tool_template_ : template_;
+  // As transformers' get_chat_template: "tool_use" whenever tools are given (even an empty list).
+  const ChatTemplate& chat_template =
+      tools_ptr != nullptr && tool_template_ ? *tool_template_ : template_;
   auto rendered = applyChatTemplate(chat_template, messages, tools_ptr, add_generation_prompt,
                                     special_tokens_, extra_ptr);
   if (!rendered.isOk()) {

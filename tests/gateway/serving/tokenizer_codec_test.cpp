@@ -89,7 +89,7 @@ TEST_F(TokenizerCodecTest, RequestsWithToolsUseTheModelsToolUseTemplate) {
   const json tools = json::array({{{"type", "function"}, {"function", {{"name", "f"}}}}});
   EXPECT_EQ(named->renderChat(messages, json::object()).value(), "DEFAULT:1");
   EXPECT_EQ(named->renderChat(messages, {{"tools", tools}}).value(), "TOOLUSE:1");
-  EXPECT_EQ(named->renderChat(messages, {{"tools", json::array()}}).value(), "DEFAULT:1");
+  EXPECT_EQ(named->renderChat(messages, {{"tools", json::array()}}).value(), "TOOLUSE:0");
   EXPECT_EQ(overridden->renderChat(messages, {{"tools", tools}}).value(), "FILE");
 }
 
