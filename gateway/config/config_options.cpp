@@ -342,13 +342,18 @@ Result<json> optionValueFromStrings(const ConfigOption& option,
       return json(s);
     case OptionType::kStringList: {
       json list = json::array();
+      bool given = false;
       for (const std::string& item : text) {
+        given = given || !item.empty();
         std::stringstream parts(item);
         std::string part;
         while (std::getline(parts, part, ',')) {
           if (!part.empty()) list.push_back(part);
         }
       }
+      // Text that is only commas (`$A,$B` with both unset) is a mistake, not "none": for API
+      // keys "none" would mean no authentication.
+      if (given && list.empty()) return invalidArgument("`" + s + "` holds no values");
       return list;
     }
     case OptionType::kBool: {

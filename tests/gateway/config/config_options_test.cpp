@@ -224,6 +224,10 @@ TEST(ConfigOptions, FlagAndEnvironmentTextBecomeTypedValues) {
   EXPECT_EQ(optionValueFromStrings(option("kv_cache_space"), {"1.5"}).value(), 1.5);
   EXPECT_EQ(optionValueFromStrings(option("api_keys"), {"a,b", "c"}).value(),
             json::array({"a", "b", "c"}));
+  // Only commas (MANIFOLD_API_KEY="$A,$B" with both unset) would have meant no authentication.
+  EXPECT_EQ(optionValueFromStrings(option("api_keys"), {",,"}).status().message(),
+            "`,,` holds no values");
+  EXPECT_EQ(optionValueFromStrings(option("api_keys"), {""}).value(), json::array());
 }
 
 TEST(DeviceSpec, ParsesCpuAndCudaListsAndRejectsTheRest) {
