@@ -296,7 +296,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     auto& header = parser_->get();
     // RFC 9112 6.3: a request whose Transfer-Encoding does not end in chunked has no knowable
     // length (answering it and reading on would take its body for the next request: request
-    // smuggling): 400 and close. Codings before chunked (gzip, ...) are not implemented: 501.
+    // smuggling): 400 and close. Codings before chunked (gzip, ...) get 501: only chunked is decoded.
     if (header.count(http::field::transfer_encoding) > 0) {
       if (!parser_->chunked()) {
         return rejectAndLinger(400, "Transfer-Encoding must end in chunked.");
