@@ -1,5 +1,7 @@
 #include "gateway/api/api_server.h"
 
+#include <boost/asio/post.hpp>
+
 #include <algorithm>
 #include <random>
 
@@ -110,6 +112,57 @@ bool allowsModel(const Principal& principal, const ServedModel& model) {
                      [&](const std::string& alias) { return principal.allows(alias); });
 }
 
+// An exchange driven from another thread (a prompt thread): every call is posted to the
+// connection's strand, where the Exchange contract wants it, in the order it was made. Calls
+// made later from the strand itself (a generation's drain) take the same way, so the order
+// holds across both.
+class StrandExchange final : public Exchange {
+ public:
+  explicit StrandExchange(std::shared_ptr<Exchange> inner) : inner_(std::move(inner)) {}
+
+  void respond(HttpResponse response) override {
+    inner_->post([inner = inner_, response = std::move(response)]() mutable {
+      inner->respond(std::move(response));
+    });
+  }
+  void beginStream(int status, std::string content_type, HttpHeaders headers) override {
+    inner_->post([inner = inner_, status, content_type = std::move(content_type),
+                  headers = std::move(headers)]() mutable {
+      inner->beginStream(status, std::move(content_type), std::move(headers));
+    });
+  }
+  void write(std::string data) override {
+    inner_->post(
+        [inner = inner_, data = std::move(data)]() mutable { inner->write(std::move(data)); });
+  }
+  void endStream() override {
+    inner_->post([inner = inner_] { inner->endStream(); });
+  }
+  void abortStream() override {
+    inner_->post([inner = inner_] { inner->abortStream(); });
+  }
+  void post(std::function<void()> fn) override { inner_->post(std::move(fn)); }
+  void onCancel(std::function<void()> fn) override {
+    // Registered on the strand; a client already gone runs it there at once.
+    inner_->post(
+        [inner = inner_, fn = std::move(fn)]() mutable { inner->onCancel(std::move(fn)); });
+  }
+  // Only meaningful on the strand; callers elsewhere learn of cancellation through onCancel.
+  bool cancelled() const override { return inner_->cancelled(); }
+
+ private:
+  std::shared_ptr<Exchange> inner_;
+};
+
+// The requests that tokenize, handled on the prompt threads.
+bool tokenizes(const HttpRequest& request) {
+  return request.method == "POST" &&
+         (request.path == "/v1/completions" || request.path == "/v1/chat/completions" ||
+          request.path == "/tokenize" || request.path == "/detokenize");
+}
+
+constexpr int kPromptThreads = 2;
+
 HttpResponse jsonResponse(const json& value, int status = 200) {
   HttpResponse response;
   response.status = status;
@@ -121,7 +174,12 @@ HttpResponse jsonResponse(const json& value, int status = 200) {
 
 ApiServer::ApiServer(ModelRegistry& registry, std::vector<ApiKeyEntry> api_keys,
                      UpstreamProxy* proxy)
-    : registry_(registry), auth_(api_keys), proxy_(proxy) {}
+    : registry_(registry),
+      auth_(api_keys),
+      proxy_(proxy),
+      prompt_threads_(std::make_unique<boost::asio::thread_pool>(kPromptThreads)) {}
+
+ApiServer::~ApiServer() { prompt_threads_->join(); }
 
 void ApiServer::addRoute(std::string method, std::string path, SimpleRoute route,
                          bool authenticated) {
@@ -129,8 +187,17 @@ void ApiServer::addRoute(std::string method, std::string path, SimpleRoute route
 }
 
 void ApiServer::handle(HttpRequest request, std::shared_ptr<Exchange> exchange) {
-  // No exception may reach the io threads' run loop (it would end the process): whatever a
-  // handler throws is logged and answered 500 (ignored if the answer has already begun).
+  if (!tokenizes(request)) return handleHere(std::move(request), std::move(exchange));
+  boost::asio::post(*prompt_threads_,
+                    [this, request = std::move(request),
+                     exchange = std::make_shared<StrandExchange>(std::move(exchange))]() mutable {
+                      handleHere(std::move(request), std::move(exchange));
+                    });
+}
+
+void ApiServer::handleHere(HttpRequest request, std::shared_ptr<Exchange> exchange) {
+  // No exception may reach a thread's run loop (it would end the process): whatever a handler
+  // throws is logged and answered 500 (ignored if the answer has already begun).
   std::shared_ptr<Exchange> answer = exchange;
   std::string what = request.method + " " + request.path;
   try {

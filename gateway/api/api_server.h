@@ -2,6 +2,12 @@
 // resolves the `model` to a served model (local engines or a remote upstream) and hands the
 // request to its handler. All errors leave through api_error.h.
 //
+// Requests that tokenize (completions, chat completions, /tokenize, /detokenize) are handled on
+// a small pool of prompt threads, not on the io thread that read them: a long prompt's parsing,
+// chat template and tokenization (seconds for tens of megabytes) would otherwise hold up every
+// connection on that io thread, /health included. Their answers go back onto the connection's
+// strand in order (StrandExchange).
+//
 // Thread safety: handle() is called concurrently from io threads; the registry is read-only, the
 // draining flag atomic. addRoute() only before serving.
 #pragma once
@@ -12,6 +18,8 @@
 #include <memory>
 #include <string>
 #include <utility>
+
+#include <boost/asio/thread_pool.hpp>
 
 #include "gateway/api/access_log.h"
 #include "gateway/api/auth.h"
@@ -26,6 +34,10 @@ class ApiServer {
  public:
   // `proxy` may be null when no model is remote. Both must outlive the server.
   ApiServer(ModelRegistry& registry, std::vector<ApiKeyEntry> api_keys, UpstreamProxy* proxy);
+  // Waits for the prompt threads' work in progress.
+  ~ApiServer();
+  // The same, before the engines go (shutdown): no prompt thread submits to a stopped engine.
+  void finishPromptWork() { prompt_threads_->join(); }
 
   // The HttpHandler.
   void handle(HttpRequest request, std::shared_ptr<Exchange> exchange);
@@ -47,6 +59,8 @@ class ApiServer {
     bool authenticated = false;
   };
 
+  // The request handled here, with its exception guard.
+  void handleHere(HttpRequest request, std::shared_ptr<Exchange> exchange);
   // handle() without its exception guard.
   void dispatch(HttpRequest request, std::shared_ptr<Exchange> exchange);
   HttpResponse modelsResponse(const HttpRequest& request, const Principal& principal) const;
@@ -63,6 +77,7 @@ class ApiServer {
   RequestHooks hooks_;
   std::atomic<bool> draining_{false};
   std::map<std::pair<std::string, std::string>, Route> extra_routes_;
+  std::unique_ptr<boost::asio::thread_pool> prompt_threads_;
 };
 
 }  // namespace manifold::gateway

@@ -40,6 +40,7 @@ bool GatewayServer::shutdown(std::chrono::milliseconds drain_timeout) {
   api_->setDraining();
   bool drained = http_->drain(drain_timeout);
   http_->stop();
+  api_->finishPromptWork();
   proxy_.reset();
   // Engines go while the (stopped) io_context still exists: a request left over after a drain
   // timeout may still be notified by its engine, which posts onto that io_context. Its handlers

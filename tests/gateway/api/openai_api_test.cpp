@@ -4,6 +4,7 @@
 // rule and the stories260K tokenizer, not from the gateway.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -846,6 +847,33 @@ TEST(GatewayServer, ATakenPortIsAnErrorAndAHostNameListens) {
   auto named = gateway::GatewayServer::create(options, std::make_unique<ModelRegistry>());
   ASSERT_TRUE(named.isOk()) << named.status().toString();
   EXPECT_GT((*named)->port(), 0);
+}
+
+// Tokenizing a long prompt happens on the prompt threads, not on the io thread that read it: with
+// one io thread, /health answers while a 24 MB prompt is being tokenized (it used to wait for it).
+TEST(GatewayServer, HealthAnswersWhileALongPromptIsTokenized) {
+  gateway::GatewayOptions options;
+  options.http.io_threads = 1;
+  TestGateway gateway({TestModel{.id = "fake"}}, options);
+  std::string prompt;
+  prompt.reserve(24 << 20);
+  while (prompt.size() < (24u << 20)) prompt += "the little dog ran to the park and saw a cat ";
+  const std::string body = json{{"model", "fake"}, {"prompt", prompt}, {"max_tokens", 1}}.dump();
+  std::atomic<int> order{0};
+  int completion_done = 0;
+  int completion_status = 0;
+  std::thread long_request([&] {
+    HttpClient client(gateway.port());
+    completion_status = client.request("POST", "/v1/completions", body).status;
+    completion_done = ++order;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // the body is in, tokenizing
+  HttpClient client(gateway.port());
+  EXPECT_EQ(client.get("/health").status, 200);
+  const int health_done = ++order;
+  long_request.join();
+  EXPECT_EQ(completion_status, 400);  // longer than the context
+  EXPECT_LT(health_done, completion_done);
 }
 
 TEST(ApiKeys, KeyLimitedToSomeModelsSeesOnlyThose) {
