@@ -31,6 +31,8 @@ constexpr size_t kReadChunk = 4096;
 // A client that keeps sending after a 413 is drained (at most this long without a byte, and this
 // much in all) so that it can read the answer instead of seeing a reset connection.
 constexpr auto kLingerTime = std::chrono::seconds(2);
+// Bytes of answer a connection may have queued for a client that does not read them.
+constexpr size_t kMaxQueuedBytes = 16u << 20;
 constexpr size_t kLingerBytes = 256u << 20;
 constexpr size_t kMaxHeaderBytes = 64u << 10;
 
@@ -376,7 +378,18 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void enqueue(std::string data) {
+    if (closed_) return;
+    queued_bytes_ += data.size();
     writes_.push_back(std::move(data));
+    // A client that reads a stream slower than it is produced (or not at all) would queue it
+    // here without bound (a fast upstream: 65 MB/s). Past the cap it is treated as gone: the
+    // socket is closed, the pending write fails, and the exchange is cancelled (its engine
+    // request or upstream call aborted). One large answer is a single write and never trips it.
+    if (writes_.size() > 1 && queued_bytes_ > kMaxQueuedBytes) {
+      spdlog::warn("{}: the client reads too slowly ({} bytes queued); closing", remote_,
+                   queued_bytes_);
+      return closeNow();
+    }
     if (!writing_) writeNext();
   }
 
@@ -388,9 +401,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                        self->writing_ = false;
                        if (ec) {
                          self->writes_.clear();
+                         self->queued_bytes_ = 0;
                          if (self->busy_) return self->clientGone();
                          return self->closeNow();
                        }
+                       self->queued_bytes_ -= self->writes_.front().size();
                        self->writes_.pop_front();
                        if (!self->writes_.empty()) return self->writeNext();
                        self->maybeFinish();
@@ -475,6 +490,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::string remote_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::deque<std::string> writes_;
+  size_t queued_bytes_ = 0;  // in writes_
   std::vector<std::function<void()>> cancel_fns_;
   uint64_t seq_ = 0;      // the current (or last) exchange
   bool reading_ = false;  // a readSome is outstanding

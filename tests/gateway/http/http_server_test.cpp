@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -249,6 +250,41 @@ TEST(HttpServer, OnCancelAfterTheClientLeftRunsAtOnce) {
   }
   std::unique_lock<std::mutex> lock(mu);
   EXPECT_TRUE(changed.wait_for(lock, 3s, [&] { return heard; }));
+}
+
+// A client that stops reading a stream is dropped once 16 MiB wait for it, and the exchange is
+// cancelled (its engine request or upstream call aborted): the queue used to grow without bound
+// while a fast producer kept writing.
+TEST(HttpServer, AClientThatStopsReadingAStreamIsDroppedNotBufferedForever) {
+  std::mutex mu;
+  std::condition_variable changed;
+  bool cancelled = false;
+  std::atomic<bool> stop{false};
+  std::thread producer;
+  auto server = startServer({}, [&](HttpRequest, std::shared_ptr<Exchange> exchange) {
+    exchange->onCancel([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      cancelled = true;
+      changed.notify_all();
+    });
+    exchange->beginStream(200, "text/event-stream", {});
+    producer = std::thread([&, exchange] {
+      const std::string chunk(64 << 10, 'x');
+      for (int i = 0; i < 2000 && !stop.load(); ++i) {  // at most 128 MiB
+        exchange->post([exchange, chunk] { exchange->write(chunk); });
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    });
+  });
+  RawSocket socket(server->port());
+  ASSERT_TRUE(socket.connected());
+  socket.send(post("/stream", "x"));  // and never read
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    EXPECT_TRUE(changed.wait_for(lock, 20s, [&] { return cancelled; }));
+  }
+  stop.store(true);
+  if (producer.joinable()) producer.join();
 }
 
 TEST(HttpServer, ClosesIdleKeepAliveConnectionsAfterTheIdleTimeout) {
