@@ -27,6 +27,8 @@ struct AccessRecord {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   // Called from the destructor, after the log line (metrics). May be empty.
   std::function<void(const AccessRecord&)> on_finish;
+  // A proxied request's upstream failed (`reason`: connect, read, too_large, ...). May be empty.
+  std::function<void(const std::string& reason)> on_upstream_error;
 
   ~AccessRecord();
 };
@@ -37,6 +39,8 @@ struct RequestHooks {
   std::function<void(const AccessRecord&)> finished;  // answer complete or client gone
   std::function<void(const std::string& model, const std::string& reason)> rejected;  // 429
   std::function<void(const std::string& model, const std::string& engine)> routed;
+  // A remote upstream failed a request: `upstream` is its served name.
+  std::function<void(const std::string& upstream, const std::string& reason)> upstream_error;
 };
 
 }  // namespace manifold::gateway

@@ -302,6 +302,10 @@ void ApiServer::dispatch(HttpRequest request, std::shared_ptr<Exchange> exchange
     json forwarded(body.value());
     forwarded["model"] = served.upstream().model;
     if (hooks_.routed) hooks_.routed(served.id(), "upstream");
+    if (hooks_.upstream_error) {
+      ctx.record->on_upstream_error = [hook = hooks_.upstream_error, id = served.id()](
+                                          const std::string& reason) { hook(id, reason); };
+    }
     proxy_->forward(served.upstream(), request.method, request.target, dumpJson(forwarded),
                     ctx.exchange, ctx.record);
     return;

@@ -12,6 +12,8 @@
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include "gateway/api/api_error.h"
 #include "gateway/http/tls_client.h"
 
@@ -105,7 +107,7 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
     resolver_.async_resolve(url_.host, url_.port,
                             [self](beast::error_code ec, tcp::resolver::results_type results) {
                               if (self->cancelled_) return;
-                              if (ec) return self->fail("cannot resolve", ec);
+                              if (ec) return self->fail("resolve", "cannot be resolved:", ec);
                               self->connect(results);
                             });
   }
@@ -118,17 +120,17 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
     tcp().async_connect(
         results, [self = this->shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
           if (self->cancelled_) return;
-          if (ec) return self->fail("cannot connect to", ec);
+          if (ec) return self->fail("connect", "cannot be reached:", ec);
           if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
             self->send();
           } else {
             if (!verifyTlsHostName(self->stream_.native_handle(), self->url_.host)) {
-              return self->fail("cannot set up TLS for",
+              return self->fail("tls", "cannot be set up for TLS:",
                                 net::error::make_error_code(net::error::invalid_argument));
             }
             self->stream_.async_handshake(ssl::stream_base::client, [self](beast::error_code ec) {
               if (self->cancelled_) return;
-              if (ec) return self->fail("TLS handshake with", ec);
+              if (ec) return self->fail("tls", "failed the TLS handshake:", ec);
               self->send();
             });
           }
@@ -140,7 +142,7 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
     http::async_write(stream_, request_,
                       [self = this->shared_from_this()](beast::error_code ec, size_t) {
                         if (self->cancelled_) return;
-                        if (ec) return self->fail("cannot send to", ec);
+                        if (ec) return self->fail("send", "did not take the request:", ec);
                         self->readHeader();
                       });
   }
@@ -150,7 +152,7 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
     http::async_read_header(stream_, buffer_, parser_,
                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               if (self->cancelled_) return;
-                              if (ec) return self->fail("no answer from", ec);
+                              if (ec) return self->fail("no_answer", "gave no answer:", ec);
                               self->onHeader();
                             });
   }
@@ -159,12 +161,23 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
     const auto& header = parser_.get();
     status_ = static_cast<int>(header.result_int());
     content_type_ = std::string(header[http::field::content_type]);
-    streaming_ = content_type_.find("text/event-stream") != std::string::npos;
+    // Only a successful answer streams through; an error is read whole and checked (finish()).
+    streaming_ = status_ < 300 && content_type_.find("text/event-stream") != std::string::npos;
+    if (const auto retry = header[http::field::retry_after]; !retry.empty()) {
+      headers_.emplace_back("Retry-After", std::string(retry));
+    }
+    if (status_ >= 300 && status_ < 400) {
+      const auto location = header[http::field::location];
+      return fail("redirect",
+                  ("redirected to `" + std::string(location) + "` (HTTP " +
+                   std::to_string(status_) + "); point its base_url there")
+                      .c_str(),
+                  {});
+    }
     record_->status.store(status_);
     if (streaming_) {
-      exchange_->post([exchange = exchange_, status = status_, type = content_type_] {
-        exchange->beginStream(status, type, {});
-      });
+      exchange_->post([exchange = exchange_, status = status_, type = content_type_,
+                       headers = headers_] { exchange->beginStream(status, type, headers); });
     }
     readBody();
   }
@@ -178,7 +191,7 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
                           [self = this->shared_from_this()](beast::error_code ec, size_t) {
                             if (self->cancelled_) return;
                             if (ec == http::error::need_buffer) ec = {};
-                            if (ec) return self->fail("lost the answer of", ec);
+                            if (ec) return self->fail("lost_answer", "broke off its answer:", ec);
                             size_t n = sizeof(self->chunk_) - self->parser_.get().body().size;
                             self->relay(std::string(self->chunk_, n));
                             if (self->failed_) return self->closeUpstream();
@@ -197,6 +210,7 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
     body_ += data;
     if (body_.size() > kMaxBufferedBody) {
       failed_ = true;
+      reportError("too_large");
       respondError(502, "The upstream's answer is too large.");
     }
   }
@@ -205,10 +219,17 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
     if (failed_) return;
     if (streaming_) {
       exchange_->post([exchange = exchange_] { exchange->endStream(); });
+    } else if (const std::string problem = checkBody(); !problem.empty()) {
+      // Clients parse OpenAI's JSON: an HTML error page or a broken body is the upstream's
+      // failure, told in OpenAI's shape.
+      reportError("bad_answer");
+      respondError(502,
+                   "The upstream model server at " + url_.host + ":" + url_.port + " " + problem);
     } else {
       HttpResponse response;
       response.status = status_;
       response.content_type = content_type_.empty() ? "application/json" : content_type_;
+      response.headers = headers_;
       response.body = std::move(body_);
       exchange_->post([exchange = exchange_, response = std::move(response)]() mutable {
         exchange->respond(std::move(response));
@@ -225,13 +246,30 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
     tcp().socket().close(ignored);
   }
 
-  void fail(const char* what, beast::error_code ec) {
+  // What is wrong with a whole (not streamed) answer, or "" when it is JSON.
+  std::string checkBody() const {
+    if (content_type_.find("json") == std::string::npos) {
+      return "answered HTTP " + std::to_string(status_) + " with " +
+             (content_type_.empty() ? std::string("no content type") : "`" + content_type_ + "`") +
+             " instead of JSON";
+    }
+    if (nlohmann::json::accept(body_)) return "";
+    return "answered HTTP " + std::to_string(status_) + " with a body that is not valid JSON";
+  }
+
+  void reportError(const char* reason) {
+    if (record_->on_upstream_error) record_->on_upstream_error(reason);
+  }
+
+  // `reason`: the metric label; `what` continues "The upstream model server at HOST:PORT ...".
+  void fail(const char* reason, const char* what, beast::error_code ec) {
     if (cancelled_ || failed_) return;
     failed_ = true;
+    reportError(reason);
     std::string where = url_.host + ":" + url_.port;
-    spdlog::warn("upstream {}: {} ({})", where, what, ec.message());
-    std::string message =
-        std::string("The upstream model server ") + what + " " + where + ": " + ec.message();
+    spdlog::warn("upstream {}: {} ({})", where, what, ec ? ec.message() : reason);
+    std::string message = std::string("The upstream model server at ") + where + " " + what +
+                          (ec ? " " + ec.message() : std::string());
     if (streaming_) {
       // Headers are out already: an SSE error event, then the stream is cut without its final
       // chunk, so that the client sees an error rather than a normal end.
@@ -258,6 +296,7 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
   http::request<http::string_body> request_;
   std::shared_ptr<Exchange> exchange_;
   std::shared_ptr<AccessRecord> record_;
+  HttpHeaders headers_;  // of the upstream's answer, passed on (Retry-After)
   beast::flat_buffer buffer_;
   http::response_parser<http::buffer_body> parser_;
   char chunk_[16384];

@@ -218,6 +218,9 @@ int runServer(const ServerConfig& config) {
        },
        [&metrics](const std::string& model, const std::string& engine) {
          metrics.gateway().recordRoutingDecision(model, engine);
+       },
+       [&metrics](const std::string& upstream, const std::string& reason) {
+         metrics.gateway().recordUpstreamError(upstream, reason);
        }});
   gateway.start();
   spdlog::info("listening on {}:{}{}", config.host, gateway.port(),
@@ -236,7 +239,7 @@ int runServer(const ServerConfig& config) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     int sig = g_stop_signal;
     if (sig == SIGINT || sig == SIGTERM) {
-      spdlog::info("{}: draining (up to {:.0f}s), then exiting",
+      spdlog::info("{}: draining (up to {:g} s), then exiting",
                    sig == SIGINT ? "SIGINT" : "SIGTERM", config.drain_timeout_s);
       break;
     }

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <functional>
+#include <mutex>
 #include <thread>
 
 #include "tests/gateway/testing/http_client.h"
@@ -117,6 +118,50 @@ TEST(UpstreamProxyLimits, AStreamTheUpstreamBreaksEndsWithAnErrorEventAndNoFinal
   json event = json::parse(got.substr(error + 6, line_end - error - 6));
   EXPECT_TRUE(event["error"]["message"].is_string());
   EXPECT_EQ(got.find("\r\n0\r\n\r\n"), std::string::npos) << "the stream ended cleanly: " << got;
+}
+
+// What the upstream answers besides a plain success: its Retry-After comes through; a redirect,
+// an HTML error page or a body that is not JSON becomes a 502 in OpenAI's shape (clients parse
+// JSON); each failure is reported to the upstream-error hook (manifold_upstream_errors_total).
+TEST(UpstreamProxyAnswers, HeadersPassAndNonJsonAnswersBecomeOpenAiErrors) {
+  struct Case {
+    std::string answer;  // the upstream's whole response
+    int status;          // what the client gets
+    std::string text;    // in the body
+    std::string reason;  // reported, "" for none
+  };
+  const Case cases[] = {
+      {"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 7\r\n"
+       "Content-Length: 2\r\n\r\n{}",
+       429, "{}", ""},
+      {"HTTP/1.1 500 Oops\r\nContent-Type: text/html\r\nContent-Length: 13\r\n\r\n<h1>oops</h1>",
+       502, "answered HTTP 500 with `text/html` instead of JSON", "bad_answer"},
+      {"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n{\"a\":", 502,
+       "a body that is not valid JSON", "bad_answer"},
+      {"HTTP/1.1 307 Moved\r\nLocation: http://elsewhere/v1\r\nContent-Length: 0\r\n\r\n", 502,
+       "redirected to `http://elsewhere/v1` (HTTP 307)", "redirect"},
+  };
+  for (const Case& c : cases) {
+    ScriptedUpstream upstream([&](int fd) { sendAll(fd, c.answer); });
+    auto front = frontFor(upstream.port());
+    std::mutex mu;
+    std::vector<std::string> reported;
+    gateway::RequestHooks hooks;
+    hooks.upstream_error = [&](const std::string& name, const std::string& reason) {
+      std::lock_guard<std::mutex> lock(mu);
+      reported.push_back(name + ":" + reason);
+    };
+    front->server().api().setRequestHooks(hooks);
+    auto result = HttpClient(front->port())
+                      .post("/v1/completions", {{"model", "scripted"}, {"prompt", "Hi"}});
+    EXPECT_EQ(result.status, c.status) << c.answer << "\n" << result.body;
+    EXPECT_NE(result.body.find(c.text), std::string::npos) << result.body;
+    if (c.status == 429) EXPECT_EQ(result.headers["retry-after"], "7");
+    if (c.status == 502) EXPECT_EQ(result.json()["error"]["type"], "server_error") << result.body;
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(reported, c.reason.empty() ? std::vector<std::string>{}
+                                         : std::vector<std::string>{"scripted:" + c.reason});
+  }
 }
 
 class UpstreamProxyTest : public ::testing::Test {
