@@ -59,6 +59,9 @@ class EngineClient {
   // Finishes the request with FinishReason::kAbort and frees its KV blocks. Unknown or finished
   // ids are ignored.
   virtual void abort(const std::string& request_id) = 0;
+  // abort() of every request in flight (shutdown after the drain timed out: each stream ends
+  // with kAbort instead of being cut).
+  virtual void abortAll() = 0;
 
   [[nodiscard]] virtual EngineStats stats() const = 0;
   [[nodiscard]] virtual const EngineInfo& info() const = 0;

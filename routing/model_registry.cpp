@@ -44,6 +44,10 @@ bool ModelRegistry::allReady() const {
   return true;
 }
 
+void ModelRegistry::abortAll() {
+  for (auto& model : models_) model->abortAll();
+}
+
 void ModelRegistry::shutdown() {
   for (auto& model : models_) model->shutdown();
 }

@@ -26,6 +26,8 @@ class ModelRegistry {
   [[nodiscard]] const std::vector<std::unique_ptr<ServedModel>>& models() const { return models_; }
   // True when every local model has loaded.
   [[nodiscard]] bool allReady() const;
+  // Aborts every request in flight on the local engines (a drain that timed out).
+  void abortAll();
   // Destroys every engine (they finish their loops). REQUIRES: no request in flight.
   void shutdown();
 

@@ -98,6 +98,11 @@ ReplicaLease ServedModel::lease(std::span<const int32_t> prompt, int64_t max_new
   return lease;
 }
 
+void ServedModel::abortAll() {
+  if (state() != State::kReady || remote_) return;
+  for (const auto& replica : replicas_) replica->abortAll();
+}
+
 void ServedModel::shutdown() {
   if (state() != State::kReady || remote_) return;
   replicas_.clear();

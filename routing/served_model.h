@@ -101,6 +101,8 @@ class ServedModel {
   // Picks a replica for `prompt` by the model's policy and charges it `prompt + max_new_tokens`.
   [[nodiscard]] ReplicaLease lease(std::span<const int32_t> prompt, int64_t max_new_tokens);
 
+  // Aborts every request in flight on the local engines (they keep running).
+  void abortAll();
   // Stops the engines (destroys them; unfinished requests end as aborted) at shutdown.
   // REQUIRES: nothing uses a lease's engine() afterwards.
   void shutdown();

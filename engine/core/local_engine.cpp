@@ -112,6 +112,14 @@ void LocalEngine::abort(const std::string& request_id) {
   wake_.notify_one();
 }
 
+void LocalEngine::abortAll() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    aborts_.insert(aborts_.end(), live_ids_.begin(), live_ids_.end());
+  }
+  wake_.notify_one();
+}
+
 EngineStats LocalEngine::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;

@@ -39,6 +39,7 @@ class LocalEngine final : public EngineClient {
 
   [[nodiscard]] Result<std::shared_ptr<RequestStream>> submit(EngineRequest request) override;
   void abort(const std::string& request_id) override;
+  void abortAll() override;
   [[nodiscard]] EngineStats stats() const override;
   [[nodiscard]] const EngineInfo& info() const override { return info_; }
   // REQUIRES: the engine was created with a tokenizer.

@@ -4,6 +4,12 @@
 #include "gateway/proxy/upstream_proxy.h"
 
 namespace manifold::gateway {
+namespace {
+
+// After a drain timed out: how long aborted streams get to send their last chunks.
+constexpr std::chrono::milliseconds kAbortGrace{2000};
+
+}  // namespace
 
 Result<std::unique_ptr<GatewayServer>> GatewayServer::create(
     GatewayOptions options, std::unique_ptr<ModelRegistry> registry) {
@@ -39,6 +45,13 @@ bool GatewayServer::shutdown(std::chrono::milliseconds drain_timeout) {
   }
   api_->setDraining();
   bool drained = http_->drain(drain_timeout);
+  if (!drained) {
+    // Generations still running are aborted, and their streams get the time to say so
+    // (finish_reason "abort", [DONE]) before the io threads stop; they used to be cut mid-way,
+    // and their jobs were never released.
+    registry_->abortAll();
+    http_->drain(kAbortGrace);
+  }
   http_->stop();
   api_->finishPromptWork();
   proxy_.reset();

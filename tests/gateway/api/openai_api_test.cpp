@@ -711,6 +711,31 @@ TEST_F(OpenAiApiTest, TokenizeAndDetokenizeUseTheModelsTokenizer) {
   EXPECT_EQ(chat.json()["count"], promptTokens("user: Hi\nassistant: ", false));
 }
 
+// When the drain times out, generations still running are aborted and their streams end as an
+// abort says (finish_reason "abort", then [DONE]) before the server stops; they used to be cut
+// after their headers, and their jobs were never released.
+TEST(GatewayServer, ADrainThatTimesOutEndsRunningStreamsAsAborted) {
+  TestGateway gateway({TestModel{.id = "stuck"}});
+  gateway.engine("stuck").hold();
+  HttpClient client(gateway.port());
+  auto running = std::async(std::launch::async, [&] {
+    return client.post(
+        "/v1/completions",
+        {{"model", "stuck"}, {"prompt", "Hi"}, {"max_tokens", 20}, {"stream", true}});
+  });
+  for (int i = 0; i < 1000 && gateway.engine("stuck").numActive() < 1; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_FALSE(gateway.server().shutdown(100ms));  // the drain times out
+  const auto result = running.get();
+  ASSERT_EQ(result.status, 200);
+  const auto data = result.sseData();
+  ASSERT_GE(data.size(), 2u) << result.body;
+  EXPECT_EQ(data.back(), "[DONE]") << result.body;
+  EXPECT_EQ(json::parse(data[data.size() - 2])["choices"][0]["finish_reason"], "abort")
+      << result.body;
+}
+
 TEST_F(OpenAiApiTest, KeepAliveConnectionServesSeveralRequests) {
   auto results = client().keepAlive({"/health", "/v1/models", "/version"});
   ASSERT_EQ(results.size(), 3u);

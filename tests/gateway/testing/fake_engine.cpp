@@ -98,6 +98,15 @@ void FakeEngine::abort(const std::string& request_id) {
   active_.erase(it);
 }
 
+void FakeEngine::abortAll() {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& entry : active_) ids.push_back(entry.first);
+  }
+  for (const std::string& id : ids) abort(id);
+}
+
 EngineStats FakeEngine::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   EngineStats stats;

@@ -42,6 +42,7 @@ class FakeEngine final : public EngineClient {
 
   Result<std::shared_ptr<RequestStream>> submit(EngineRequest request) override;
   void abort(const std::string& request_id) override;
+  void abortAll() override;
   EngineStats stats() const override;
   const EngineInfo& info() const override { return info_; }
   const Tokenizer& tokenizer() const override { return *tokenizer_; }
