@@ -190,19 +190,23 @@ Status EngineCore::addRequest(EngineRequest request, std::shared_ptr<RequestStre
 }
 
 bool EngineCore::step() {
+  const bool ran = runStep();
+  // Gauges that moved without a step report (aborts, rejections, a failed step): a no-op after
+  // one that did.
+  reportStateIfChanged();
+  return ran;
+}
+
+bool EngineCore::runStep() {
   const SchedulerOutput out = scheduler_->schedule();
   failRejected(out);
-  if (out.empty()) {
-    reportStateIfChanged();  // aborts and rejections since the last step
-    return !out.rejected_request_ids.empty();
-  }
+  if (out.empty()) return !out.rejected_request_ids.empty();
   const Clock::time_point scheduled_at = Clock::now();
 
   if (!out.blocks_to_copy.empty()) {
     const Status copied = executor_.copyBlocks(out.blocks_to_copy);
     if (!copied.isOk()) {
       failStep(out, copied);
-      reportStateIfChanged();
       return true;
     }
   }
@@ -228,7 +232,6 @@ bool EngineCore::step() {
   const Status forwarded = executor_.forward(batch_builder_.view(), logits_.data());
   if (!forwarded.isOk()) {
     failStep(out, forwarded);
-    reportStateIfChanged();
     return true;
   }
 

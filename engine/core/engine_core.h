@@ -102,6 +102,8 @@ class EngineCore {
   void failStep(const SchedulerOutput& output, const Status& status);
   // Answers the requests the scheduler rejected (too long for the whole KV cache) with an error.
   void failRejected(const SchedulerOutput& output);
+  // step() before its state report.
+  bool runStep();
   void reportStep(const SchedulerOutput& output, int num_generation_tokens);
   // Reports the gauges to the observer (onState) if they changed since the last report.
   void reportStateIfChanged();

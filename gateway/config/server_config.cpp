@@ -11,34 +11,10 @@
 #include "engine/scheduler/scheduler_config.h"
 #include "gateway/api/tool_calls.h"
 #include "routing/replica_policy.h"
+#include "routing/upstream_url.h"
 
 namespace manifold::gateway {
 namespace {
-
-// The authority of an http(s) URL (between "//" and the path): a host without spaces ([an IPv6
-// address] in brackets), then optionally ":port" with a port from 1 to 65535.
-bool hasValidAuthority(const std::string& url) {
-  const size_t start = url.find("//") + 2;
-  const std::string authority = url.substr(start, url.find('/', start) - start);
-  size_t host_end = authority.size();
-  if (!authority.empty() && authority.front() == '[') {
-    host_end = authority.find(']');
-    if (host_end == std::string::npos || host_end == 1) return false;
-    ++host_end;
-  } else if (const size_t colon = authority.find(':'); colon != std::string::npos) {
-    host_end = colon;
-  }
-  if (host_end == 0 || authority.find_first_of(" \t") != std::string::npos) return false;
-  if (host_end == authority.size()) return true;
-  if (authority[host_end] != ':') return false;
-  const std::string port = authority.substr(host_end + 1);
-  if (port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string::npos) {
-    return false;
-  }
-  const int value = std::stoi(port);
-  return value >= 1 && value <= 65535;
-}
 
 Status fieldError(const std::string& path, const std::string& message) {
   return invalidArgument(path + ": " + message);
@@ -257,7 +233,7 @@ Status ServerConfig::validate() const {
     if (u.base_url.rfind("http://", 0) != 0 && u.base_url.rfind("https://", 0) != 0) {
       return fieldError(where + ".base_url", "must start with http:// or https://");
     }
-    if (!hasValidAuthority(u.base_url)) {
+    if (!parseUpstreamUrl(u.base_url)) {
       return fieldError(where + ".base_url",
                         "`" + u.base_url + "` needs a host, and a port from 1 to 65535 if any");
     }

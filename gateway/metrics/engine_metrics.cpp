@@ -119,9 +119,7 @@ EngineMetrics::EngineMetrics(prometheus::Registry& registry, std::string model_n
 }
 
 void EngineMetrics::onStep(const StepStats& stats) {
-  num_requests_running_.Set(stats.num_running);
-  num_requests_waiting_.Set(stats.num_waiting);
-  kv_cache_usage_.Set(stats.kv_cache_usage);
+  onState(stats);  // the gauges
   prefix_cache_queries_.Increment(static_cast<double>(stats.prefix_cache_queries_delta));
   prefix_cache_hits_.Increment(static_cast<double>(stats.prefix_cache_hits_delta));
   num_preemptions_.Increment(static_cast<double>(stats.num_preemptions_delta));
@@ -133,9 +131,6 @@ void EngineMetrics::onStep(const StepStats& stats) {
   std::lock_guard<std::mutex> lock(mu_);
   interval_prompt_tokens_ += stats.num_prompt_tokens;
   interval_generation_tokens_ += stats.num_generation_tokens;
-  last_running_ = stats.num_running;
-  last_waiting_ = stats.num_waiting;
-  last_kv_cache_usage_ = stats.kv_cache_usage;
   if (stats.prefix_cache_queries_delta > 0) {
     prefix_window_.emplace_back(stats.prefix_cache_queries_delta, stats.prefix_cache_hits_delta);
     prefix_window_queries_ += stats.prefix_cache_queries_delta;

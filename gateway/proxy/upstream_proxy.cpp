@@ -16,6 +16,7 @@
 
 #include "gateway/api/api_error.h"
 #include "gateway/http/tls_client.h"
+#include "routing/upstream_url.h"
 
 namespace manifold::gateway {
 
@@ -32,40 +33,6 @@ constexpr auto kConnectTimeout = std::chrono::seconds(10);
 constexpr auto kReadTimeout = std::chrono::seconds(600);
 constexpr size_t kMaxBufferedBody = 64u << 20;
 
-struct ParsedUrl {
-  bool tls = false;
-  std::string host;
-  std::string port;
-  std::string path_prefix;  // without a trailing '/'
-};
-
-std::optional<ParsedUrl> parseUrl(const std::string& url) {
-  ParsedUrl out;
-  std::string rest;
-  if (url.rfind("http://", 0) == 0) {
-    rest = url.substr(7);
-  } else if (url.rfind("https://", 0) == 0) {
-    rest = url.substr(8);
-    out.tls = true;
-  } else {
-    return std::nullopt;
-  }
-  size_t slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  if (slash != std::string::npos) out.path_prefix = rest.substr(slash);
-  while (!out.path_prefix.empty() && out.path_prefix.back() == '/') out.path_prefix.pop_back();
-  size_t colon = authority.rfind(':');
-  if (colon != std::string::npos && authority.find(']') == std::string::npos) {
-    out.host = authority.substr(0, colon);
-    out.port = authority.substr(colon + 1);
-  } else {
-    out.host = authority;
-    out.port = out.tls ? "443" : "80";
-  }
-  if (out.host.empty()) return std::nullopt;
-  return out;
-}
-
 // Joins the upstream's base path and the client's target; an OpenAI-style base URL that already
 // ends in /v1 is not given a second one.
 std::string joinPath(const std::string& prefix, const std::string& target) {
@@ -80,7 +47,7 @@ std::string joinPath(const std::string& prefix, const std::string& target) {
 template <class Stream>
 class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
  public:
-  ProxyCall(Stream stream, tcp::resolver resolver, ParsedUrl url,
+  ProxyCall(Stream stream, tcp::resolver resolver, UpstreamUrl url,
             http::request<http::string_body> req, std::shared_ptr<Exchange> exchange,
             std::shared_ptr<AccessRecord> record)
       : stream_(std::move(stream)),
@@ -292,7 +259,7 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
 
   Stream stream_;
   tcp::resolver resolver_;
-  ParsedUrl url_;
+  UpstreamUrl url_;
   http::request<http::string_body> request_;
   std::shared_ptr<Exchange> exchange_;
   std::shared_ptr<AccessRecord> record_;
@@ -333,7 +300,7 @@ void UpstreamProxy::forward(const UpstreamTarget& target, const std::string& met
                             const std::string& path, std::string body,
                             std::shared_ptr<Exchange> exchange,
                             std::shared_ptr<AccessRecord> record) {
-  std::optional<ParsedUrl> url = parseUrl(target.base_url);
+  std::optional<UpstreamUrl> url = parseUpstreamUrl(target.base_url);
   if (!url) {
     record->status.store(500);
     exchange->respond(errorResponse(
@@ -344,7 +311,7 @@ void UpstreamProxy::forward(const UpstreamTarget& target, const std::string& met
   req.method_string(method);
   req.target(joinPath(url->path_prefix, path));
   req.version(11);
-  req.set(http::field::host, url->host);
+  req.set(http::field::host, url->hostHeader());
   req.set(http::field::content_type, "application/json");
   req.set(http::field::user_agent, "manifold-gateway");
   if (!target.api_key.empty()) req.set(http::field::authorization, "Bearer " + target.api_key);
