@@ -175,48 +175,12 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
 }  // namespace
 
 Result<BaseUrl> parseBaseUrl(std::string_view url) {
-  constexpr std::string_view kHttp = "http://";
-  constexpr std::string_view kHttps = "https://";
-  BaseUrl base;
-  if (url.substr(0, kHttps.size()) == kHttps) {
-    base.tls = true;
-    base.port = "443";
-    url.remove_prefix(kHttps.size());
-  } else if (url.substr(0, kHttp.size()) == kHttp) {
-    url.remove_prefix(kHttp.size());
-  } else {
-    return invalidArgument("base URL must start with http:// or https://: " + std::string(url));
+  std::optional<HttpUrl> parsed = parseHttpUrl(url);
+  if (!parsed) {
+    return invalidArgument("base URL must be http[s]://host[:port][/path] with a port from 1 to " +
+                           std::string("65535: ") + std::string(url));
   }
-  const size_t slash = url.find('/');
-  std::string_view authority = url.substr(0, slash);
-  if (slash != std::string_view::npos) {
-    base.path_prefix = std::string(url.substr(slash));
-    while (!base.path_prefix.empty() && base.path_prefix.back() == '/') base.path_prefix.pop_back();
-  }
-  if (!authority.empty() && authority.front() == '[') {  // [v6 address]:port
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos)
-      return invalidArgument("bad IPv6 host in " + std::string(url));
-    base.host = std::string(authority.substr(1, close - 1));
-    authority.remove_prefix(close + 1);
-    if (!authority.empty() && authority.front() == ':')
-      base.port = std::string(authority.substr(1));
-  } else {
-    const size_t colon = authority.find(':');
-    base.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) base.port = std::string(authority.substr(colon + 1));
-  }
-  if (base.host.empty() || base.port.empty() ||
-      base.port.find_first_not_of("0123456789") != std::string::npos) {
-    return invalidArgument("bad host or port in base URL: " + std::string(base.tls ? kHttps : kHttp) +
-                           std::string(url));
-  }
-  return base;
-}
-
-std::string hostHeader(const BaseUrl& base) {
-  const bool v6 = base.host.find(':') != std::string::npos;
-  return (v6 ? "[" + base.host + "]" : base.host) + ":" + base.port;
+  return *std::move(parsed);
 }
 
 void startHttpCall(asio::io_context& io, const tcp::endpoint& endpoint, HttpRequestSpec spec,

@@ -15,20 +15,18 @@
 #include <string>
 #include <string_view>
 
+#include "common/http_url.h"
 #include "common/status.h"
 
 namespace manifold::bench {
 
-// "http[s]://host[:port][/prefix]"; the prefix is prepended to every request path.
-struct BaseUrl {
-  std::string host;
-  std::string port = "80";  // 443 for https
-  std::string path_prefix;  // "" or "/prefix" without a trailing slash
-  bool tls = false;         // https
-};
+// "http[s]://host[:port][/prefix]" (common/http_url.h); the prefix is prepended to every request
+// path.
+using BaseUrl = HttpUrl;
+// parseHttpUrl with an error that names the URL.
 [[nodiscard]] Result<BaseUrl> parseBaseUrl(std::string_view url);
 // The Host header for it: "host:port", an IPv6 address in brackets.
-[[nodiscard]] std::string hostHeader(const BaseUrl& base);
+[[nodiscard]] inline std::string hostHeader(const BaseUrl& base) { return base.hostHeader(); }
 
 struct HttpRequestSpec {
   std::string method = "POST";  // GET or POST

@@ -7,11 +7,11 @@
 #include <utility>
 
 #include "common/dtype.h"
+#include "common/http_url.h"
 #include "engine/kv_cache/cache_config.h"
 #include "engine/scheduler/scheduler_config.h"
 #include "gateway/api/tool_calls.h"
 #include "routing/replica_policy.h"
-#include "routing/upstream_url.h"
 
 namespace manifold::gateway {
 namespace {
@@ -233,7 +233,7 @@ Status ServerConfig::validate() const {
     if (u.base_url.rfind("http://", 0) != 0 && u.base_url.rfind("https://", 0) != 0) {
       return fieldError(where + ".base_url", "must start with http:// or https://");
     }
-    if (!parseUpstreamUrl(u.base_url)) {
+    if (!parseHttpUrl(u.base_url)) {
       return fieldError(where + ".base_url",
                         "`" + u.base_url + "` needs a host, and a port from 1 to 65535 if any");
     }

@@ -14,9 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/http_url.h"
 #include "gateway/api/api_error.h"
 #include "gateway/http/tls_client.h"
-#include "routing/upstream_url.h"
 
 namespace manifold::gateway {
 
@@ -47,7 +47,7 @@ std::string joinPath(const std::string& prefix, const std::string& target) {
 template <class Stream>
 class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
  public:
-  ProxyCall(Stream stream, tcp::resolver resolver, UpstreamUrl url,
+  ProxyCall(Stream stream, tcp::resolver resolver, HttpUrl url,
             http::request<http::string_body> req, std::shared_ptr<Exchange> exchange,
             std::shared_ptr<AccessRecord> record)
       : stream_(std::move(stream)),
@@ -259,7 +259,7 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
 
   Stream stream_;
   tcp::resolver resolver_;
-  UpstreamUrl url_;
+  HttpUrl url_;
   http::request<http::string_body> request_;
   std::shared_ptr<Exchange> exchange_;
   std::shared_ptr<AccessRecord> record_;
@@ -300,7 +300,7 @@ void UpstreamProxy::forward(const UpstreamTarget& target, const std::string& met
                             const std::string& path, std::string body,
                             std::shared_ptr<Exchange> exchange,
                             std::shared_ptr<AccessRecord> record) {
-  std::optional<UpstreamUrl> url = parseUpstreamUrl(target.base_url);
+  std::optional<HttpUrl> url = parseHttpUrl(target.base_url);
   if (!url) {
     record->status.store(500);
     exchange->respond(errorResponse(

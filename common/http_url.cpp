@@ -1,11 +1,11 @@
-#include "routing/upstream_url.h"
+#include "common/http_url.h"
 
 #include <algorithm>
 
 namespace manifold {
 
-std::optional<UpstreamUrl> parseUpstreamUrl(std::string_view url) {
-  UpstreamUrl out;
+std::optional<HttpUrl> parseHttpUrl(std::string_view url) {
+  HttpUrl out;
   std::string_view rest;
   if (url.substr(0, 7) == "http://") {
     rest = url.substr(7);
