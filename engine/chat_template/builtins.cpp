@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 
+#include "common/utf8.h"
 #include "engine/chat_template/interpreter.h"
 #include "engine/chat_template/json_format.h"
 #include "engine/chat_template/template_error.h"
@@ -65,7 +66,7 @@ Value splitString(const std::string& text, const Value* separator, const Value* 
       size_t end = offset;
       while (end < text.size()) {
         size_t next = end;
-        if (isUnicodeSpace(decodeUtf8(text, &next))) break;
+        if (isUnicodeSpace(utf8::decodeNext(text, next))) break;
         end = next;
       }
       parts.push_back(Value::string(text.substr(offset, end - offset)));
@@ -183,7 +184,7 @@ bool allCodePoints(const std::string& text, bool (*predicate)(char32_t)) {
   if (text.empty()) return false;
   size_t offset = 0;
   while (offset < text.size()) {
-    if (!predicate(decodeUtf8(text, &offset))) return false;
+    if (!predicate(utf8::decodeNext(text, offset))) return false;
   }
   return true;
 }
@@ -224,11 +225,11 @@ std::optional<Value> callStringMethod(Interpreter& interpreter, const std::strin
     const std::string& needle = requireString(first, "substring");
     if (name == "find") {
       const size_t found = text.find(needle);
-      return Value::integer(found == std::string::npos
-                                ? -1
-                                : static_cast<int64_t>(codePointCount(text.substr(0, found))));
+      return Value::integer(found == std::string::npos ? -1
+                                                       : static_cast<int64_t>(utf8::codePointCount(
+                                                             text.substr(0, found))));
     }
-    if (needle.empty()) return Value::integer(static_cast<int64_t>(codePointCount(text)) + 1);
+    if (needle.empty()) return Value::integer(static_cast<int64_t>(utf8::codePointCount(text)) + 1);
     int64_t count = 0;
     for (size_t at = text.find(needle); at != std::string::npos;
          at = text.find(needle, at + needle.size())) {

@@ -6,6 +6,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "common/utf8.h"
 #include "engine/chat_template/builtins.h"
 #include "engine/chat_template/interpreter.h"
 #include "engine/chat_template/json_format.h"
@@ -368,7 +369,7 @@ Value joinFilter(Interpreter& interpreter, const Value& operand, CallArgs& args)
 Value lengthFilter(const Value& operand) {
   switch (operand.kind()) {
     case Value::Kind::kString:
-      return Value::integer(static_cast<int64_t>(codePointCount(operand.asString())));
+      return Value::integer(static_cast<int64_t>(utf8::codePointCount(operand.asString())));
     case Value::Kind::kList:
       return Value::integer(static_cast<int64_t>(operand.asList().size()));
     case Value::Kind::kDict:
@@ -500,7 +501,7 @@ const std::unordered_map<std::string_view, FilterFunction>& filterTable() {
          bool in_word = false;
          size_t offset = 0;
          while (offset < text.size()) {
-           const char32_t c = decodeUtf8(text, &offset);
+           const char32_t c = utf8::decodeNext(text, offset);
            const bool word_char = c == '_' || (c >= '0' && c <= '9') ||
                                   (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
            if (word_char && !in_word) ++words;

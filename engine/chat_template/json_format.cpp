@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/utf8.h"
 #include "engine/chat_template/template_error.h"
 #include "engine/chat_template/unicode.h"
 
@@ -134,7 +135,7 @@ std::string jsonQuote(const std::string& text, bool ensure_ascii) {
     const unsigned char byte = static_cast<unsigned char>(text[offset]);
     if (byte >= 0x80) {
       const size_t start = offset;
-      const char32_t code_point = decodeUtf8(text, &offset);
+      const char32_t code_point = utf8::decodeNext(text, offset);
       if (!ensure_ascii) {
         out.append(text, start, offset - start);
       } else if (code_point >= 0x10000) {

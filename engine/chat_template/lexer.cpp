@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/utf8.h"
 #include "engine/chat_template/unicode.h"
 
 namespace manifold::jinja {
@@ -69,7 +70,7 @@ size_t spaceRunAfter(const std::string& s, size_t i) {
   size_t j = i;
   while (j < s.size()) {
     size_t next = j;
-    if (!isUnicodeSpace(decodeUtf8(s, &next))) break;
+    if (!isUnicodeSpace(utf8::decodeNext(s, next))) break;
     j = next;
   }
   return j - i;
@@ -81,7 +82,7 @@ size_t spaceRunStart(const std::string& s, size_t floor, size_t end) {
   size_t run_start = end;
   while (offset < end) {
     const size_t start = offset;
-    const bool space = isUnicodeSpace(decodeUtf8(s, &offset));
+    const bool space = isUnicodeSpace(utf8::decodeNext(s, offset));
     if (space) {
       if (run_start == end) run_start = start;
     } else {
@@ -364,7 +365,7 @@ class Lexer {
             code_point = code_point * 16 + static_cast<char32_t>(digit);
           }
           pos_ += digits;
-          appendUtf8(code_point, &value);
+          utf8::append(code_point, value);
           break;
         }
         default:

@@ -2,80 +2,19 @@
 
 #include <utf8proc.h>
 
+#include "common/utf8.h"
+
 namespace manifold::jinja {
-
-char32_t decodeUtf8(std::string_view text, size_t* offset) {
-  size_t i = *offset;
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  int length = 0;
-  char32_t code_point = 0;
-  if (lead < 0x80) {
-    *offset = i + 1;
-    return lead;
-  } else if ((lead & 0xE0) == 0xC0) {
-    length = 2;
-    code_point = lead & 0x1F;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3;
-    code_point = lead & 0x0F;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4;
-    code_point = lead & 0x07;
-  } else {
-    *offset = i + 1;
-    return 0xFFFD;
-  }
-  if (i + length > text.size()) {
-    *offset = i + 1;
-    return 0xFFFD;
-  }
-  for (int k = 1; k < length; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) {
-      *offset = i + 1;
-      return 0xFFFD;
-    }
-    code_point = (code_point << 6) | (byte(i + k) & 0x3F);
-  }
-  *offset = i + length;
-  return code_point;
-}
-
-void appendUtf8(char32_t c, std::string* out) {
-  if (c < 0x80) {
-    out->push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
-}
 
 std::vector<std::string> splitCodePoints(std::string_view text) {
   std::vector<std::string> parts;
   size_t offset = 0;
   while (offset < text.size()) {
     const size_t start = offset;
-    decodeUtf8(text, &offset);
+    static_cast<void>(utf8::decodeNext(text, offset));
     parts.emplace_back(text.substr(start, offset - start));
   }
   return parts;
-}
-
-size_t codePointCount(std::string_view text) {
-  size_t count = 0;
-  for (const char c : text) {
-    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++count;
-  }
-  return count;
 }
 
 bool isUnicodeSpace(char32_t c) {
@@ -105,7 +44,7 @@ std::string_view trimUnicodeSpace(std::string_view text, bool left, bool right) 
   if (left) {
     while (begin < text.size()) {
       size_t next = begin;
-      if (!isUnicodeSpace(decodeUtf8(text, &next))) break;
+      if (!isUnicodeSpace(utf8::decodeNext(text, next))) break;
       begin = next;
     }
   }
@@ -117,7 +56,7 @@ std::string_view trimUnicodeSpace(std::string_view text, bool left, bool right) 
     size_t run_start = text.size();
     while (offset < text.size()) {
       const size_t start = offset;
-      const bool space = isUnicodeSpace(decodeUtf8(text, &offset));
+      const bool space = isUnicodeSpace(utf8::decodeNext(text, offset));
       if (space) {
         if (run_start == text.size()) run_start = start;
       } else {
@@ -138,7 +77,7 @@ std::string mapCodePoints(std::string_view text, Map map) {
   out.reserve(text.size());
   size_t offset = 0;
   while (offset < text.size()) {
-    appendUtf8(map(decodeUtf8(text, &offset)), &out);
+    utf8::append(map(utf8::decodeNext(text, offset)), out);
   }
   return out;
 }

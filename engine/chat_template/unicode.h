@@ -9,14 +9,8 @@
 
 namespace manifold::jinja {
 
-// Decodes the code point starting at text[*offset] and advances *offset past it. Invalid bytes
-// decode as U+FFFD one byte at a time, so the loop always terminates.
-char32_t decodeUtf8(std::string_view text, size_t* offset);
-void appendUtf8(char32_t code_point, std::string* out);
-
 // Splits into code points, each kept as its UTF-8 bytes.
 std::vector<std::string> splitCodePoints(std::string_view text);
-size_t codePointCount(std::string_view text);
 
 // Whitespace as JavaScript's String.prototype.trim and \s see it, which is what
 // @huggingface/jinja uses for `trim`, `strip` and whitespace control.

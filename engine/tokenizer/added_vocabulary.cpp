@@ -4,9 +4,9 @@
 
 #include <utf8proc.h>
 
+#include "common/utf8.h"
 #include "engine/tokenizer/normalizer.h"
 #include "engine/tokenizer/tokenizer_model.h"
-#include "engine/tokenizer/utf8.h"
 
 namespace manifold {
 namespace {

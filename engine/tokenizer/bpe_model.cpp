@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <queue>
 
+#include "common/utf8.h"
 #include "engine/tokenizer/byte_level.h"
-#include "engine/tokenizer/utf8.h"
 
 namespace manifold {
 namespace {

@@ -1,8 +1,8 @@
 #include "engine/tokenizer/decoder.h"
 
+#include "common/utf8.h"
 #include "engine/tokenizer/byte_level.h"
 #include "engine/tokenizer/regex.h"
-#include "engine/tokenizer/utf8.h"
 
 namespace manifold {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <utf8proc.h>
 
+#include "common/utf8.h"
 #include "engine/tokenizer/regex.h"
-#include "engine/tokenizer/utf8.h"
 
 namespace manifold {
 namespace {

@@ -7,13 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include "common/file_util.h"
+#include "common/utf8.h"
 #include "engine/tokenizer/added_vocabulary.h"
 #include "engine/tokenizer/bpe_model.h"
 #include "engine/tokenizer/decoder.h"
 #include "engine/tokenizer/normalizer.h"
 #include "engine/tokenizer/post_processor.h"
 #include "engine/tokenizer/pre_tokenizer.h"
-#include "engine/tokenizer/utf8.h"
 
 namespace manifold {
 namespace {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/utf8.h"
 #include "gateway/api/api_error.h"
 #include "gateway/api/tool_calls.h"
 
@@ -212,7 +213,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
         has.resize(ids.size(), true);
         json lp = completionLogprobs(codec_, context, ids, logprobs, has, choice.text_offset);
         for (const json& token : lp["tokens"]) {
-          choice.text_offset += codePointLength(token.get_ref<const std::string&>());
+          choice.text_offset += utf8::codePointCount(token.get_ref<const std::string&>());
         }
         entry["logprobs"] = std::move(lp);
       }

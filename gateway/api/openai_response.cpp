@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "common/utf8.h"
 #include "gateway/api/api_error.h"
 
 namespace manifold::gateway {
@@ -40,12 +41,6 @@ std::string tokenTextInContext(const PromptCodec& codec, std::span<const int32_t
     return after.substr(before.size());
   }
   return codec.tokenText(id);
-}
-
-size_t codePointLength(std::string_view text) {
-  size_t n = 0;
-  for (const char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
-  return n;
 }
 
 std::string newId(std::string_view prefix) {
@@ -98,7 +93,7 @@ json completionLogprobs(const PromptCodec& codec, std::span<const int32_t> conte
     std::string text = tokenTextInContext(codec, previous, token_ids[i]);
     tokens.push_back(text);
     offsets.push_back(offset);
-    offset += codePointLength(text);
+    offset += utf8::codePointCount(text);
     if (i >= logprobs.size() || !has_logprob[i]) {
       token_logprobs.push_back(nullptr);
       top.push_back(nullptr);

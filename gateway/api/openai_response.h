@@ -42,10 +42,6 @@ struct ResponseHeader {
 [[nodiscard]] std::string tokenTextInContext(const PromptCodec& codec,
                                              std::span<const int32_t> previous, int32_t id);
 
-// The length of `text` in code points: what text_offset counts, as Python's len() does in vLLM
-// (and OpenAI's offsets are in characters).
-[[nodiscard]] size_t codePointLength(std::string_view text);
-
 // Logprobs in the completions shape {tokens, token_logprobs, top_logprobs, text_offset}.
 // `context` holds the ids before token_ids[0] (the prompt, earlier output).
 // `prompt_positions` leading entries (echoed prompt) may lack a logprob (the first one does).

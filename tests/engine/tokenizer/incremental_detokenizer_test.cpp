@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "engine/tokenizer/utf8.h"
+#include "common/utf8.h"
 #include "tests/engine/tokenizer/tokenizer_fixtures.h"
 
 namespace manifold {

@@ -1,4 +1,5 @@
-// UTF-8 helpers for the tokenizer: code point iteration, validation and lossy repair.
+// UTF-8 helpers shared by the tokenizer, the chat template renderer and the OpenAI layer: code
+// point iteration, validation, counting and lossy repair.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +21,10 @@ namespace manifold::utf8 {
 void append(char32_t cp, std::string& out);
 
 [[nodiscard]] bool isValid(std::string_view text);
+
+// Number of code points, as Python's len(str) and OpenAI's character offsets count them: every byte
+// that does not continue a sequence starts one.
+[[nodiscard]] size_t codePointCount(std::string_view text);
 
 // Like Rust's String::from_utf8_lossy: each maximal invalid subsequence becomes one U+FFFD.
 [[nodiscard]] std::string repairLossy(std::string_view bytes);

@@ -1,4 +1,4 @@
-#include "engine/tokenizer/utf8.h"
+#include "common/utf8.h"
 
 namespace manifold::utf8 {
 namespace {
@@ -129,6 +129,12 @@ std::string repairLossy(std::string_view bytes) {
     }
   }
   return out;
+}
+
+size_t codePointCount(std::string_view text) {
+  size_t count = 0;
+  for (const char c : text) count += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return count;
 }
 
 }  // namespace manifold::utf8
