@@ -6,8 +6,14 @@ function(manifold_add_test)
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
   target_compile_definitions(${T_NAME} PRIVATE MANIFOLD_SOURCE_DIR="${MANIFOLD_SOURCE_DIR}"
                                                MANIFOLD_BINARY_DIR="${CMAKE_BINARY_DIR}")
+  # Each case's limit: CPU cases take seconds (under 3 s here, ASan included a few times that),
+  # so a hang fails in two minutes instead of CTest's ten; GPU cases may load large models.
   if(NOT T_TIMEOUT)
-    set(T_TIMEOUT 600)
+    if("gpu" IN_LIST T_LABELS)
+      set(T_TIMEOUT 600)
+    else()
+      set(T_TIMEOUT 120)
+    endif()
   endif()
   # Listing the cases loads the binary's shared libraries: a cold page cache and cuBLASLt's
   # half a gigabyte took 6.5 s on a CI machine, past CTest's default 5 s discovery timeout.
