@@ -550,10 +550,11 @@ Result<CompletionsRequest> parseCompletionsRequest(const json& body) {
   if (r.prompts.size() > kMaxPrompts) {
     return invalidArgument("`prompt` holds more than " + std::to_string(kMaxPrompts) + " prompts");
   }
+  // An empty string is a prompt, as in vLLM: it is whatever the tokenizer adds (BOS), and the
+  // handler refuses it only when that is nothing. An empty list of ids is no prompt at all.
   for (const PromptInput& p : r.prompts) {
-    bool empty = std::holds_alternative<std::string>(p) ? std::get<std::string>(p).empty()
-                                                        : std::get<std::vector<int32_t>>(p).empty();
-    if (empty) return invalidArgument("`prompt` must not be empty");
+    const auto* ids = std::get_if<std::vector<int32_t>>(&p);
+    if (ids != nullptr && ids->empty()) return invalidArgument("`prompt` must not be empty");
   }
   return r;
 }

@@ -123,7 +123,10 @@ std::vector<BadCase> badCases() {
        400, "only text", ""},
       {"user message without content", "POST", kChat,
        chat({{"messages", json::array({{{"role", "user"}}})}}), 400, "", "messages[0].content"},
-      {"empty prompt", "POST", kC, completion({{"prompt", ""}}), 400, "", "prompt"},
+      // "" is BOS alone with the default add_special_tokens (vLLM serves it); without BOS it is
+      // no prompt.
+      {"empty prompt without special tokens", "POST", kC,
+       completion({{"prompt", ""}, {"add_special_tokens", false}}), 400, "no tokens", "prompt"},
       {"empty prompt list", "POST", kC, completion({{"prompt", json::array()}}), 400, "", "prompt"},
       {"prompt mixing ids and text", "POST", kC, completion({{"prompt", json::array({1, "a"})}}),
        400, "", "prompt"},

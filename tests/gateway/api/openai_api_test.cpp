@@ -156,6 +156,16 @@ TEST_F(OpenAiApiTest, CompletionReturnsTheEngineTextWithUsage) {
             FakeEngine::sharedTokenizer().encode("Once upon a time", true));
 }
 
+// An empty prompt is the tokenizer's BOS alone, as vLLM serves it (a story from nothing).
+TEST_F(OpenAiApiTest, AnEmptyPromptIsTheBosToken) {
+  auto result = client().post("/v1/completions", completionBody({{"prompt", ""}}));
+  ASSERT_EQ(result.status, 200) << result.body;
+  EXPECT_EQ(result.json()["usage"]["prompt_tokens"], 1);
+  auto submitted = gateway_->engine("fake").submitted();
+  ASSERT_EQ(submitted.size(), 1u);
+  EXPECT_EQ(submitted[0].prompt_token_ids, FakeEngine::sharedTokenizer().encode("", true));
+}
+
 TEST_F(OpenAiApiTest, StopStringEndsTheTextWithReasonStop) {
   auto result = client().post("/v1/completions",
                               completionBody({{"stop", json::array({"cd"})}, {"max_tokens", 10}}));
