@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,10 @@ struct UpstreamTarget {
   std::string base_url;  // http://host:port or https://host:port, optionally with a path prefix
   std::string api_key;   // sent as `Authorization: Bearer`; empty: none
   std::string model;     // the model name the upstream knows it by
+  std::chrono::milliseconds connect_timeout{10'000};  // resolve and connect (and TLS) within this
+  // The longest wait for the upstream's next bytes: the answer's headers after the request (a
+  // long prompt's prefill) and each piece of its body after the last (a stream's next token).
+  std::chrono::milliseconds read_timeout{600'000};
 };
 
 struct ServedModelOptions {

@@ -290,6 +290,14 @@ std::vector<ConfigOption> buildOptions() {
       member<U>("api_key", "", "", &U::api_key, "Upstream: Bearer token sent to it; empty: none."));
   o.push_back(member<U>("model", "", "", &U::model,
                         "Upstream: its name for the model; empty: the same as `name`."));
+  o.push_back(member<U>("connect_timeout_s", "", "", &U::connect_timeout_s,
+                        "Upstream: seconds to resolve, connect and finish the TLS handshake; "
+                        "past it the client gets 504."));
+  o.push_back(member<U>("read_timeout_s", "", "", &U::read_timeout_s,
+                        "Upstream: the longest wait, in seconds, for the next bytes of its answer "
+                        "(the headers after the request: a long prompt's prefill; then each "
+                        "piece of the body: a stream's next token). Past it: 504 before the "
+                        "headers, an error event and a cut stream after."));
   return o;
 }
 

@@ -237,6 +237,13 @@ Status ServerConfig::validate() const {
       return fieldError(where + ".base_url",
                         "`" + u.base_url + "` needs a host, and a port from 1 to 65535 if any");
     }
+    for (const auto& [name, value] :
+         {std::pair<const char*, double>{"connect_timeout_s", u.connect_timeout_s},
+          {"read_timeout_s", u.read_timeout_s}}) {
+      if (!(value > 0 && value <= kMaxTimeout)) {
+        return fieldError(where + "." + name, "must be positive and at most a year (31536000 s)");
+      }
+    }
     std::vector<std::string> names = {u.name};
     names.insert(names.end(), u.aliases.begin(), u.aliases.end());
     for (const std::string& name : names) {

@@ -57,6 +57,8 @@ struct UpstreamSpec {
   std::string base_url;              // http(s)://host:port[/v1]
   std::string api_key;               // sent upstream as a Bearer token; empty: none
   std::string model;                 // the upstream's name for it; empty: same as `name`
+  double connect_timeout_s = 10;     // resolve, connect and TLS handshake within this
+  double read_timeout_s = 600;       // longest wait for its answer's next bytes
 };
 
 struct ServerConfig {

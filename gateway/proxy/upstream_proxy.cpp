@@ -28,9 +28,6 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-constexpr auto kConnectTimeout = std::chrono::seconds(10);
-// Between two pieces of the upstream's answer (a long prefill may take a while).
-constexpr auto kReadTimeout = std::chrono::seconds(600);
 constexpr size_t kMaxBufferedBody = 64u << 20;
 
 // Joins the upstream's base path and the client's target; an OpenAI-style base URL that already
@@ -47,12 +44,14 @@ std::string joinPath(const std::string& prefix, const std::string& target) {
 template <class Stream>
 class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
  public:
-  ProxyCall(Stream stream, tcp::resolver resolver, HttpUrl url,
+  ProxyCall(Stream stream, tcp::resolver resolver, HttpUrl url, const UpstreamTarget& target,
             http::request<http::string_body> req, std::shared_ptr<Exchange> exchange,
             std::shared_ptr<AccessRecord> record)
       : stream_(std::move(stream)),
         resolver_(std::move(resolver)),
         url_(std::move(url)),
+        connect_timeout_(target.connect_timeout),
+        read_timeout_(target.read_timeout),
         request_(std::move(req)),
         exchange_(std::move(exchange)),
         record_(std::move(record)) {}
@@ -71,6 +70,9 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
 
   void start() {
     auto self = this->shared_from_this();
+    // The connect deadline runs from here: a slow name lookup leaves the connection and the TLS
+    // handshake less time (the lookup itself, getaddrinfo, cannot be interrupted).
+    tcp().expires_after(connect_timeout_);
     resolver_.async_resolve(url_.host, url_.port,
                             [self](beast::error_code ec, tcp::resolver::results_type results) {
                               if (self->cancelled_) return;
@@ -83,7 +85,6 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
   beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
 
   void connect(const tcp::resolver::results_type& results) {
-    tcp().expires_after(kConnectTimeout);
     tcp().async_connect(
         results, [self = this->shared_from_this()](beast::error_code ec, const tcp::endpoint&) {
           if (self->cancelled_) return;
@@ -105,7 +106,7 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
   }
 
   void send() {
-    tcp().expires_after(kReadTimeout);
+    tcp().expires_after(read_timeout_);
     http::async_write(stream_, request_,
                       [self = this->shared_from_this()](beast::error_code ec, size_t) {
                         if (self->cancelled_) return;
@@ -153,7 +154,7 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
     if (parser_.is_done()) return finish();
     parser_.get().body().data = chunk_;
     parser_.get().body().size = sizeof(chunk_);
-    tcp().expires_after(kReadTimeout);
+    tcp().expires_after(read_timeout_);
     http::async_read_some(stream_, buffer_, parser_,
                           [self = this->shared_from_this()](beast::error_code ec, size_t) {
                             if (self->cancelled_) return;
@@ -229,25 +230,32 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
   }
 
   // `reason`: the metric label; `what` continues "The upstream model server at HOST:PORT ...".
+  // A deadline that passed is a 504 (label "timeout"), as a gateway answers for an upstream
+  // that is too slow; anything else is a 502.
   void fail(const char* reason, const char* what, beast::error_code ec) {
     if (cancelled_ || failed_) return;
     failed_ = true;
-    reportError(reason);
+    const bool timed_out = ec == beast::error::timeout;
+    reportError(timed_out ? "timeout" : reason);
     std::string where = url_.host + ":" + url_.port;
     spdlog::warn("upstream {}: {} ({})", where, what, ec ? ec.message() : reason);
     std::string message = std::string("The upstream model server at ") + where + " " + what +
-                          (ec ? " " + ec.message() : std::string());
+                          (timed_out ? std::string(" it timed out (connect_timeout_s or "
+                                                   "read_timeout_s of its configuration)")
+                           : ec      ? " " + ec.message()
+                                     : std::string());
+    const int status = timed_out ? 504 : 502;
     if (streaming_) {
       // Headers are out already: an SSE error event, then the stream is cut without its final
       // chunk, so that the client sees an error rather than a normal end.
-      std::string event = "data: " + dumpJson(errorJson(502, message)) + "\n\n";
+      std::string event = "data: " + dumpJson(errorJson(status, message)) + "\n\n";
       exchange_->post([exchange = exchange_, event = std::move(event)]() mutable {
         exchange->write(std::move(event));
         exchange->abortStream();
       });
       return;
     }
-    respondError(502, std::move(message));
+    respondError(status, std::move(message));
   }
 
   void respondError(int status, std::string message) {
@@ -260,6 +268,8 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
   Stream stream_;
   tcp::resolver resolver_;
   HttpUrl url_;
+  std::chrono::milliseconds connect_timeout_;
+  std::chrono::milliseconds read_timeout_;
   http::request<http::string_body> request_;
   std::shared_ptr<Exchange> exchange_;
   std::shared_ptr<AccessRecord> record_;
@@ -332,13 +342,13 @@ void UpstreamProxy::forward(const UpstreamTarget& target, const std::string& met
   if (url->tls) {
     auto call = std::make_shared<ProxyCall<beast::ssl_stream<beast::tcp_stream>>>(
         beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(strand), impl_->tls),
-        tcp::resolver(strand), std::move(*url), std::move(req), client, std::move(record));
+        tcp::resolver(strand), std::move(*url), target, std::move(req), client, std::move(record));
     start(call);
     net::post(strand, [call] { call->start(); });
   } else {
     auto call = std::make_shared<ProxyCall<beast::tcp_stream>>(
-        beast::tcp_stream(strand), tcp::resolver(strand), std::move(*url), std::move(req), client,
-        std::move(record));
+        beast::tcp_stream(strand), tcp::resolver(strand), std::move(*url), target, std::move(req),
+        client, std::move(record));
     start(call);
     net::post(strand, [call] { call->start(); });
   }

@@ -152,6 +152,8 @@ int runServer(const ServerConfig& config) {
     options.owned_by = "upstream";
     UpstreamTarget target{upstream.base_url, upstream.api_key,
                           upstream.model.empty() ? upstream.name : upstream.model};
+    target.connect_timeout = seconds(upstream.connect_timeout_s);
+    target.read_timeout = seconds(upstream.read_timeout_s);
     Status added = registry->add(ServedModel::remote(std::move(options), std::move(target)));
     if (!added.isOk()) {
       spdlog::error("{}", added.message());

@@ -200,6 +200,14 @@ TEST(ConfigOptions, ValidationCatchesNameClashesAndMissingModels) {
     config.upstreams = {{"r", {}, url, "", ""}};
     EXPECT_TRUE(config.validate().isOk()) << url << ": " << config.validate().message();
   }
+  config.upstreams = {{"r", {}, "http://h", "", ""}};
+  config.upstreams[0].read_timeout_s = 0;
+  EXPECT_EQ(config.validate().message(),
+            "upstreams[0].read_timeout_s: must be positive and at most a year (31536000 s)");
+  config.upstreams[0].read_timeout_s = 1;
+  config.upstreams[0].connect_timeout_s = 1e10;
+  EXPECT_EQ(config.validate().message(),
+            "upstreams[0].connect_timeout_s: must be positive and at most a year (31536000 s)");
   config.upstreams.clear();
   config.engines[0].model = "/no/such/dir";
   EXPECT_EQ(config.validate().message(), "engines[0].model: `/no/such/dir` is not a directory");

@@ -65,11 +65,69 @@ bool sendAll(int fd, const std::string& bytes) {
   return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
 }
 
-std::unique_ptr<TestGateway> frontFor(uint16_t upstream_port) {
+std::unique_ptr<TestGateway> frontFor(uint16_t upstream_port,
+                                      std::chrono::milliseconds read_timeout = 600s) {
   TestModel scripted{.id = "scripted"};
   scripted.upstream =
       UpstreamTarget{"http://127.0.0.1:" + std::to_string(upstream_port) + "/v1", "", "x"};
+  scripted.upstream->read_timeout = read_timeout;
   return std::make_unique<TestGateway>(std::vector<TestModel>{scripted});
+}
+
+// Records what the front gateway reports to manifold_upstream_errors_total.
+class UpstreamErrors {
+ public:
+  explicit UpstreamErrors(TestGateway& front) {
+    gateway::RequestHooks hooks;
+    hooks.upstream_error = [this](const std::string& name, const std::string& reason) {
+      std::lock_guard<std::mutex> lock(mu_);
+      reported_.push_back(name + ":" + reason);
+    };
+    front.server().api().setRequestHooks(hooks);
+  }
+  std::vector<std::string> reported() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reported_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> reported_;
+};
+
+// An upstream slower than read_timeout_s: before its headers the client gets a 504 (as a gateway
+// answers for a slow upstream); after them, an error event and a stream cut without [DONE].
+TEST(UpstreamProxyLimits, AnUpstreamPastTheReadTimeoutIsAGatewayTimeout) {
+  {
+    ScriptedUpstream upstream([](int) { std::this_thread::sleep_for(1500ms); });
+    auto front = frontFor(upstream.port(), 200ms);
+    UpstreamErrors errors(*front);
+    auto result = HttpClient(front->port())
+                      .post("/v1/completions", {{"model", "scripted"}, {"prompt", "Hi"}});
+    EXPECT_EQ(result.status, 504) << result.body;
+    EXPECT_NE(result.body.find("timed out"), std::string::npos) << result.body;
+    EXPECT_EQ(result.json()["error"]["type"], "server_error") << result.body;
+    EXPECT_EQ(errors.reported(), std::vector<std::string>{"scripted:timeout"});
+  }
+  {
+    ScriptedUpstream upstream([](int fd) {
+      sendAll(fd,
+              "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+              "Transfer-Encoding: chunked\r\n\r\n"
+              "f\r\ndata: {\"n\":1}\n\n\r\n");
+      std::this_thread::sleep_for(1500ms);  // the next token never comes in time
+    });
+    auto front = frontFor(upstream.port(), 200ms);
+    UpstreamErrors errors(*front);
+    std::string got =
+        HttpClient(front->port())
+            .requestAndCut("/v1/completions",
+                           {{"model", "scripted"}, {"prompt", "Hi"}, {"stream", true}}, 1u << 20);
+    ASSERT_NE(got.find("data: {\"n\":1}"), std::string::npos) << got;
+    EXPECT_NE(got.find("timed out"), std::string::npos) << got;
+    EXPECT_EQ(got.find("[DONE]"), std::string::npos) << got;
+    EXPECT_EQ(errors.reported(), std::vector<std::string>{"scripted:timeout"});
+  }
 }
 
 TEST(UpstreamProxyLimits, StopsReadingAnAnswerBeyondTheBufferLimit) {
@@ -144,23 +202,18 @@ TEST(UpstreamProxyAnswers, HeadersPassAndNonJsonAnswersBecomeOpenAiErrors) {
   for (const Case& c : cases) {
     ScriptedUpstream upstream([&](int fd) { sendAll(fd, c.answer); });
     auto front = frontFor(upstream.port());
-    std::mutex mu;
-    std::vector<std::string> reported;
-    gateway::RequestHooks hooks;
-    hooks.upstream_error = [&](const std::string& name, const std::string& reason) {
-      std::lock_guard<std::mutex> lock(mu);
-      reported.push_back(name + ":" + reason);
-    };
-    front->server().api().setRequestHooks(hooks);
+    UpstreamErrors errors(*front);
     auto result = HttpClient(front->port())
                       .post("/v1/completions", {{"model", "scripted"}, {"prompt", "Hi"}});
     EXPECT_EQ(result.status, c.status) << c.answer << "\n" << result.body;
     EXPECT_NE(result.body.find(c.text), std::string::npos) << result.body;
     if (c.status == 429) EXPECT_EQ(result.headers["retry-after"], "7");
-    if (c.status == 502) EXPECT_EQ(result.json()["error"]["type"], "server_error") << result.body;
-    std::lock_guard<std::mutex> lock(mu);
-    EXPECT_EQ(reported, c.reason.empty() ? std::vector<std::string>{}
-                                         : std::vector<std::string>{"scripted:" + c.reason});
+    if (c.status == 502) {
+      EXPECT_EQ(result.json()["error"]["type"], "server_error") << result.body;
+    }
+    EXPECT_EQ(errors.reported(), c.reason.empty()
+                                     ? std::vector<std::string>{}
+                                     : std::vector<std::string>{"scripted:" + c.reason});
   }
 }
 
