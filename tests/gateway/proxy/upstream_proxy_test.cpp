@@ -207,7 +207,9 @@ TEST(UpstreamProxyAnswers, HeadersPassAndNonJsonAnswersBecomeOpenAiErrors) {
                       .post("/v1/completions", {{"model", "scripted"}, {"prompt", "Hi"}});
     EXPECT_EQ(result.status, c.status) << c.answer << "\n" << result.body;
     EXPECT_NE(result.body.find(c.text), std::string::npos) << result.body;
-    if (c.status == 429) EXPECT_EQ(result.headers["retry-after"], "7");
+    if (c.status == 429) {
+      EXPECT_EQ(result.headers["retry-after"], "7");
+    }
     if (c.status == 502) {
       EXPECT_EQ(result.json()["error"]["type"], "server_error") << result.body;
     }
