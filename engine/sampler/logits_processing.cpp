@@ -24,7 +24,7 @@ bool LogitsProcessor::changesLogits(const SamplingRow& row) const {
   const SamplingParams& params = *row.params;
   const bool min_tokens_active =
       static_cast<int>(row.output_token_ids.size()) < params.min_tokens &&
-      (!params.stop_token_ids.empty() || (!params.ignore_eos && !eos_token_ids_.empty()));
+      (!params.stop_token_ids.empty() || !eos_token_ids_.empty());
   return !params.logit_bias.empty() || min_tokens_active || params.repetition_penalty != 1.0f ||
          params.frequency_penalty != 0.0f || params.presence_penalty != 0.0f;
 }
@@ -47,11 +47,11 @@ void LogitsProcessor::process(const SamplingRow& row, std::span<float> out) {
     out[token_id] += bias;
   }
 
+  // EOS is masked with ignore_eos too, as vLLM adds it to the stop ids min_tokens masks either
+  // way: min_tokens asks for that many tokens before an end, ignore_eos for no stop at EOS.
   if (static_cast<int>(row.output_token_ids.size()) < params.min_tokens) {
-    if (!params.ignore_eos) {
-      for (int32_t id : eos_token_ids_) {
-        if (id >= 0 && id < vocab_size_) out[id] = kNegInf;
-      }
+    for (int32_t id : eos_token_ids_) {
+      if (id >= 0 && id < vocab_size_) out[id] = kNegInf;
     }
     for (int32_t id : params.stop_token_ids) {
       assert(id >= 0 && id < vocab_size_);

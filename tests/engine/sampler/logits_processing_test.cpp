@@ -49,12 +49,15 @@ TEST(LogitsProcessor, MasksEosAndStopTokensUntilMinTokens) {
   EXPECT_EQ(processed(logits, params, {}, {0, 1}, eos), logits);
 }
 
-TEST(LogitsProcessor, MinTokensDoesNotMaskEosWhenEosIsIgnored) {
+// As vLLM (SamplingParams.update_from_generation_config puts EOS among the ids min_tokens masks
+// whatever ignore_eos says).
+TEST(LogitsProcessor, MinTokensMasksEosEvenWhenEosIsIgnored) {
   SamplingParams params;
   params.min_tokens = 3;
   params.ignore_eos = true;
   const std::vector<float> logits = {1.0f, 2.0f, 3.0f};
-  EXPECT_EQ(processed(logits, params, {}, {}, {2}), logits);
+  EXPECT_EQ(processed(logits, params, {}, {}, {2}), (std::vector<float>{1.0f, 2.0f, kNegInf}));
+  EXPECT_EQ(processed(logits, params, {}, {0, 1, 0}, {2}), logits);
 }
 
 TEST(LogitsProcessor, RepetitionPenaltyDividesPositiveAndMultipliesNegativeLogitsOncePerToken) {
