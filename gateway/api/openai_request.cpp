@@ -505,7 +505,9 @@ Result<CompletionsRequest> parseCompletionsRequest(const json& body) {
   Fields f(body);
   CompletionsRequest r;
   ASSIGN_OR_RETURN(r.options, parseGenerationOptions(f));
-  if (!f.get("max_tokens")) r.options.params.max_tokens = 16;  // OpenAI's default for completions
+  // OpenAI's default for completions is 16 tokens; an explicit null is vLLM's "no limit" (the
+  // rest of the context), as for chat.
+  if (!body.contains("max_tokens")) r.options.params.max_tokens = 16;
   if (const json* suffix = f.get("suffix")) {
     if (!(suffix->is_string() && suffix->get<std::string>().empty())) {
       return unimplemented("`suffix` is not supported");

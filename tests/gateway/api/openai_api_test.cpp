@@ -156,6 +156,21 @@ TEST_F(OpenAiApiTest, CompletionReturnsTheEngineTextWithUsage) {
             FakeEngine::sharedTokenizer().encode("Once upon a time", true));
 }
 
+// Completions default to 16 tokens (OpenAI); an explicit null asks for the rest of the context,
+// as in vLLM.
+TEST_F(OpenAiApiTest, CompletionsMaxTokensDefaultsTo16AndNullMeansTheRestOfTheContext) {
+  json body = completionBody({});
+  body.erase("max_tokens");
+  ASSERT_EQ(client().post("/v1/completions", body).status, 200);
+  body["max_tokens"] = nullptr;
+  ASSERT_EQ(client().post("/v1/completions", body).status, 200);
+  auto submitted = gateway_->engine("fake").submitted();
+  ASSERT_EQ(submitted.size(), 2u);
+  EXPECT_EQ(submitted[0].params.max_tokens, 16);
+  const int prompt = promptTokens("Once upon a time", true);
+  EXPECT_EQ(submitted[1].params.max_tokens, 256 - prompt);
+}
+
 // An empty prompt is the tokenizer's BOS alone, as vLLM serves it (a story from nothing).
 TEST_F(OpenAiApiTest, AnEmptyPromptIsTheBosToken) {
   auto result = client().post("/v1/completions", completionBody({{"prompt", ""}}));
