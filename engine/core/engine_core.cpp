@@ -129,8 +129,10 @@ Status EngineCore::validateAllButSchema(const EngineRequest& request) const {
     return invalidArgument("priority " + std::to_string(request.priority) +
                            " needs the priority scheduling policy (--scheduling-policy priority)");
   }
+  // A prompt's n samples run together (they share its KV blocks from the first step on), so they
+  // must fit in one batch.
   if (request.params.n > config_.scheduler.max_num_seqs) {
-    return invalidArgument("n must be <= max_num_seqs (" +
+    return invalidArgument("`n` must be at most the engine's max_num_seqs (" +
                            std::to_string(config_.scheduler.max_num_seqs) + "), got " +
                            std::to_string(request.params.n));
   }

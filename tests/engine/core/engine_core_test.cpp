@@ -276,7 +276,8 @@ TEST(EngineCore, ValidatesRequestsBeforeQueueing) {
   EXPECT_FALSE(
       core.addRequest(greedyRequest("long", std::vector<int32_t>(64, 1), 3), stream).isOk());
   EXPECT_FALSE(core.addRequest(greedyRequest("vocab", {kFakeVocab}, 3), stream).isOk());
-  EXPECT_FALSE(core.addRequest(greedyRequest("n", {1}, 3, /*n=*/5), stream).isOk());
+  EXPECT_EQ(core.addRequest(greedyRequest("n", {1}, 3, /*n=*/5), stream).message(),
+            "`n` must be at most the engine's max_num_seqs (4), got 5");
   ASSERT_TRUE(core.addRequest(greedyRequest("ok", {1, 2}, 3), stream).isOk());
   EXPECT_FALSE(core.addRequest(greedyRequest("ok", {1, 2}, 3), stream).isOk());
 }
