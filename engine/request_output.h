@@ -29,6 +29,9 @@ struct TokenLogprob {
 // Logprob of one sampled (or prompt) token, plus the top alternatives when asked for.
 struct PositionLogprobs {
   TokenLogprob chosen;
+  // 1-based rank of `chosen` in the vocabulary, as vLLM counts it: the tokens whose logprob is
+  // at least as high (ties rank it last among them). top[i] has rank i + 1.
+  int32_t chosen_rank = 1;
   std::vector<TokenLogprob> top;  // descending logprob, at most SamplingParams::kMaxLogprobs
 };
 

@@ -52,6 +52,13 @@ MANIFOLD_ROW_KERNEL void collectTop(std::span<const float> logits, size_t num_to
   for (; i < logits.size(); ++i) visit(i);
 }
 
+// How many logits are at least `value` (NaN counting as -inf, so as none when value is finite).
+MANIFOLD_ROW_KERNEL int32_t countAtLeast(std::span<const float> logits, float value) {
+  int32_t count = 0;
+  for (const float logit : logits) count += logit >= value ? 1 : 0;
+  return count;
+}
+
 }  // namespace
 
 PositionLogprobs computePositionLogprobs(std::span<const float> logits, int32_t token_id,
@@ -71,6 +78,13 @@ PositionLogprobs computePositionLogprobs(std::span<const float> logits, int32_t 
   };
   PositionLogprobs result;
   result.chosen = {token_id, logprobOf(token_id, logits[token_id])};
+  if (one_hot >= 0) {
+    result.chosen_rank = token_id == one_hot ? 1 : static_cast<int32_t>(logits.size());
+  } else {
+    const float logit = cleaned(logits[token_id]);
+    result.chosen_rank = logit == -kInf ? static_cast<int32_t>(logits.size())
+                                        : countAtLeast(logits, logit);
+  }
   if (num_top == 0) return result;
 
   std::vector<TokenLogprob>& top = result.top;

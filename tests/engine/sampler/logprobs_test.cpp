@@ -32,6 +32,20 @@ TEST(ComputePositionLogprobs, ListsTopTokensDescendingWithTiesByLowerId) {
   EXPECT_GT(result.top[1].logprob, result.top[2].logprob);
 }
 
+// vLLM's rank: how many tokens have a logprob at least the chosen one's (a tie ranks it last).
+TEST(ComputePositionLogprobs, RanksTheChosenTokenAsVllmCountsIt) {
+  const float kNaN = std::numeric_limits<float>::quiet_NaN();
+  const float kInf = std::numeric_limits<float>::infinity();
+  const std::vector<float> logits = {1.0f, 5.0f, 3.0f, 5.0f, kNaN, -kInf, 0.0f};
+  const int32_t expected[] = {4, 2, 3, 2, 7, 7, 5};
+  for (int32_t token = 0; token < 7; ++token) {
+    EXPECT_EQ(computePositionLogprobs(logits, token, 0).chosen_rank, expected[token]) << token;
+  }
+  const std::vector<float> one_hot = {kInf, 1.0f, kInf};
+  EXPECT_EQ(computePositionLogprobs(one_hot, 0, 0).chosen_rank, 1);
+  EXPECT_EQ(computePositionLogprobs(one_hot, 2, 0).chosen_rank, 3);
+}
+
 TEST(ComputePositionLogprobs, PositiveInfinityLogitsGiveZeroToTheLowestSuchIdAndMinusInfinityElse) {
   const float inf = std::numeric_limits<float>::infinity();
   const std::vector<float> logits = {2.0f, inf, -inf, inf, 5.0f};
