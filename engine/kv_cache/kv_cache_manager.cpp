@@ -61,7 +61,7 @@ bool KVCacheManager::allocateSlots(SeqId seq, int num_computed_tokens, int num_n
   if (num_to_allocate + num_revived > pool_->numFreeBlocks()) return false;
 
   SeqBlocks& state = seqs_[seq];
-  if (prefix != nullptr) {
+  if (prefix != nullptr && prefix->counted) {
     stats_.queries += prefix->num_query_tokens;
     stats_.hits += prefix->num_tokens;
   }

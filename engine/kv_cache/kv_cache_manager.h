@@ -39,6 +39,10 @@ struct PrefixHit {
   std::vector<BlockHash> hashes;  // their chained hashes
   int num_tokens = 0;             // blocks.size() * block_size
   int num_query_tokens = 0;       // tokens looked up (counted as prefix-cache queries)
+  // Whether allocateSlots() counts this lookup in PrefixCacheStats. A preempted sequence's
+  // second lookup is not counted, as in vLLM: it mostly finds its own blocks again, and would
+  // inflate both counters under memory pressure.
+  bool counted = true;
 };
 
 struct PrefixCacheStats {

@@ -160,6 +160,7 @@ void Scheduler::scheduleWaiting(SchedulerOutput& output, int& budget) {
     PrefixHit hit;
     if (!request.params.prompt_logprobs) {
       hit = kv_cache_.findCachedPrefix(seq->token_ids, request.cache_key);
+      hit.counted = seq->num_preemptions == 0;
     }
     const int num_computed = hit.num_tokens;
     int num_new = seq->numTokens() - num_computed;

@@ -178,6 +178,20 @@ TEST(Scheduler, PreemptsTheLatestArrivedSequenceAndRequeuesItFirst) {
   EXPECT_EQ(h.kv().numFreeBlocks(), 8);
 }
 
+// Prefix-cache queries count each request's first lookup only, as vLLM's do: a preempted
+// sequence looks its tokens up again on readmission, which would count them twice.
+TEST(Scheduler, PrefixCacheCountersLeaveOutLookupsAfterPreemption) {
+  SchedulerHarness h(config(8, 64, 32), 8, 4, /*prefix_caching=*/true);
+  h.add(makeRequest("a", prompt(8, 1), 12));
+  h.add(makeRequest("b", prompt(8, 2), 12));
+  h.add(makeRequest("c", prompt(8, 3), 12));
+  h.step();
+  h.add(makeRequest("d", prompt(4, 4), 2));
+  h.runToCompletion();
+  ASSERT_GT(h.scheduler().numPreemptions(), 0);
+  EXPECT_EQ(h.kv().prefixCacheStats().queries, 8 + 8 + 8 + 4);
+}
+
 TEST(Scheduler, PriorityPolicyAdmitsLowerValuesFirstThenByArrival) {
   SchedulerHarness h(config(1, 64, 64, SchedulingPolicy::kPriority), 16, 16, false);
   h.add(makeRequest("a", prompt(4), 2, 1, /*priority=*/5));
