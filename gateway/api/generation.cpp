@@ -370,6 +370,10 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       if (!plan_.echo) context = prompt.token_ids;
       entry["logprobs"] = completionLogprobs(codec_, context, ids, logprobs, has, 0);
     }
+    if (plan_.options.return_prompt_logprobs) {
+      entry["prompt_logprobs"] =
+          promptLogprobsJson(codec_, prompt.token_ids, prompt_logprobs_[prompt_index]);
+    }
     return entry;
   }
 
@@ -388,6 +392,11 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       }
       json body = envelope(plan_.header, false);
       for (size_t i = 0; i < choices_.size(); ++i) body["choices"].push_back(choiceJson(i));
+      if (plan_.header.kind == ApiKind::kChat && plan_.options.return_prompt_logprobs) {
+        // vLLM's place for them in a chat answer: beside the choices.
+        body["prompt_logprobs"] =
+            promptLogprobsJson(codec_, plan_.prompts[0].token_ids, prompt_logprobs_[0]);
+      }
       body["usage"] = usageJson(promptTokens(), completionTokens());
       HttpResponse response;
       response.body = dumpJson(body);

@@ -264,7 +264,14 @@ Result<GenerationOptions> parseGenerationOptions(const Fields& f) {
   ASSIGN_OR_RETURN(std::optional<int64_t> seed, f.integer("seed"));
   if (seed) p.seed = static_cast<uint64_t>(*seed);
   ASSIGN_OR_RETURN(std::optional<int> prompt_logprobs, f.int32("prompt_logprobs"));
-  if (prompt_logprobs) p.prompt_logprobs = *prompt_logprobs;
+  if (prompt_logprobs) {
+    p.prompt_logprobs = *prompt_logprobs;
+    o.return_prompt_logprobs = true;
+    // As vLLM: they come whole with the answer, never in a stream (0 asks for nothing to list).
+    if (o.stream && *prompt_logprobs > 0) {
+      return invalidArgument("`prompt_logprobs` are not available when `stream` is true");
+    }
+  }
 
   if (const json* best_of = f.get("best_of")) {
     if (!best_of->is_number_integer() || best_of->get<int64_t>() != p.n) {

@@ -28,6 +28,9 @@ struct GenerationOptions {
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
   int priority = 0;            // vLLM extra; lower runs first
+  // vLLM's prompt_logprobs was given: the answer lists them (params.prompt_logprobs may also be
+  // set without it, for completions' echo with logprobs).
+  bool return_prompt_logprobs = false;
 };
 
 struct CompletionsRequest {

@@ -101,7 +101,9 @@ json completionLogprobs(const PromptCodec& codec, std::span<const int32_t> conte
       continue;
     }
     token_logprobs.push_back(finiteLogprob(logprobs[i].chosen.logprob));
+    // The chosen token is always among them (OpenAI: "up to logprobs+1 elements"; vLLM too).
     json alternatives = json::object();
+    alternatives[text] = finiteLogprob(logprobs[i].chosen.logprob);
     for (const TokenLogprob& alt : logprobs[i].top) {
       alternatives[tokenTextInContext(codec, previous, alt.token_id)] = finiteLogprob(alt.logprob);
     }
@@ -134,6 +136,37 @@ json chatLogprobs(const PromptCodec& codec, std::span<const int32_t> context,
     previous.push_back(position.chosen.token_id);
   }
   return {{"content", std::move(content)}, {"refusal", nullptr}};
+}
+
+json promptLogprobsJson(const PromptCodec& codec, std::span<const int32_t> prompt_ids,
+                        const std::vector<PositionLogprobs>& logprobs) {
+  json out = json::array();
+  const size_t missing =
+      prompt_ids.size() > logprobs.size() ? prompt_ids.size() - logprobs.size() : 0;
+  for (size_t i = 0; i < prompt_ids.size(); ++i) {
+    if (i == 0 || i < missing) {
+      out.push_back(nullptr);
+      continue;
+    }
+    const PositionLogprobs& position = logprobs[i - missing];
+    const std::span<const int32_t> previous = prompt_ids.first(i);
+    auto entry = [&](int32_t id, float logprob, int32_t rank) {
+      return json{{"logprob", finiteLogprob(logprob)},
+                  {"rank", rank},
+                  {"decoded_token", tokenTextInContext(codec, previous, id)}};
+    };
+    json tokens = json::object();
+    tokens[std::to_string(position.chosen.token_id)] =
+        entry(position.chosen.token_id, position.chosen.logprob, position.chosen_rank);
+    for (size_t k = 0; k < position.top.size(); ++k) {
+      const TokenLogprob& alt = position.top[k];
+      if (alt.token_id == position.chosen.token_id) continue;
+      tokens[std::to_string(alt.token_id)] =
+          entry(alt.token_id, alt.logprob, static_cast<int32_t>(k) + 1);
+    }
+    out.push_back(std::move(tokens));
+  }
+  return out;
 }
 
 const char* finishReasonText(FinishReason reason) { return finishReasonName(reason); }

@@ -58,6 +58,14 @@ struct ResponseHeader {
                                           std::span<const int32_t> context,
                                           const std::vector<PositionLogprobs>& logprobs);
 
+// vLLM's prompt_logprobs of one prompt: null for its first token, then per token an object of
+// token id (as text) -> {"logprob", "rank", "decoded_token"} holding the prompt's own token and
+// the top alternatives. `logprobs` covers the prompt's last logprobs.size()
+// tokens (the engine reports from the second on).
+[[nodiscard]] nlohmann::json promptLogprobsJson(const PromptCodec& codec,
+                                                std::span<const int32_t> prompt_ids,
+                                                const std::vector<PositionLogprobs>& logprobs);
+
 // The OpenAI finish_reason for an engine's.
 [[nodiscard]] const char* finishReasonText(FinishReason reason);
 

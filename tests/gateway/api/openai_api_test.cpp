@@ -229,6 +229,66 @@ TEST_F(OpenAiApiTest, EchoAndLogprobsFollowTheCompletionsShape) {
   EXPECT_EQ(logprobs["top_logprobs"][total - 1].size(), 2u);
 }
 
+// Completions' top_logprobs always hold the sampled token (OpenAI: "up to logprobs+1 elements",
+// as vLLM returns them), so logprobs 0 lists it alone.
+TEST_F(OpenAiApiTest, CompletionTopLogprobsAlwaysHoldTheSampledToken) {
+  auto result = client().post("/v1/completions", completionBody({{"logprobs", 0}}));
+  ASSERT_EQ(result.status, 200) << result.body;
+  const json logprobs = result.json()["choices"][0]["logprobs"];
+  ASSERT_EQ(logprobs["tokens"].size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(logprobs["top_logprobs"][i], json({{logprobs["tokens"][i], -0.25}})) << i;
+  }
+}
+
+// vLLM's prompt_logprobs: per prompt token an object of id -> {logprob, rank, decoded_token} with
+// the prompt's token and the top ones, null for the first token; in each completions choice, beside
+// the choices for chat; never streamed.
+TEST_F(OpenAiApiTest, PromptLogprobsAreListedAsVllmListsThem) {
+  const auto prompt_ids = FakeEngine::sharedTokenizer().encode("Once upon a time", true);
+  ASSERT_GE(prompt_ids.size(), 3u);
+  auto check = [&](const json& listed) {
+    ASSERT_EQ(listed.size(), prompt_ids.size()) << listed;
+    EXPECT_TRUE(listed[0].is_null());
+    for (size_t i = 1; i < prompt_ids.size(); ++i) {
+      const json& position = listed[i];
+      ASSERT_EQ(position.size(), 3u) << position;  // the prompt's token and the top 2
+      const json& own = position[std::to_string(prompt_ids[i])];
+      EXPECT_EQ(own["logprob"], -1.0);
+      EXPECT_EQ(own["rank"], 1);
+      const std::vector<int32_t> before(prompt_ids.begin(), prompt_ids.begin() + i);
+      EXPECT_EQ(
+          own["decoded_token"],
+          FakeEngine::sharedTokenizer()
+              .decode(std::vector<int32_t>(prompt_ids.begin(), prompt_ids.begin() + i + 1), false)
+              .substr(FakeEngine::sharedTokenizer().decode(before, false).size()));
+      EXPECT_EQ(position["100"]["rank"], 1);  // the fake's top tokens: ids 100 and 101
+      EXPECT_EQ(position["101"]["rank"], 2);
+      EXPECT_EQ(position["101"]["logprob"], -1.5);
+    }
+  };
+  auto completion = client().post("/v1/completions", completionBody({{"prompt_logprobs", 2}}));
+  ASSERT_EQ(completion.status, 200) << completion.body;
+  check(completion.json()["choices"][0]["prompt_logprobs"]);
+  EXPECT_FALSE(client()
+                   .post("/v1/completions", completionBody({}))
+                   .json()["choices"][0]
+                   .contains("prompt_logprobs"));
+
+  auto chat = client().post("/v1/chat/completions", chatBody({{"prompt_logprobs", 2}}));
+  ASSERT_EQ(chat.status, 200) << chat.body;
+  EXPECT_EQ(chat.json()["prompt_logprobs"].size(), promptTokens("user: Hi\nassistant: ", false));
+
+  auto streamed =
+      client().post("/v1/completions", completionBody({{"prompt_logprobs", 1}, {"stream", true}}));
+  EXPECT_EQ(streamed.status, 400);
+  EXPECT_EQ(streamed.json()["error"]["param"], "prompt_logprobs") << streamed.body;
+  EXPECT_EQ(client()
+                .post("/v1/completions", completionBody({{"prompt_logprobs", 0}, {"stream", true}}))
+                .status,
+            200);
+}
+
 // Streamed, the same logprobs arrive in pieces: the echoing chunk carries the prompt's tokens
 // (the first with none), and every text_offset counts from the start of the streamed text, the
 // echoed prompt included, so the pieces put together equal the whole response's.
