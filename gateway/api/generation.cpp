@@ -134,6 +134,17 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     const int n = plan_.options.params.n;
     for (SequenceDelta& delta : output.deltas) {
       if (delta.index < 0 || delta.index >= n) continue;
+      if (plan_.echo_only) {
+        // The drawn token was only the price of the prompt's logprobs.
+        delta.token_ids.clear();
+        delta.text.clear();
+        delta.logprobs.clear();
+        if (delta.finish_reason) {
+          delta.finish_reason = FinishReason::kLength;
+          delta.stop_string.reset();
+          delta.stop_token_id.reset();
+        }
+      }
       size_t choice_index =
           prompt_index * static_cast<size_t>(n) + static_cast<size_t>(delta.index);
       ChoiceState& choice = choices_[choice_index];

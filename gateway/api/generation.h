@@ -30,6 +30,7 @@ struct GenerationPlan {
   GenerationOptions options;  // params.max_tokens is set (checked against the context length)
   std::vector<PreparedPrompt> prompts;
   bool echo = false;           // completions: prefix each choice with its prompt
+  bool echo_only = false;      // completions' echo with max_tokens 0: the prompt alone
   bool chat_logprobs = false;  // chat: logprobs were asked for
   // Chat: read the answers for tool calls in this format; nullopt: they are plain text.
   std::optional<ToolCallFormat> tool_call_format;

@@ -101,6 +101,7 @@ void handleCompletions(RequestContext& ctx, const nlohmann::ordered_json& body,
   plan.header = {ApiKind::kCompletion, newResponseId(ApiKind::kCompletion), request.options.model,
                  unixNow()};
   plan.echo = request.echo;
+  plan.echo_only = request.echo_only;
   for (const PromptInput& input : request.prompts) {
     PreparedPrompt prompt;
     if (const auto* text = std::get_if<std::string>(&input)) {

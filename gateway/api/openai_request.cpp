@@ -524,6 +524,11 @@ Result<CompletionsRequest> parseCompletionsRequest(const json& body) {
   if (logprobs) r.options.params.logprobs = *logprobs;
   ASSIGN_OR_RETURN(std::optional<bool> echo, f.boolean("echo"));
   r.echo = echo.value_or(false);
+  if (r.echo && r.options.params.max_tokens == 0) {
+    r.echo_only = true;
+    r.options.params.max_tokens = 1;
+    r.options.params.min_tokens = 0;
+  }
   if (r.echo && logprobs && !r.options.params.prompt_logprobs) {
     r.options.params.prompt_logprobs = *logprobs;  // echoed tokens carry logprobs too
   }

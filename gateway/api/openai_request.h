@@ -37,6 +37,10 @@ struct CompletionsRequest {
   GenerationOptions options;
   std::vector<PromptInput> prompts;  // one choice group (n sequences) per prompt
   bool echo = false;
+  // echo with max_tokens 0 (OpenAI's and vLLM's way to score a prompt): the answer is the prompt
+  // and, with logprobs, its logprobs. The engine runs it with max_tokens 1 (the prompt's logprobs
+  // come with its prefill) and the token it draws is dropped.
+  bool echo_only = false;
   bool add_special_tokens = true;
 };
 

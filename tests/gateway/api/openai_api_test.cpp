@@ -289,6 +289,34 @@ TEST_F(OpenAiApiTest, PromptLogprobsAreListedAsVllmListsThem) {
             200);
 }
 
+// echo with max_tokens 0 scores a prompt (OpenAI's legacy use, vLLM's echo_without_generation):
+// the answer is the prompt and its logprobs, nothing generated, streamed or not.
+TEST_F(OpenAiApiTest, EchoWithZeroMaxTokensAnswersThePromptAlone) {
+  const json body =
+      completionBody({{"echo", true}, {"logprobs", 1}, {"max_tokens", 0}, {"prompt", "Hi"}});
+  auto whole = client().post("/v1/completions", body);
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  const json choice = whole.json()["choices"][0];
+  EXPECT_EQ(choice["text"], "Hi");
+  EXPECT_EQ(choice["finish_reason"], "length");
+  const size_t prompt = FakeEngine::sharedTokenizer().encode("Hi", true).size();
+  EXPECT_EQ(choice["logprobs"]["tokens"].size(), prompt);
+  EXPECT_TRUE(choice["logprobs"]["token_logprobs"][0].is_null());
+  EXPECT_EQ(choice["logprobs"]["token_logprobs"][prompt - 1], -1.0);
+  EXPECT_EQ(whole.json()["usage"]["completion_tokens"], 0);
+
+  json streamed_body = body;
+  streamed_body["stream"] = true;
+  auto streamed = client().post("/v1/completions", streamed_body);
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  std::string text;
+  for (const json& chunk : chunks(streamed)) text += chunk["choices"][0]["text"].get<std::string>();
+  EXPECT_EQ(text, "Hi");
+
+  // Without echo, max_tokens 0 is still an error.
+  EXPECT_EQ(client().post("/v1/completions", completionBody({{"max_tokens", 0}})).status, 400);
+}
+
 // Streamed, the same logprobs arrive in pieces: the echoing chunk carries the prompt's tokens
 // (the first with none), and every text_offset counts from the start of the streamed text, the
 // echoed prompt included, so the pieces put together equal the whole response's.
