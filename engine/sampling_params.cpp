@@ -60,6 +60,18 @@ Status SamplingParams::validate(int vocab_size) const {
   if (prompt_logprobs && (*prompt_logprobs < 0 || *prompt_logprobs > kMaxLogprobs)) {
     return badField("prompt_logprobs", "must be between 0 and " + std::to_string(kMaxLogprobs));
   }
+  for (int32_t id : allowed_token_ids) {
+    if (id < 0 || id >= vocab_size) {
+      return badField("allowed_token_ids", "contains out-of-vocabulary id " + std::to_string(id));
+    }
+  }
+  for (const std::vector<int32_t>& word : bad_words_token_ids) {
+    for (int32_t id : word) {
+      if (id < 0 || id >= vocab_size) {
+        return badField("bad_words", "encode to the out-of-vocabulary id " + std::to_string(id));
+      }
+    }
+  }
   for (const auto& [id, bias] : logit_bias) {
     if (id < 0 || id >= vocab_size) {
       return badField("logit_bias", "contains out-of-vocabulary id " + std::to_string(id));

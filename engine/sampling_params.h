@@ -32,6 +32,11 @@ struct SamplingParams {
   std::optional<int> logprobs;         // top logprobs per sampled token, 0..20; 0: chosen only
   std::optional<int> prompt_logprobs;  // top logprobs per prompt token, 0..20
   std::vector<std::pair<int32_t, float>> logit_bias;  // token id -> bias in [-100, 100]
+  // vLLM's allowed_token_ids: only these may be drawn; empty: any.
+  std::vector<int32_t> allowed_token_ids;
+  // vLLM's bad_words, tokenized (each word with and without a leading space): the last token of
+  // each is banned where the output so far ends with the rest of it.
+  std::vector<std::vector<int32_t>> bad_words_token_ids;
   // Structured output (vLLM's StructuredOutputsParams json_object and json): only tokens that
   // keep the output a prefix of one JSON object, or of a value json_schema allows, may be drawn,
   // and the output ends when the value does (engine/structured_output/json_grammar.h).

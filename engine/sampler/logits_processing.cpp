@@ -1,5 +1,6 @@
 #include "engine/sampler/logits_processing.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <limits>
@@ -25,7 +26,8 @@ bool LogitsProcessor::changesLogits(const SamplingRow& row) const {
   const bool min_tokens_active =
       static_cast<int>(row.output_token_ids.size()) < params.min_tokens &&
       (!params.stop_token_ids.empty() || !eos_token_ids_.empty());
-  return !params.logit_bias.empty() || min_tokens_active || params.repetition_penalty != 1.0f ||
+  return !params.logit_bias.empty() || min_tokens_active || !params.allowed_token_ids.empty() ||
+         !params.bad_words_token_ids.empty() || params.repetition_penalty != 1.0f ||
          params.frequency_penalty != 0.0f || params.presence_penalty != 0.0f;
 }
 
@@ -41,6 +43,17 @@ void LogitsProcessor::process(const SamplingRow& row, std::span<float> out) {
     const float value = in[i];
     cleaned[i] = value != value ? kNegInf : value;  // NaN; a select, so the copy vectorises
   }
+
+  if (!params.allowed_token_ids.empty()) {
+    // Everything else is -inf: the allowed values are kept aside while the row is filled.
+    allowed_values_.clear();
+    for (int32_t id : params.allowed_token_ids) allowed_values_.push_back(out[id]);
+    std::fill(out.begin(), out.end(), kNegInf);
+    for (size_t i = 0; i < params.allowed_token_ids.size(); ++i) {
+      out[params.allowed_token_ids[i]] = allowed_values_[i];
+    }
+  }
+  banBadWords(row, out);
 
   for (const auto& [token_id, bias] : params.logit_bias) {
     assert(token_id >= 0 && token_id < vocab_size_);
@@ -62,6 +75,18 @@ void LogitsProcessor::process(const SamplingRow& row, std::span<float> out) {
   if (params.repetition_penalty != 1.0f || params.frequency_penalty != 0.0f ||
       params.presence_penalty != 0.0f) {
     applyPenalties(row, out);
+  }
+}
+
+void LogitsProcessor::banBadWords(const SamplingRow& row, std::span<float> logits) const {
+  const std::span<const int32_t> output = row.output_token_ids;
+  for (const std::vector<int32_t>& word : row.params->bad_words_token_ids) {
+    if (word.empty() || word.size() > output.size() + 1) continue;
+    const size_t prefix = word.size() - 1;
+    if (std::equal(word.begin(), word.begin() + static_cast<std::ptrdiff_t>(prefix),
+                   output.end() - static_cast<std::ptrdiff_t>(prefix))) {
+      logits[word.back()] = kNegInf;
+    }
   }
 }
 

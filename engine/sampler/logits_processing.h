@@ -1,6 +1,7 @@
-// Steps 1-5 of the sampler (sampler.h): NaN cleanup, logit_bias, min_tokens masking, repetition,
-// frequency and presence penalties. All but the first touch only the few tokens named by the
-// request or its history, so a row costs one copy of the logits plus O(prompt + output).
+// Steps 1-5 of the sampler (sampler.h): NaN cleanup; allowed_token_ids, bad_words and logit_bias;
+// min_tokens masking; repetition, frequency and presence penalties. All but the first touch only
+// the few tokens named by the request or its history, so a row costs one copy of the logits plus
+// O(prompt + output).
 #pragma once
 
 #include <cstdint>
@@ -25,12 +26,16 @@ class LogitsProcessor {
 
  private:
   void applyPenalties(const SamplingRow& row, std::span<float> logits);
+  // vLLM's bad words: a word's last token is banned where the output ends with the rest of it
+  // (a one-token word is banned everywhere).
+  void banBadWords(const SamplingRow& row, std::span<float> logits) const;
 
   int vocab_size_;
   std::vector<int32_t> eos_token_ids_;
   std::vector<int32_t> output_counts_;  // [vocab_size] count in output; zero between rows
   std::vector<uint8_t> seen_;           // [vocab_size] in prompt or output; zero between rows
   std::vector<int32_t> distinct_;       // distinct history ids of the current row
+  std::vector<float> allowed_values_;   // allowed_token_ids' logits while the row is masked
 };
 
 }  // namespace manifold

@@ -52,6 +52,37 @@ Status fitContext(int64_t prompt_len, SamplingParams& params, int max_model_len)
   return Status::ok();
 }
 
+// vLLM's bad_words as token ids (SamplingParams.update_from_tokenizer): each word without and
+// with a leading space, the second kept only when it is another word of as many tokens.
+void tokenizeBadWords(const PromptCodec& codec, GenerationOptions& options) {
+  auto& out = options.params.bad_words_token_ids;
+  for (const std::string& word : options.bad_words) {
+    const size_t start = word.find_first_not_of(" \t\n\r\f\v");
+    const std::string stripped = start == std::string::npos ? "" : word.substr(start);
+    const std::vector<int32_t> plain = codec.encode(stripped, false);
+    if (plain.empty()) continue;
+    out.push_back(plain);
+    std::vector<int32_t> spaced = codec.encode(" " + stripped, false);
+    if (!spaced.empty() && spaced.front() != plain.front() && spaced.size() == plain.size()) {
+      out.push_back(std::move(spaced));
+    }
+  }
+}
+
+// vLLM's truncate_prompt_tokens: the prompt's last N tokens (-1: max_model_len of them).
+void truncatePrompt(const std::optional<int>& keep, int max_model_len, std::vector<int32_t>& ids) {
+  if (!keep) return;
+  const size_t limit = static_cast<size_t>(*keep == -1 ? max_model_len : *keep);
+  if (ids.size() > limit) ids.erase(ids.begin(), ids.end() - static_cast<std::ptrdiff_t>(limit));
+}
+
+// The request's parameters that need the model: bad words become token ids, then every sampling
+// parameter is checked against its vocabulary.
+Status prepareOptions(const ServedModel& model, GenerationOptions& options) {
+  tokenizeBadWords(model.codec(), options);
+  return options.params.validate(vocabSize(model));
+}
+
 void rejectTooLong(RequestContext& ctx, const ServedModel& model, const Status& status) {
   if (ctx.hooks != nullptr && ctx.hooks->rejected) ctx.hooks->rejected(model.id(), "too_long");
   respondError(ctx, status);
@@ -94,7 +125,7 @@ void handleCompletions(RequestContext& ctx, const nlohmann::ordered_json& body,
   if (!parsed.isOk()) return respondError(ctx, parsed.status());
   CompletionsRequest& request = parsed.value();
   const int vocab = vocabSize(model);
-  Status valid = request.options.params.validate(vocab);
+  Status valid = prepareOptions(model, request.options);
   if (!valid.isOk()) return respondError(ctx, valid);
 
   GenerationPlan plan;
@@ -116,6 +147,12 @@ void handleCompletions(RequestContext& ctx, const nlohmann::ordered_json& body,
     if (prompt.token_ids.empty()) {
       return respondError(ctx, invalidArgument("`prompt` encodes to no tokens"));
     }
+    const size_t full_length = prompt.token_ids.size();
+    truncatePrompt(request.options.truncate_prompt_tokens, model.info().max_model_len,
+                   prompt.token_ids);
+    if (request.echo && prompt.token_ids.size() != full_length) {
+      prompt.text = model.codec().decode(prompt.token_ids, false);  // what the model saw
+    }
     SamplingParams params = request.options.params;
     Status fits = fitContext(static_cast<int64_t>(prompt.token_ids.size()), params,
                              model.info().max_model_len);
@@ -131,7 +168,7 @@ void handleChatCompletions(RequestContext& ctx, const nlohmann::ordered_json& bo
   auto parsed = parseChatRequest(body);
   if (!parsed.isOk()) return respondError(ctx, parsed.status());
   ChatRequest& request = parsed.value();
-  Status valid = request.options.params.validate(vocabSize(model));
+  Status valid = prepareOptions(model, request.options);
   if (!valid.isOk()) return respondError(ctx, valid);
 
   PreparedPrompt prompt;
@@ -142,6 +179,8 @@ void handleChatCompletions(RequestContext& ctx, const nlohmann::ordered_json& bo
   if (prompt.token_ids.empty()) {
     return respondError(ctx, invalidArgument("`messages` render to an empty prompt"));
   }
+  truncatePrompt(request.options.truncate_prompt_tokens, model.info().max_model_len,
+                 prompt.token_ids);
   Status fits = fitContext(static_cast<int64_t>(prompt.token_ids.size()), request.options.params,
                            model.info().max_model_len);
   if (!fits.isOk()) return rejectTooLong(ctx, model, fits);

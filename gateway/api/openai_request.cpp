@@ -273,6 +273,27 @@ Result<GenerationOptions> parseGenerationOptions(const Fields& f) {
     }
   }
 
+  if (const json* beam = f.get("use_beam_search")) {
+    if (!beam->is_boolean()) return typeError("use_beam_search", "a boolean");
+    if (beam->get<bool>()) return unimplemented("`use_beam_search` is not supported");
+  }
+  if (const json* ids = f.get("allowed_token_ids")) {
+    if (!ids->is_array()) return typeError("allowed_token_ids", "a list of integer token ids");
+    if (ids->empty()) return invalidArgument("`allowed_token_ids` must not be empty");
+    ASSIGN_OR_RETURN(p.allowed_token_ids, tokenIds(*ids, "allowed_token_ids"));
+  }
+  if (const json* words = f.get("bad_words")) {
+    if (!words->is_array()) return typeError("bad_words", "a list of strings");
+    for (const json& word : *words) {
+      if (!word.is_string()) return typeError("bad_words", "a list of strings");
+      o.bad_words.push_back(word.get<std::string>());
+    }
+  }
+  ASSIGN_OR_RETURN(o.truncate_prompt_tokens, f.int32("truncate_prompt_tokens"));
+  if (o.truncate_prompt_tokens && *o.truncate_prompt_tokens < 1 &&
+      *o.truncate_prompt_tokens != -1) {
+    return invalidArgument("`truncate_prompt_tokens` must be -1 (max_model_len) or at least 1");
+  }
   if (const json* best_of = f.get("best_of")) {
     if (!best_of->is_number_integer() || best_of->get<int64_t>() != p.n) {
       return unimplemented("`best_of` is not supported; use `n`");

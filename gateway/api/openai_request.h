@@ -31,6 +31,10 @@ struct GenerationOptions {
   // vLLM's prompt_logprobs was given: the answer lists them (params.prompt_logprobs may also be
   // set without it, for completions' echo with logprobs).
   bool return_prompt_logprobs = false;
+  // vLLM's bad_words, tokenized into params.bad_words_token_ids once the model is known.
+  std::vector<std::string> bad_words;
+  // vLLM's truncate_prompt_tokens: keep the prompt's last N tokens; -1: max_model_len of them.
+  std::optional<int> truncate_prompt_tokens;
 };
 
 struct CompletionsRequest {

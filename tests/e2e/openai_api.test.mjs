@@ -179,6 +179,44 @@ test('a stop string cuts the text at its first occurrence', { skip }, async () =
   assert.equal(stopped.choices[0].finish_reason, 'stop');
 });
 
+// vLLM's vocabulary extras, passed through the openai client as extra body fields. The greedy
+// story names Lily; with "Lily" a bad word it names someone else, and allowed_token_ids leaves
+// the model nothing else to say.
+test("vLLM's bad_words, allowed_token_ids and prompt_logprobs act on the real model", { skip }, async () => {
+  const prompt = 'Once upon a time';
+  const plain = (await client.completions.create({ model: 'stories', prompt, ...greedy, max_tokens: 30 }))
+    .choices[0].text;
+  assert.match(plain, /Lily/);
+  const banned = await client.completions.create({
+    model: 'stories', prompt, ...greedy, max_tokens: 30, bad_words: ['Lily'],
+  });
+  assert.doesNotMatch(banned.choices[0].text, /Lily/);
+  assert.equal(banned.usage.completion_tokens, 30);
+
+  const tokenized = await (await fetch(`${baseURL}/tokenize`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ model: 'stories', prompt: 'Once', add_special_tokens: false }),
+  })).json();
+  assert.equal(tokenized.tokens.length, 1);
+  const only = await client.completions.create({
+    model: 'stories', prompt, ...greedy, max_tokens: 3, allowed_token_ids: tokenized.tokens,
+  });
+  assert.equal(only.choices[0].text, ' Once Once Once');
+
+  const scored = await client.completions.create({
+    model: 'stories', prompt, max_tokens: 1, prompt_logprobs: 1,
+  });
+  const listed = scored.choices[0].prompt_logprobs;
+  assert.equal(listed.length, scored.usage.prompt_tokens);
+  assert.equal(listed[0], null);
+  for (const position of listed.slice(1)) {
+    for (const entry of Object.values(position)) {
+      assert.ok(entry.logprob <= 0 && entry.rank >= 1 && typeof entry.decoded_token === 'string');
+    }
+  }
+});
+
 test('the same seed gives the same sampled text', { skip }, async () => {
   const ask = () => client.completions.create({
     model: 'stories', prompt: 'The dog', max_tokens: 20, temperature: 1, seed: 1234,

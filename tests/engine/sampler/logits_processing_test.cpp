@@ -37,6 +37,28 @@ TEST(LogitsProcessor, AddsLogitBias) {
   EXPECT_EQ(out, (std::vector<float>{1.0f, 3.0f, 0.5f, -96.0f}));
 }
 
+// vLLM's allowed_token_ids: every other token is -inf; logit_bias still applies to the allowed.
+TEST(LogitsProcessor, AllowedTokenIdsMaskEveryOtherToken) {
+  SamplingParams params;
+  params.allowed_token_ids = {3, 1};
+  params.logit_bias = {{1, 2.0f}};
+  EXPECT_EQ(processed({1.0f, -2.0f, 0.5f, 4.0f}, params, {}, {}),
+            (std::vector<float>{kNegInf, 0.0f, kNegInf, 4.0f}));
+}
+
+// vLLM's bad words: a one-token word is banned everywhere; a longer one's last token only where the
+// output ends with the rest of it (not the prompt).
+TEST(LogitsProcessor, BadWordsBanTheirLastTokenAfterTheirPrefix) {
+  SamplingParams params;
+  params.bad_words_token_ids = {{2}, {0, 1, 3}};
+  const std::vector<float> logits = {1.0f, 1.0f, 1.0f, 1.0f};
+  EXPECT_EQ(processed(logits, params, {0, 1}, {}), (std::vector<float>{1.0f, 1.0f, kNegInf, 1.0f}));
+  EXPECT_EQ(processed(logits, params, {}, {3, 0, 1}),
+            (std::vector<float>{1.0f, 1.0f, kNegInf, kNegInf}));
+  EXPECT_EQ(processed(logits, params, {}, {0, 3, 1}),
+            (std::vector<float>{1.0f, 1.0f, kNegInf, 1.0f}));
+}
+
 TEST(LogitsProcessor, MasksEosAndStopTokensUntilMinTokens) {
   SamplingParams params;
   params.min_tokens = 2;

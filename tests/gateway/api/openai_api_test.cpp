@@ -171,6 +171,32 @@ TEST_F(OpenAiApiTest, CompletionsMaxTokensDefaultsTo16AndNullMeansTheRestOfTheCo
   EXPECT_EQ(submitted[1].params.max_tokens, 256 - prompt);
 }
 
+// vLLM's truncate_prompt_tokens keeps the prompt's last N tokens; bad_words reach the engine as
+// token ids (each word, and with a leading space when that is another word of as many tokens);
+// allowed_token_ids as given.
+TEST_F(OpenAiApiTest, VllmPromptAndVocabularyExtrasReachTheEngine) {
+  const auto& tokenizer = FakeEngine::sharedTokenizer();
+  const auto full = tokenizer.encode("Once upon a time", true);
+  ASSERT_GT(full.size(), 3u);
+  auto result = client().post("/v1/completions", completionBody({{"truncate_prompt_tokens", 3},
+                                                                 {"bad_words", {"upon"}},
+                                                                 {"allowed_token_ids", {5, 7}},
+                                                                 {"echo", true}}));
+  ASSERT_EQ(result.status, 200) << result.body;
+  auto submitted = gateway_->engine("fake").submitted();
+  ASSERT_EQ(submitted.size(), 1u);
+  const std::vector<int32_t> kept(full.end() - 3, full.end());
+  EXPECT_EQ(submitted[0].prompt_token_ids, kept);
+  EXPECT_EQ(result.json()["usage"]["prompt_tokens"], 3);
+  // The echo is the text the model saw.
+  EXPECT_EQ(result.json()["choices"][0]["text"].get<std::string>().rfind(
+                tokenizer.decode(kept, false), 0),
+            0u);
+  ASSERT_FALSE(submitted[0].params.bad_words_token_ids.empty());
+  EXPECT_EQ(submitted[0].params.bad_words_token_ids[0], tokenizer.encode("upon", false));
+  EXPECT_EQ(submitted[0].params.allowed_token_ids, (std::vector<int32_t>{5, 7}));
+}
+
 // An empty prompt is the tokenizer's BOS alone, as vLLM serves it (a story from nothing).
 TEST_F(OpenAiApiTest, AnEmptyPromptIsTheBosToken) {
   auto result = client().post("/v1/completions", completionBody({{"prompt", ""}}));
