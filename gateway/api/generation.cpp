@@ -148,7 +148,11 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       size_t choice_index =
           prompt_index * static_cast<size_t>(n) + static_cast<size_t>(delta.index);
       ChoiceState& choice = choices_[choice_index];
-      if (plan_.options.stream && !cancelled_) streamDelta(choice_index, prompt_index, delta);
+      if (plan_.options.stream && !cancelled_) {
+        pending_tokens_ = static_cast<int>(delta.token_ids.size());  // counted in chunk usage
+        streamDelta(choice_index, prompt_index, delta);
+        pending_tokens_ = 0;
+      }
       choice.text += delta.text;
       choice.token_ids.insert(choice.token_ids.end(), delta.token_ids.begin(),
                               delta.token_ids.end());
@@ -318,7 +322,11 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   }
 
   void send(json chunk) {
-    if (plan_.options.include_usage) chunk["usage"] = nullptr;
+    if (plan_.options.continuous_usage) {
+      chunk["usage"] = usageJson(promptTokens(), completionTokens() + pending_tokens_);
+    } else if (plan_.options.include_usage) {
+      chunk["usage"] = nullptr;
+    }
     exchange_->write(sseEvent(chunk));
   }
 
@@ -482,6 +490,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   std::vector<int> prompt_tokens_;
   std::vector<std::vector<PositionLogprobs>> prompt_logprobs_;
   Status error_;
+  int pending_tokens_ = 0;  // tokens of the delta being streamed, not yet in choices_
   bool cancelled_ = false;
   bool done_ = false;
 

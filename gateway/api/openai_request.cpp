@@ -332,8 +332,11 @@ Result<GenerationOptions> parseGenerationOptions(const Fields& f) {
     if (!o.stream) {
       return invalidArgument("`stream_options` can only be given when `stream` is true");
     }
-    ASSIGN_OR_RETURN(std::optional<bool> usage, Fields(*stream_options).boolean("include_usage"));
+    const Fields options(*stream_options);
+    ASSIGN_OR_RETURN(std::optional<bool> usage, options.boolean("include_usage"));
     o.include_usage = usage.value_or(false);
+    ASSIGN_OR_RETURN(std::optional<bool> continuous, options.boolean("continuous_usage_stats"));
+    o.continuous_usage = o.include_usage && continuous.value_or(false);
   }
   if (const json* format = f.get("response_format")) {
     if (!format->is_object() || !format->contains("type") || !(*format)["type"].is_string()) {

@@ -27,6 +27,9 @@ struct GenerationOptions {
   SamplingParams params;  // max_tokens unset when the client gave none
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  // vLLM's stream_options.continuous_usage_stats (with include_usage): every chunk carries the
+  // usage so far.
+  bool continuous_usage = false;
   int priority = 0;            // vLLM extra; lower runs first
   // vLLM's prompt_logprobs was given: the answer lists them (params.prompt_logprobs may also be
   // set without it, for completions' echo with logprobs).

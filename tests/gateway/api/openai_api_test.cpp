@@ -416,6 +416,31 @@ TEST_F(OpenAiApiTest, ChatStreamHasRoleContentFinishUsageAndDone) {
   EXPECT_EQ(events.back()["usage"]["completion_tokens"], 4);
 }
 
+// vLLM's continuous_usage_stats: every chunk carries the usage so far; each token's chunk counts
+// it.
+TEST_F(OpenAiApiTest, ContinuousUsageStatsPutTheUsageSoFarInEveryChunk) {
+  auto result = client().post(
+      "/v1/chat/completions",
+      chatBody({{"stream", true},
+                {"stream_options", {{"include_usage", true}, {"continuous_usage_stats", true}}}}));
+  ASSERT_EQ(result.status, 200);
+  const int prompt = promptTokens("user: Hi\nassistant: ", false);
+  int previous = 0;
+  int content_chunks = 0;
+  for (const json& event : chunks(result)) {
+    ASSERT_TRUE(event["usage"].is_object()) << event;
+    EXPECT_EQ(event["usage"]["prompt_tokens"], prompt);
+    const int completion = event["usage"]["completion_tokens"];
+    EXPECT_GE(completion, previous);
+    if (!event["choices"].empty() && event["choices"][0]["delta"].contains("content") &&
+        !event["choices"][0]["delta"]["content"].get<std::string>().empty()) {
+      EXPECT_EQ(completion, ++content_chunks) << event;  // the fake sends a token per chunk
+    }
+    previous = completion;
+  }
+  EXPECT_EQ(previous, 4);
+}
+
 TEST_F(OpenAiApiTest, CompletionStreamConcatenatesToTheText) {
   auto result = client().post("/v1/completions", completionBody({{"stream", true}}));
   ASSERT_EQ(result.status, 200);
