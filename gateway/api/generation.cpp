@@ -22,6 +22,7 @@ struct ChoiceState {
   std::optional<FinishReason> finish_reason;
   json stop_reason = nullptr;  // vLLM extra: the stop string or token id that ended it
   bool echoed = false;         // streaming: the prompt was sent already
+  bool prompt_ids_sent = false;  // streaming with return_token_ids: prompt_token_ids went out
   size_t text_offset = 0;      // streaming logprobs: the next token's text_offset
   std::optional<ToolCallStream> tool_calls;  // streaming with a tool-call format
   bool forced_call_started = false;          // streaming a named tool_choice: id and name sent
@@ -173,6 +174,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
                                   {"delta", {{"role", "assistant"}, {"content", ""}}},
                                   {"logprobs", nullptr},
                                   {"finish_reason", nullptr}});
+      if (plan_.options.return_token_ids) chunk["prompt_token_ids"] = plan_.prompts[0].token_ids;
       send(std::move(chunk));
     }
   }
@@ -207,10 +209,14 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
         choice.forced_call_started = true;
       }
       entry["delta"] = {{"tool_calls", json::array({std::move(call)})}};
-      if (plan_.chat_logprobs) entry["logprobs"] = chatLogprobs(codec_, context, delta.logprobs);
+      if (plan_.chat_logprobs)
+        entry["logprobs"] =
+            chatLogprobs(codec_, context, delta.logprobs, plan_.options.tokens_as_ids);
     } else if (plan_.header.kind == ApiKind::kChat) {
       entry["delta"] = {{"content", text}};
-      if (plan_.chat_logprobs) entry["logprobs"] = chatLogprobs(codec_, context, delta.logprobs);
+      if (plan_.chat_logprobs)
+        entry["logprobs"] =
+            chatLogprobs(codec_, context, delta.logprobs, plan_.options.tokens_as_ids);
     } else {
       entry["text"] = text;
       if (plan_.options.params.logprobs) {
@@ -226,12 +232,20 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
         ids.insert(ids.end(), delta.token_ids.begin(), delta.token_ids.end());
         logprobs.insert(logprobs.end(), delta.logprobs.begin(), delta.logprobs.end());
         has.resize(ids.size(), true);
-        json lp = completionLogprobs(codec_, context, ids, logprobs, has, choice.text_offset);
+        json lp = completionLogprobs(codec_, context, ids, logprobs, has, choice.text_offset,
+                                     plan_.options.tokens_as_ids);
         for (const json& token : lp["tokens"]) {
           choice.text_offset += utf8::codePointCount(token.get_ref<const std::string&>());
         }
         entry["logprobs"] = std::move(lp);
       }
+    }
+    if (plan_.options.return_token_ids) {
+      entry["token_ids"] = delta.token_ids;
+      if (plan_.header.kind == ApiKind::kCompletion && !choice.prompt_ids_sent) {
+        entry["prompt_token_ids"] = plan_.prompts[prompt_index].token_ids;
+      }
+      choice.prompt_ids_sent = true;
     }
     json chunk = envelope(plan_.header, true);
     chunk["choices"].push_back(std::move(entry));
@@ -370,8 +384,10 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
         }
       }
       if (plan_.chat_logprobs) {
-        entry["logprobs"] = chatLogprobs(codec_, plan_.prompts[0].token_ids, choice.logprobs);
+        entry["logprobs"] = chatLogprobs(codec_, plan_.prompts[0].token_ids, choice.logprobs,
+                                         plan_.options.tokens_as_ids);
       }
+      if (plan_.options.return_token_ids) entry["token_ids"] = choice.token_ids;
       return entry;
     }
     size_t prompt_index = choice_index / static_cast<size_t>(plan_.options.params.n);
@@ -387,11 +403,16 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       has.resize(ids.size(), true);
       std::span<const int32_t> context;
       if (!plan_.echo) context = prompt.token_ids;
-      entry["logprobs"] = completionLogprobs(codec_, context, ids, logprobs, has, 0);
+      entry["logprobs"] =
+          completionLogprobs(codec_, context, ids, logprobs, has, 0, plan_.options.tokens_as_ids);
     }
     if (plan_.options.return_prompt_logprobs) {
       entry["prompt_logprobs"] =
           promptLogprobsJson(codec_, prompt.token_ids, prompt_logprobs_[prompt_index]);
+    }
+    if (plan_.options.return_token_ids) {
+      entry["prompt_token_ids"] = prompt.token_ids;
+      entry["token_ids"] = choice.token_ids;
     }
     return entry;
   }
@@ -415,6 +436,9 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
         // vLLM's place for them in a chat answer: beside the choices.
         body["prompt_logprobs"] =
             promptLogprobsJson(codec_, plan_.prompts[0].token_ids, prompt_logprobs_[0]);
+      }
+      if (plan_.header.kind == ApiKind::kChat && plan_.options.return_token_ids) {
+        body["prompt_token_ids"] = plan_.prompts[0].token_ids;
       }
       body["usage"] = usageJson(promptTokens(), completionTokens());
       HttpResponse response;

@@ -258,6 +258,8 @@ Result<GenerationOptions> parseGenerationOptions(const Fields& f) {
   MANIFOLD_READ(boolean, "skip_special_tokens", p.skip_special_tokens);
   MANIFOLD_READ(int32, "priority", o.priority);
   MANIFOLD_READ(boolean, "stream", o.stream);
+  MANIFOLD_READ(boolean, "return_tokens_as_token_ids", o.tokens_as_ids);
+  MANIFOLD_READ(boolean, "return_token_ids", o.return_token_ids);
 #undef MANIFOLD_READ
   ASSIGN_OR_RETURN(std::optional<int> max_tokens, f.int32("max_tokens"));
   if (max_tokens) p.max_tokens = *max_tokens;

@@ -34,6 +34,11 @@ struct GenerationOptions {
   // vLLM's prompt_logprobs was given: the answer lists them (params.prompt_logprobs may also be
   // set without it, for completions' echo with logprobs).
   bool return_prompt_logprobs = false;
+  // vLLM's return_tokens_as_token_ids: logprobs name tokens "token_id:N" (for tokens that are
+  // not whole UTF-8 text).
+  bool tokens_as_ids = false;
+  // vLLM's return_token_ids: answers carry prompt_token_ids and each choice's token_ids.
+  bool return_token_ids = false;
   // vLLM's bad_words, tokenized into params.bad_words_token_ids once the model is known.
   std::vector<std::string> bad_words;
   // vLLM's truncate_prompt_tokens: keep the prompt's last N tokens; -1: max_model_len of them.

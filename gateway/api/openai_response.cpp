@@ -43,6 +43,16 @@ std::string tokenTextInContext(const PromptCodec& codec, std::span<const int32_t
   return codec.tokenText(id);
 }
 
+namespace {
+
+// A token as logprobs name it: its text in context, or "token_id:N".
+std::string tokenName(const PromptCodec& codec, std::span<const int32_t> previous, int32_t id,
+                      bool as_id) {
+  return as_id ? "token_id:" + std::to_string(id) : tokenTextInContext(codec, previous, id);
+}
+
+}  // namespace
+
 std::string newId(std::string_view prefix) {
   thread_local std::mt19937_64 rng(std::random_device{}());
   static const char* kHex = "0123456789abcdef";
@@ -84,13 +94,17 @@ json usageJson(int prompt_tokens, int completion_tokens) {
 json completionLogprobs(const PromptCodec& codec, std::span<const int32_t> context,
                         const std::vector<int32_t>& token_ids,
                         const std::vector<PositionLogprobs>& logprobs,
-                        const std::vector<bool>& has_logprob, size_t text_offset_start) {
+                        const std::vector<bool>& has_logprob, size_t text_offset_start,
+                        bool tokens_as_ids) {
+  const auto spell = [&](std::span<const int32_t> previous, int32_t id) {
+    return tokenName(codec, previous, id, tokens_as_ids);
+  };
   json tokens = json::array(), token_logprobs = json::array(), top = json::array(),
        offsets = json::array();
   size_t offset = text_offset_start;
   std::vector<int32_t> previous(context.begin(), context.end());
   for (size_t i = 0; i < token_ids.size(); ++i) {
-    std::string text = tokenTextInContext(codec, previous, token_ids[i]);
+    std::string text = spell(previous, token_ids[i]);
     tokens.push_back(text);
     offsets.push_back(offset);
     offset += utf8::codePointCount(text);
@@ -105,7 +119,7 @@ json completionLogprobs(const PromptCodec& codec, std::span<const int32_t> conte
     json alternatives = json::object();
     alternatives[text] = finiteLogprob(logprobs[i].chosen.logprob);
     for (const TokenLogprob& alt : logprobs[i].top) {
-      alternatives[tokenTextInContext(codec, previous, alt.token_id)] = finiteLogprob(alt.logprob);
+      alternatives[spell(previous, alt.token_id)] = finiteLogprob(alt.logprob);
     }
     top.push_back(std::move(alternatives));
     previous.push_back(token_ids[i]);
@@ -117,14 +131,17 @@ json completionLogprobs(const PromptCodec& codec, std::span<const int32_t> conte
 }
 
 json chatLogprobs(const PromptCodec& codec, std::span<const int32_t> context,
-                  const std::vector<PositionLogprobs>& logprobs) {
+                  const std::vector<PositionLogprobs>& logprobs, bool tokens_as_ids) {
+  const auto spell = [&](std::span<const int32_t> previous, int32_t id) {
+    return tokenName(codec, previous, id, tokens_as_ids);
+  };
   json content = json::array();
   std::vector<int32_t> previous(context.begin(), context.end());
   for (const PositionLogprobs& position : logprobs) {
-    std::string text = tokenTextInContext(codec, previous, position.chosen.token_id);
+    std::string text = spell(previous, position.chosen.token_id);
     json top = json::array();
     for (const TokenLogprob& alt : position.top) {
-      std::string alt_text = tokenTextInContext(codec, previous, alt.token_id);
+      std::string alt_text = spell(previous, alt.token_id);
       top.push_back({{"token", alt_text},
                      {"logprob", finiteLogprob(alt.logprob)},
                      {"bytes", bytesOf(alt_text)}});

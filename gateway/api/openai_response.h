@@ -43,20 +43,21 @@ struct ResponseHeader {
                                              std::span<const int32_t> previous, int32_t id);
 
 // Logprobs in the completions shape {tokens, token_logprobs, top_logprobs, text_offset}.
+// tokens_as_ids: tokens are named "token_id:N" (vLLM's return_tokens_as_token_ids), here and in
+// chatLogprobs.
 // `context` holds the ids before token_ids[0] (the prompt, earlier output).
 // `prompt_positions` leading entries (echoed prompt) may lack a logprob (the first one does).
 // `text_offset_start` is where the first token's text begins in the choice's text, in code
 // points.
-[[nodiscard]] nlohmann::json completionLogprobs(const PromptCodec& codec,
-                                                std::span<const int32_t> context,
-                                                const std::vector<int32_t>& token_ids,
-                                                const std::vector<PositionLogprobs>& logprobs,
-                                                const std::vector<bool>& has_logprob,
-                                                size_t text_offset_start);
+[[nodiscard]] nlohmann::json completionLogprobs(
+    const PromptCodec& codec, std::span<const int32_t> context,
+    const std::vector<int32_t>& token_ids, const std::vector<PositionLogprobs>& logprobs,
+    const std::vector<bool>& has_logprob, size_t text_offset_start, bool tokens_as_ids = false);
 // Logprobs in the chat shape {"content": [{token, logprob, bytes, top_logprobs}], "refusal"}.
 [[nodiscard]] nlohmann::json chatLogprobs(const PromptCodec& codec,
                                           std::span<const int32_t> context,
-                                          const std::vector<PositionLogprobs>& logprobs);
+                                          const std::vector<PositionLogprobs>& logprobs,
+                                          bool tokens_as_ids = false);
 
 // vLLM's prompt_logprobs of one prompt: null for its first token, then per token an object of
 // token id (as text) -> {"logprob", "rank", "decoded_token"} holding the prompt's own token and

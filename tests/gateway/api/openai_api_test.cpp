@@ -343,6 +343,58 @@ TEST_F(OpenAiApiTest, EchoWithZeroMaxTokensAnswersThePromptAlone) {
   EXPECT_EQ(client().post("/v1/completions", completionBody({{"max_tokens", 0}})).status, 400);
 }
 
+// vLLM's return_token_ids: the prompt's ids and each choice's generated ids, streamed (the
+// prompt's once per choice, the generated ones per chunk) or not; return_tokens_as_token_ids
+// names logprobs tokens "token_id:N".
+TEST_F(OpenAiApiTest, TokenIdsComeBackWhenAskedFor) {
+  const auto prompt = FakeEngine::sharedTokenizer().encode("Once upon a time", true);
+  auto whole = client().post(
+      "/v1/completions",
+      completionBody(
+          {{"return_token_ids", true}, {"return_tokens_as_token_ids", true}, {"logprobs", 0}}));
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  const json choice = whole.json()["choices"][0];
+  EXPECT_EQ(choice["prompt_token_ids"], json(prompt));
+  ASSERT_EQ(choice["token_ids"].size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    const std::string name = "token_id:" + std::to_string(choice["token_ids"][i].get<int>());
+    EXPECT_EQ(choice["logprobs"]["tokens"][i], name);
+    EXPECT_TRUE(choice["logprobs"]["top_logprobs"][i].contains(name));
+  }
+
+  auto streamed = client().post("/v1/completions",
+                                completionBody({{"return_token_ids", true}, {"stream", true}}));
+  json ids = json::array();
+  int prompt_ids_seen = 0;
+  for (const json& event : chunks(streamed)) {
+    const json& entry = event["choices"][0];
+    if (entry.contains("prompt_token_ids")) {
+      EXPECT_EQ(entry["prompt_token_ids"], json(prompt));
+      ++prompt_ids_seen;
+    }
+    if (entry.contains("token_ids")) {
+      for (const json& id : entry["token_ids"]) ids.push_back(id);
+    }
+  }
+  EXPECT_EQ(prompt_ids_seen, 1);
+  EXPECT_EQ(ids, choice["token_ids"]);
+
+  auto chat = client().post(
+      "/v1/chat/completions",
+      chatBody(
+          {{"return_token_ids", true}, {"logprobs", true}, {"return_tokens_as_token_ids", true}}));
+  ASSERT_EQ(chat.status, 200) << chat.body;
+  EXPECT_EQ(chat.json()["prompt_token_ids"].size(), promptTokens("user: Hi\nassistant: ", false));
+  const json chat_choice = chat.json()["choices"][0];
+  ASSERT_EQ(chat_choice["token_ids"].size(), 4u);
+  EXPECT_EQ(chat_choice["logprobs"]["content"][0]["token"],
+            "token_id:" + std::to_string(chat_choice["token_ids"][0].get<int>()));
+  EXPECT_FALSE(client()
+                   .post("/v1/completions", completionBody({}))
+                   .json()["choices"][0]
+                   .contains("token_ids"));
+}
+
 // Streamed, the same logprobs arrive in pieces: the echoing chunk carries the prompt's tokens
 // (the first with none), and every text_offset counts from the start of the streamed text, the
 // echoed prompt included, so the pieces put together equal the whole response's.
