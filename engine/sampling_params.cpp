@@ -17,8 +17,8 @@ Status SamplingParams::validate(int vocab_size) const {
     return badField("n", "must be between 1 and " + std::to_string(kMaxN) + ", got " +
                              std::to_string(n));
   }
-  if (!std::isfinite(temperature) || temperature < 0.0f || temperature > 100.0f) {
-    return badField("temperature", "must be in [0, 100]");
+  if (!std::isfinite(temperature) || temperature < 0.0f) {
+    return badField("temperature", "must be a finite number of at least 0");
   }
   if (!std::isfinite(top_p) || top_p <= 0.0f || top_p > 1.0f) {
     return badField("top_p", "must be in (0, 1]");
@@ -34,9 +34,8 @@ Status SamplingParams::validate(int vocab_size) const {
       frequency_penalty > 2.0f) {
     return badField("frequency_penalty", "must be in [-2, 2]");
   }
-  if (!std::isfinite(repetition_penalty) || repetition_penalty <= 0.0f ||
-      repetition_penalty > 10.0f) {
-    return badField("repetition_penalty", "must be in (0, 10]");
+  if (!std::isfinite(repetition_penalty) || repetition_penalty <= 0.0f) {
+    return badField("repetition_penalty", "must be a finite number above 0");
   }
   if (max_tokens && *max_tokens < 1) {
     return badField("max_tokens", "must be at least 1, got " + std::to_string(*max_tokens));

@@ -326,7 +326,11 @@ Result<GenerationOptions> parseGenerationOptions(const Fields& f) {
         return invalidArgument("`logit_bias` keys must be token ids, got \"" + key + "\"");
       }
       if (!value.is_number()) return typeError("logit_bias", "an object of token id to bias");
-      p.logit_bias.emplace_back(static_cast<int32_t>(id), value.get<float>());
+      // Clamped to [-100, 100], as OpenAI specifies and vLLM does.
+      const double bias = value.get<double>();
+      if (!std::isfinite(bias)) return invalidArgument("`logit_bias` values must be finite");
+      p.logit_bias.emplace_back(static_cast<int32_t>(id),
+                                static_cast<float>(std::clamp(bias, -100.0, 100.0)));
     }
   }
   if (const json* stream_options = f.get("stream_options")) {
@@ -652,7 +656,13 @@ Result<ChatRequest> parseChatRequest(const json& body) {
   ChatRequest r;
   ASSIGN_OR_RETURN(r.options, parseGenerationOptions(f));
   ASSIGN_OR_RETURN(std::optional<int> max_completion_tokens, f.int32("max_completion_tokens"));
-  if (max_completion_tokens) r.options.params.max_tokens = *max_completion_tokens;
+  if (max_completion_tokens) {
+    if (*max_completion_tokens < 1) {
+      return invalidArgument("`max_completion_tokens` must be at least 1, got " +
+                             std::to_string(*max_completion_tokens));
+    }
+    r.options.params.max_tokens = *max_completion_tokens;
+  }
   ASSIGN_OR_RETURN(r.messages, parseMessages(f.get("messages")));
   ASSIGN_OR_RETURN(r.template_options, parseTemplateOptions(f));
   if (const auto tools = r.template_options.find("tools");
@@ -677,6 +687,10 @@ Result<ChatRequest> parseChatRequest(const json& body) {
   r.logprobs = logprobs.value_or(false);
   if (top_logprobs && !r.logprobs) {
     return invalidArgument("`top_logprobs` requires `logprobs` to be true");
+  }
+  if (top_logprobs && (*top_logprobs < 0 || *top_logprobs > SamplingParams::kMaxLogprobs)) {
+    return invalidArgument("`top_logprobs` must be between 0 and " +
+                           std::to_string(SamplingParams::kMaxLogprobs));
   }
   if (r.logprobs) r.options.params.logprobs = top_logprobs.value_or(0);
   ASSIGN_OR_RETURN(std::optional<bool> add_special, f.boolean("add_special_tokens"));

@@ -152,7 +152,7 @@ std::vector<BadCase> badCases() {
        400, "outside the vocabulary", "prompt"},
       {"logprobs of fifty", "POST", kC, completion({{"logprobs", 50}}), 400, "", "logprobs"},
       {"top_logprobs of fifty", "POST", kChat, chat({{"logprobs", true}, {"top_logprobs", 50}}),
-       400, "", "logprobs"},
+       400, "", "top_logprobs"},
       {"top_logprobs without logprobs", "POST", kChat, chat({{"top_logprobs", 2}}), 400, "",
        "top_logprobs"},
       {"stop of wrong type", "POST", kC, completion({{"stop", 5}}), 400, "", "stop"},

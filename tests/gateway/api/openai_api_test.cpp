@@ -197,6 +197,27 @@ TEST_F(OpenAiApiTest, VllmPromptAndVocabularyExtrasReachTheEngine) {
   EXPECT_EQ(submitted[0].params.allowed_token_ids, (std::vector<int32_t>{5, 7}));
 }
 
+// As OpenAI specifies and vLLM does, logit_bias values are clamped to [-100, 100]; chat's own
+// limits name its own fields.
+TEST_F(OpenAiApiTest, LogitBiasIsClampedAndChatLimitsNameTheirFields) {
+  ASSERT_EQ(
+      client()
+          .post("/v1/completions", completionBody({{"logit_bias", {{"5", 500}, {"6", -1e9}}}}))
+          .status,
+      200);
+  auto submitted = gateway_->engine("fake").submitted();
+  ASSERT_EQ(submitted.size(), 1u);
+  EXPECT_EQ(submitted[0].params.logit_bias,
+            (std::vector<std::pair<int32_t, float>>{{5, 100.0f}, {6, -100.0f}}));
+  auto zero = client().post("/v1/chat/completions", chatBody({{"max_completion_tokens", 0}}));
+  EXPECT_EQ(zero.status, 400);
+  EXPECT_EQ(zero.json()["error"]["param"], "max_completion_tokens") << zero.body;
+  auto top =
+      client().post("/v1/chat/completions", chatBody({{"logprobs", true}, {"top_logprobs", 21}}));
+  EXPECT_EQ(top.status, 400);
+  EXPECT_EQ(top.json()["error"]["param"], "top_logprobs") << top.body;
+}
+
 // An empty prompt is the tokenizer's BOS alone, as vLLM serves it (a story from nothing).
 TEST_F(OpenAiApiTest, AnEmptyPromptIsTheBosToken) {
   auto result = client().post("/v1/completions", completionBody({{"prompt", ""}}));
