@@ -26,5 +26,6 @@ namespace manifold::gateway {
 
 // JSON text that never throws: invalid UTF-8 (from a model's output) becomes U+FFFD.
 [[nodiscard]] std::string dumpJson(const nlohmann::json& value);
+[[nodiscard]] std::string dumpJson(const nlohmann::ordered_json& value);
 
 }  // namespace manifold::gateway

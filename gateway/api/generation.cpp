@@ -12,7 +12,7 @@
 namespace manifold::gateway {
 namespace {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 // What one choice (one sequence of one prompt) has produced so far.
 struct ChoiceState {
@@ -40,6 +40,13 @@ json toolCallsJson(ToolCallFormat format, const std::vector<ParsedToolCall>& cal
     out.push_back(std::move(call));
   }
   return out;
+}
+
+// A choice object with its keys in OpenAI's order (index, the text, delta or message, logprobs,
+// finish_reason), the values to be filled in.
+json choiceEntry(size_t index, ApiKind kind, bool chunk) {
+  const char* body = kind == ApiKind::kCompletion ? "text" : chunk ? "delta" : "message";
+  return {{"index", index}, {body, nullptr}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
 }
 
 class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
@@ -197,7 +204,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       text.clear();  // the calls go out whole at the end
     }
     if (text.empty() && delta.logprobs.empty() && delta.token_ids.empty()) return;
-    json entry = {{"index", choice_index}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+    json entry = choiceEntry(choice_index, plan_.header.kind, true);
     std::vector<int32_t> context = contextOf(choice_index);
     if (plan_.forced_tool) {
       // The arguments as they come, in one call: its id and name with the first piece (vLLM).
@@ -321,10 +328,9 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
         send(std::move(chunk));
       }
     }
-    json entry = {{"index", choice_index},
-                  {"logprobs", nullptr},
-                  {"finish_reason", finish},
-                  {"stop_reason", choice.stop_reason}};
+    json entry = choiceEntry(choice_index, plan_.header.kind, true);
+    entry["finish_reason"] = finish;
+    entry["stop_reason"] = choice.stop_reason;
     if (plan_.header.kind == ApiKind::kChat) {
       entry["delta"] = json::object();
     } else {
@@ -361,10 +367,9 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   json choiceJson(size_t choice_index) const {
     const ChoiceState& choice = choices_[choice_index];
     const char* finish = choice.finish_reason ? finishReasonText(*choice.finish_reason) : "abort";
-    json entry = {{"index", choice_index},
-                  {"logprobs", nullptr},
-                  {"finish_reason", finish},
-                  {"stop_reason", choice.stop_reason}};
+    json entry = choiceEntry(choice_index, plan_.header.kind, false);
+    entry["finish_reason"] = finish;
+    entry["stop_reason"] = choice.stop_reason;
     if (plan_.header.kind == ApiKind::kChat) {
       entry["message"] = {
           {"role", "assistant"}, {"content", choice.text}, {"tool_calls", json::array()}};

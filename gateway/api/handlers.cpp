@@ -244,7 +244,7 @@ void handleDetokenize(RequestContext& ctx, const nlohmann::ordered_json& body, S
   Status ids_ok = checkTokenIds(parsed->tokens, vocabSize(model), "tokens");
   if (!ids_ok.isOk()) return respondError(ctx, ids_ok);
   HttpResponse response;
-  response.body = dumpJson({{"prompt", model.codec().decode(parsed->tokens, false)}});
+  response.body = dumpJson(json{{"prompt", model.codec().decode(parsed->tokens, false)}});
   ctx.record->status.store(200);
   ctx.exchange->respond(std::move(response));
 }

@@ -11,7 +11,7 @@
 namespace manifold::gateway {
 namespace {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 // JSON has no -inf; vLLM reports impossible tokens as -9999.0 too.
 double finiteLogprob(float logprob) {

@@ -34,8 +34,8 @@ struct ResponseHeader {
 
 // {"id", "object", "created", "model", "choices": []}; object is text_completion,
 // chat.completion or chat.completion.chunk.
-[[nodiscard]] nlohmann::json envelope(const ResponseHeader& header, bool chunk);
-[[nodiscard]] nlohmann::json usageJson(int prompt_tokens, int completion_tokens);
+[[nodiscard]] nlohmann::ordered_json envelope(const ResponseHeader& header, bool chunk);
+[[nodiscard]] nlohmann::ordered_json usageJson(int prompt_tokens, int completion_tokens);
 
 // The text `id` adds after `previous` (the few ids before it), so that sentencepiece's leading
 // space and multi-token characters come out as they do in the full text.
@@ -49,29 +49,29 @@ struct ResponseHeader {
 // `prompt_positions` leading entries (echoed prompt) may lack a logprob (the first one does).
 // `text_offset_start` is where the first token's text begins in the choice's text, in code
 // points.
-[[nodiscard]] nlohmann::json completionLogprobs(
+[[nodiscard]] nlohmann::ordered_json completionLogprobs(
     const PromptCodec& codec, std::span<const int32_t> context,
     const std::vector<int32_t>& token_ids, const std::vector<PositionLogprobs>& logprobs,
     const std::vector<bool>& has_logprob, size_t text_offset_start, bool tokens_as_ids = false);
 // Logprobs in the chat shape {"content": [{token, logprob, bytes, top_logprobs}], "refusal"}.
-[[nodiscard]] nlohmann::json chatLogprobs(const PromptCodec& codec,
-                                          std::span<const int32_t> context,
-                                          const std::vector<PositionLogprobs>& logprobs,
-                                          bool tokens_as_ids = false);
+[[nodiscard]] nlohmann::ordered_json chatLogprobs(const PromptCodec& codec,
+                                                  std::span<const int32_t> context,
+                                                  const std::vector<PositionLogprobs>& logprobs,
+                                                  bool tokens_as_ids = false);
 
 // vLLM's prompt_logprobs of one prompt: null for its first token, then per token an object of
 // token id (as text) -> {"logprob", "rank", "decoded_token"} holding the prompt's own token and
 // the top alternatives. `logprobs` covers the prompt's last logprobs.size()
 // tokens (the engine reports from the second on).
-[[nodiscard]] nlohmann::json promptLogprobsJson(const PromptCodec& codec,
-                                                std::span<const int32_t> prompt_ids,
-                                                const std::vector<PositionLogprobs>& logprobs);
+[[nodiscard]] nlohmann::ordered_json promptLogprobsJson(
+    const PromptCodec& codec, std::span<const int32_t> prompt_ids,
+    const std::vector<PositionLogprobs>& logprobs);
 
 // The OpenAI finish_reason for an engine's.
 [[nodiscard]] const char* finishReasonText(FinishReason reason);
 
 // "data: <json>\n\n" and the terminator.
-[[nodiscard]] std::string sseEvent(const nlohmann::json& value);
+[[nodiscard]] std::string sseEvent(const nlohmann::ordered_json& value);
 inline constexpr const char* kSseDone = "data: [DONE]\n\n";
 
 }  // namespace manifold::gateway

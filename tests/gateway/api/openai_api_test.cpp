@@ -288,6 +288,25 @@ TEST_F(OpenAiApiTest, CompletionTopLogprobsAlwaysHoldTheSampledToken) {
   }
 }
 
+// Keys come in OpenAI's order (id, object, created, model, choices, usage), and top_logprobs list
+// the sampled token first, then the others by rank, as vLLM lists them.
+TEST_F(OpenAiApiTest, ResponsesKeepOpenAisKeyOrderAndTopLogprobsTheirRankOrder) {
+  auto result = client().post("/v1/completions", completionBody({{"logprobs", 2}}));
+  ASSERT_EQ(result.status, 200) << result.body;
+  const auto body = nlohmann::ordered_json::parse(result.body);
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : body.items()) keys.push_back(key);
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"id", "object", "created", "model", "choices", "usage"}));
+  const auto& logprobs = body["choices"][0]["logprobs"];
+  for (size_t i = 0; i < logprobs["tokens"].size(); ++i) {
+    const auto& top = logprobs["top_logprobs"][i];
+    ASSERT_EQ(top.size(), 2u);
+    EXPECT_EQ(top.begin().key(), logprobs["tokens"][i]);  // the fake's sampled token ranks first
+    EXPECT_EQ(std::next(top.begin()).key(), "B");         // its second: the byte 'A' + 1
+  }
+}
+
 // vLLM's prompt_logprobs: per prompt token an object of id -> {logprob, rank, decoded_token} with
 // the prompt's token and the top ones, null for the first token; in each completions choice, beside
 // the choices for chat; never streamed.
