@@ -111,16 +111,26 @@ SampledToken Sampler::sampleRow(const SamplingRow& row) {
 
 int32_t Sampler::fallbackToken(const SamplingRow& row) {
   // Everything masked (e.g. min_tokens over the only finite logit): the raw argmax rather than a
-  // draw from an empty distribution; a constrained row keeps to what its grammar takes when it
-  // takes anything.
-  int32_t token = argmax(row.logits);
+  // draw from an empty distribution, among allowed_token_ids when the request names them; a
+  // constrained row keeps to what its grammar takes when it takes anything.
+  const std::vector<int32_t>& listed = row.params->allowed_token_ids;
+  auto best = [&](auto&& eligible) {
+    int32_t found = -1;
+    auto consider = [&](int32_t id) {
+      if (eligible(id) && (found < 0 || row.logits[id] > row.logits[found])) found = id;
+    };
+    if (listed.empty()) {
+      for (int32_t id = 0; id < vocab_size_; ++id) consider(id);
+    } else {
+      for (int32_t id : listed) consider(id);
+    }
+    return found;
+  };
+  int32_t token = listed.empty() ? argmax(row.logits) : best([](int32_t) { return true; });
   if (row.constrained() && !row.token_index->accepts(*row.grammar, token)) {
     computeGrammarMask(row);
-    int32_t best = -1;
-    for (int32_t id = 0; id < vocab_size_; ++id) {
-      if (allowed_[id] != 0 && (best < 0 || row.logits[id] > row.logits[best])) best = id;
-    }
-    if (best >= 0) token = best;
+    const int32_t taken = best([&](int32_t id) { return allowed_[id] != 0; });
+    if (taken >= 0) token = taken;
   }
   return token;
 }

@@ -54,7 +54,9 @@ Status fitContext(int64_t prompt_len, SamplingParams& params, int max_model_len)
 
 // vLLM's bad_words as token ids (SamplingParams.update_from_tokenizer): each word without and
 // with a leading space, the second kept only when it is another word of as many tokens.
-void tokenizeBadWords(const PromptCodec& codec, GenerationOptions& options) {
+Status tokenizeBadWords(const PromptCodec& codec, GenerationOptions& options) {
+  constexpr size_t kMaxTokens = 16384;  // over all words, as tokenized
+  size_t total = 0;
   auto& out = options.params.bad_words_token_ids;
   for (const std::string& word : options.bad_words) {
     const size_t start = word.find_first_not_of(" \t\n\r\f\v");
@@ -66,7 +68,13 @@ void tokenizeBadWords(const PromptCodec& codec, GenerationOptions& options) {
     if (!spaced.empty() && spaced.front() != plain.front() && spaced.size() == plain.size()) {
       out.push_back(std::move(spaced));
     }
+    total += plain.size() * 2;
+    if (total > kMaxTokens) {
+      return invalidArgument("`bad_words` encode to more than " + std::to_string(kMaxTokens) +
+                             " tokens");
+    }
   }
+  return Status::ok();
 }
 
 // vLLM's truncate_prompt_tokens: the prompt's last N tokens (-1: max_model_len of them).
@@ -79,7 +87,14 @@ void truncatePrompt(const std::optional<int>& keep, int max_model_len, std::vect
 // The request's parameters that need the model: bad words become token ids, then every sampling
 // parameter is checked against its vocabulary.
 Status prepareOptions(const ServedModel& model, GenerationOptions& options) {
-  tokenizeBadWords(model.codec(), options);
+  RETURN_IF_ERROR(tokenizeBadWords(model.codec(), options));
+  const int max_model_len = model.info().max_model_len;
+  if (options.truncate_prompt_tokens && *options.truncate_prompt_tokens > max_model_len) {
+    // As vLLM: a truncation longer than the context is a mistake, not a no-op.
+    return invalidArgument(
+        "`truncate_prompt_tokens` (" + std::to_string(*options.truncate_prompt_tokens) +
+        ") cannot be greater than max_model_len (" + std::to_string(max_model_len) + ")");
+  }
   return options.params.validate(vocabSize(model));
 }
 

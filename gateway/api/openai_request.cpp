@@ -15,6 +15,8 @@ using json = nlohmann::ordered_json;
 
 // Prompts per /v1/completions request; each becomes n sequences.
 constexpr size_t kMaxPrompts = 64;
+// Distinct bad_words per request.
+constexpr size_t kMaxBadWords = 1024;
 
 // `name` in backquotes, as error messages show field names. (Built by appending: GCC 12 warns
 // falsely, -Wrestrict, on "literal" + std::string.)
@@ -283,12 +285,24 @@ Result<GenerationOptions> parseGenerationOptions(const Fields& f) {
     if (!ids->is_array()) return typeError("allowed_token_ids", "a list of integer token ids");
     if (ids->empty()) return invalidArgument("`allowed_token_ids` must not be empty");
     ASSIGN_OR_RETURN(p.allowed_token_ids, tokenIds(*ids, "allowed_token_ids"));
+    // A set: repeats would only cost every step of every sample.
+    std::sort(p.allowed_token_ids.begin(), p.allowed_token_ids.end());
+    p.allowed_token_ids.erase(std::unique(p.allowed_token_ids.begin(), p.allowed_token_ids.end()),
+                              p.allowed_token_ids.end());
   }
   if (const json* words = f.get("bad_words")) {
     if (!words->is_array()) return typeError("bad_words", "a list of strings");
     for (const json& word : *words) {
       if (!word.is_string()) return typeError("bad_words", "a list of strings");
       o.bad_words.push_back(word.get<std::string>());
+    }
+    std::sort(o.bad_words.begin(), o.bad_words.end());
+    o.bad_words.erase(std::unique(o.bad_words.begin(), o.bad_words.end()), o.bad_words.end());
+    // Each word is checked at every step of every sample (vLLM has no limit; a million words
+    // stalled the engine for seconds a step).
+    if (o.bad_words.size() > kMaxBadWords) {
+      return invalidArgument("`bad_words` holds more than " + std::to_string(kMaxBadWords) +
+                             " distinct words");
     }
   }
   ASSIGN_OR_RETURN(o.truncate_prompt_tokens, f.int32("truncate_prompt_tokens"));

@@ -309,6 +309,19 @@ TEST(Sampler, FallsBackToRawArgmaxWhenEverythingIsMasked) {
   EXPECT_EQ(sampler.sampleRow(makeRow(logits, params, 3)).token_id, 1);
 }
 
+// allowed_token_ids = {EOS} under min_tokens masks every token: the fallback keeps to the allowed
+// ids (their raw argmax), not the free text of the whole vocabulary's.
+TEST(Sampler, FallbackKeepsToAllowedTokenIds) {
+  Sampler sampler(4, {1});
+  const std::vector<float> logits = {3.0f, 1.0f, 0.5f, 2.0f};
+  SamplingParams params;
+  params.min_tokens = 5;
+  params.allowed_token_ids = {1};
+  EXPECT_EQ(sampler.sampleRow(makeRow(logits, params, 3)).token_id, 1);
+  params.temperature = 0.0f;
+  EXPECT_EQ(sampler.sampleRow(makeRow(logits, params, 3)).token_id, 1);
+}
+
 TEST(Sampler, ReturnsRawLogprobsOfTheChosenTokenAndTopAlternatives) {
   const int vocab = 300;
   Sampler sampler(vocab, {});

@@ -73,6 +73,12 @@ std::string deepSchemaText() {
   return text + R"({"type":"integer"})" + std::string(20000, '}');
 }
 
+json manyWords(int count) {
+  json words = json::array();
+  for (int i = 0; i < count; ++i) words.push_back("w" + std::to_string(i));
+  return words;
+}
+
 std::vector<BadCase> badCases() {
   const std::string kC = "/v1/completions";
   const std::string kChat = "/v1/chat/completions";
@@ -139,6 +145,11 @@ std::vector<BadCase> badCases() {
        "bad_words"},
       {"truncate_prompt_tokens 0", "POST", kC, completion({{"truncate_prompt_tokens", 0}}), 400, "",
        "truncate_prompt_tokens"},
+      {"truncate_prompt_tokens past the context", "POST", kC,
+       completion({{"truncate_prompt_tokens", 100000}}), 400,
+       "cannot be greater than max_model_len", "truncate_prompt_tokens"},
+      {"too many bad_words", "POST", kC, completion({{"bad_words", manyWords(1025)}}), 400,
+       "more than 1024", "bad_words"},
       {"prompt mixing ids and text", "POST", kC, completion({{"prompt", json::array({1, "a"})}}),
        400, "", "prompt"},
       {"prompt and max_tokens beyond the context", "POST", kC,

@@ -173,14 +173,14 @@ TEST_F(OpenAiApiTest, CompletionsMaxTokensDefaultsTo16AndNullMeansTheRestOfTheCo
 
 // vLLM's truncate_prompt_tokens keeps the prompt's last N tokens; bad_words reach the engine as
 // token ids (each word, and with a leading space when that is another word of as many tokens);
-// allowed_token_ids as given.
+// allowed_token_ids as a set.
 TEST_F(OpenAiApiTest, VllmPromptAndVocabularyExtrasReachTheEngine) {
   const auto& tokenizer = FakeEngine::sharedTokenizer();
   const auto full = tokenizer.encode("Once upon a time", true);
   ASSERT_GT(full.size(), 3u);
   auto result = client().post("/v1/completions", completionBody({{"truncate_prompt_tokens", 3},
                                                                  {"bad_words", {"upon"}},
-                                                                 {"allowed_token_ids", {5, 7}},
+                                                                 {"allowed_token_ids", {7, 5, 7}},
                                                                  {"echo", true}}));
   ASSERT_EQ(result.status, 200) << result.body;
   auto submitted = gateway_->engine("fake").submitted();
