@@ -97,10 +97,12 @@ Result<BenchServeResult> runBenchServe(const BenchServeConfig& config, std::ostr
   }
 
   std::mt19937_64 rng(config.seed);
-  auto counter = makeTokenCounter(base, result.model, config.api_key);
+  std::string no_tokenize;
+  auto counter = makeTokenCounter(base, result.model, config.api_key, &no_tokenize);
   result.exact_token_counts = counter->exact();
   report << "Token counts: "
-         << (counter->exact() ? "server /tokenize" : "approximate (no /tokenize on the server)")
+         << (counter->exact() ? "server /tokenize"
+                              : "approximate, from words (/tokenize: " + no_tokenize + ")")
          << "\n";
   std::vector<SampleRequest> samples;
   if (config.dataset_name == "random") {

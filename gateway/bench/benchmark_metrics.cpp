@@ -4,6 +4,7 @@
 #include <cassert>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -163,15 +164,18 @@ BenchmarkMetrics calculateMetrics(const std::vector<RequestResult>& outputs, dou
 
 std::vector<double> outputTokensPerSecond(const std::vector<RequestResult>& outputs,
                                           double duration_s) {
+  double origin = std::numeric_limits<double>::infinity();
+  for (const RequestResult& r : outputs) {
+    if (r.success) origin = std::min(origin, r.start_s);
+  }
+  if (!std::isfinite(origin)) return {};
   std::vector<double> per_second(static_cast<size_t>(std::ceil(std::max(duration_s, 0.0))), 0.0);
   for (const RequestResult& r : outputs) {
-    if (!r.success || r.chunk_times_s.empty()) continue;
-    const double tokens_per_chunk =
-        static_cast<double>(r.output_tokens) / static_cast<double>(r.chunk_times_s.size());
+    if (!r.success) continue;
     for (double t : r.chunk_times_s) {
-      const size_t second = static_cast<size_t>(std::max(t, 0.0));
+      const size_t second = static_cast<size_t>(std::max(t - origin, 0.0));
       if (second >= per_second.size()) per_second.resize(second + 1, 0.0);
-      per_second[second] += tokens_per_chunk;
+      per_second[second] += 1.0;
     }
   }
   return per_second;

@@ -74,8 +74,8 @@ struct BenchmarkMetrics {
                                                 double duration_s, const GoodputSlo& slo,
                                                 const std::vector<double>& percentiles);
 
-// Output tokens per 1 s window from the start of the benchmark, from token chunk arrival times
-// (each chunk is counted as output_tokens / chunks tokens of its request).
+// Output tokens per 1 s window, as vLLM's max_output_tokens_per_s counts them: each token chunk of
+// a successful request is one token, in windows from the earliest successful request's start.
 [[nodiscard]] std::vector<double> outputTokensPerSecond(const std::vector<RequestResult>& outputs,
                                                         double duration_s);
 

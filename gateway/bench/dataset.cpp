@@ -81,9 +81,12 @@ Result<int> ServerTokenCounter::countTokens(const std::string& text) {
 }
 
 std::unique_ptr<TokenCounter> makeTokenCounter(const BaseUrl& base, const std::string& model,
-                                               const std::string& api_key) {
+                                               const std::string& api_key,
+                                               std::string* fallback_reason) {
   auto server = std::make_unique<ServerTokenCounter>(base, model, api_key);
-  if (server->countTokens("hello world").isOk()) return server;
+  const Result<int> probe = server->countTokens("hello world");
+  if (probe.isOk()) return server;
+  *fallback_reason = probe.status().message();
   return std::make_unique<ApproximateTokenCounter>();
 }
 

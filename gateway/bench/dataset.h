@@ -51,10 +51,12 @@ class ServerTokenCounter final : public TokenCounter {
   std::string api_key_;
 };
 
-// The server's counter when /tokenize answers for `model`, else the approximate one.
+// The server's counter when /tokenize answers for `model`, else the approximate one, with why
+// /tokenize could not serve in *fallback_reason.
 [[nodiscard]] std::unique_ptr<TokenCounter> makeTokenCounter(const BaseUrl& base,
                                                              const std::string& model,
-                                                             const std::string& api_key);
+                                                             const std::string& api_key,
+                                                             std::string* fallback_reason);
 
 struct RandomDatasetOptions {
   int num_prompts = 1000;

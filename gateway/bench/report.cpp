@@ -97,7 +97,9 @@ nlohmann::json resultJson(const BenchServeConfig& config, const std::string& mod
   json["total_input_tokens"] = m.total_input_tokens;
   json["total_output_tokens"] = m.total_output_tokens;
   json["request_throughput"] = m.request_throughput;
-  json["request_goodput"] = m.request_goodput;
+  // null when no --goodput was given, as vLLM writes it: "not measured", not "none good".
+  json["request_goodput"] =
+      config.goodput.empty() ? nlohmann::json() : nlohmann::json(m.request_goodput);
   json["output_throughput"] = m.output_throughput;
   json["total_token_throughput"] = m.total_token_throughput;
   json["max_output_tokens_per_s"] = m.max_output_tokens_per_s;

@@ -131,9 +131,21 @@ std::vector<double> arrivalOffsets(size_t count, double request_rate, double bur
                                    std::mt19937_64& rng) {
   assert(request_rate > 0.0 && burstiness > 0.0);
   std::vector<double> offsets(count, 0.0);
-  if (!std::isfinite(request_rate)) return offsets;
-  std::gamma_distribution<double> gap(burstiness, 1.0 / (request_rate * burstiness));
-  for (size_t i = 1; i < count; ++i) offsets[i] = offsets[i - 1] + gap(rng);
+  if (!std::isfinite(request_rate) || count == 0) return offsets;
+  // rate * burstiness past a double's range is the infinite limit too (a zero scale would send
+  // everything at once).
+  const bool even = !std::isfinite(request_rate * burstiness);
+  std::gamma_distribution<double> gap(even ? 1.0 : burstiness,
+                                      even ? 1.0 : 1.0 / (request_rate * burstiness));
+  double total = 0.0;
+  for (size_t i = 0; i < count; ++i) {
+    total += even ? 1.0 / request_rate : gap(rng);
+    offsets[i] = total;
+  }
+  if (total > 0.0) {
+    const double scale = static_cast<double>(count) / request_rate / total;
+    for (double& offset : offsets) offset *= scale;
+  }
   return offsets;
 }
 

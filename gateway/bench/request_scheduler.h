@@ -17,9 +17,11 @@
 
 namespace manifold::bench {
 
-// Send offsets in seconds from the start: 0 for the first request, then gaps drawn from a gamma
-// distribution with shape `burstiness` and scale 1 / (rate * burstiness) (mean gap 1 / rate),
-// as vLLM's get_request. All zero for an infinite rate. REQUIRES: rate > 0, burstiness > 0.
+// Send offsets in seconds from the start, as vLLM's get_request: each request (the first too)
+// waits a gap drawn from a gamma distribution with shape `burstiness` and scale
+// 1 / (rate * burstiness) (mean 1 / rate; an infinite burstiness: exactly 1 / rate), and the sums
+// are scaled so that the last request goes at count / rate (vLLM: throughput stable across
+// seeds). All zero for an infinite rate. REQUIRES: rate > 0, burstiness > 0 (may be infinite).
 [[nodiscard]] std::vector<double> arrivalOffsets(size_t count, double request_rate,
                                                  double burstiness, std::mt19937_64& rng);
 

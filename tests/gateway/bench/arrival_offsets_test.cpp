@@ -20,15 +20,14 @@ TEST(ArrivalOffsets, GapsHaveTheRequestedMeanAndBurstiness) {
     std::mt19937_64 rng(7);
     const std::vector<double> offsets = arrivalOffsets(kCount, 20.0, burstiness, rng);
     ASSERT_EQ(offsets.size(), kCount);
-    EXPECT_EQ(offsets[0], 0.0);
     double sum = 0.0, sum_sq = 0.0;
-    for (size_t i = 1; i < kCount; ++i) {
-      const double gap = offsets[i] - offsets[i - 1];
+    for (size_t i = 0; i < kCount; ++i) {
+      const double gap = offsets[i] - (i > 0 ? offsets[i - 1] : 0.0);  // the first waits too
       ASSERT_GE(gap, 0.0);
       sum += gap;
       sum_sq += gap * gap;
     }
-    const double n = kCount - 1;
+    const double n = kCount;
     const double mean = sum / n;
     const double cv2 = (sum_sq / n - mean * mean) / (mean * mean);
     // Within 5 standard errors: the mean's relative error is sqrt(CV^2 / n); the sample CV^2's,
@@ -37,6 +36,20 @@ TEST(ArrivalOffsets, GapsHaveTheRequestedMeanAndBurstiness) {
     const double cv2_tol = 5.0 * std::sqrt((2.0 + 2.0 / burstiness) / n) / burstiness;
     EXPECT_NEAR(mean, 1.0 / 20.0, mean_tol) << "burstiness " << burstiness;
     EXPECT_NEAR(cv2, 1.0 / burstiness, cv2_tol) << "burstiness " << burstiness;
+  }
+}
+
+// As vLLM: the schedule is scaled so that the last request goes at count / rate, and an infinite
+// burstiness (or one whose product with the rate overflows) spaces requests exactly 1 / rate
+// apart; it used to stop the benchmark after its first request (NaN offsets).
+TEST(ArrivalOffsets, EndAtCountOverRateAndAreEvenAtInfiniteBurstiness) {
+  std::mt19937_64 rng(5);
+  const std::vector<double> random = arrivalOffsets(10, 4.0, 0.5, rng);
+  EXPECT_NEAR(random.back(), 2.5, 1e-12);
+  for (double burstiness : {std::numeric_limits<double>::infinity(), 1e308}) {
+    const std::vector<double> even = arrivalOffsets(4, 10.0, burstiness, rng);
+    ASSERT_EQ(even.size(), 4u);
+    for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(even[i], 0.1 * static_cast<double>(i + 1), 1e-12);
   }
 }
 

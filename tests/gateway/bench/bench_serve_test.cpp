@@ -122,6 +122,7 @@ TEST(BenchServe, SavesVllmStyleJsonAndAPlot) {
   EXPECT_TRUE(json.contains("p99_tpot_ms"));
   EXPECT_TRUE(json.contains("median_itl_ms"));
   EXPECT_DOUBLE_EQ(json["mean_ttft_ms"].get<double>(), result->metrics.ttft.mean_ms);
+  EXPECT_TRUE(json["request_goodput"].is_null());  // no --goodput: not measured, as in vLLM
   if (have_gnuplot) {
     std::ifstream png(config.plot, std::ios::binary);
     char magic[8] = {};

@@ -106,6 +106,17 @@ TEST(CalculateMetrics, PeakOutputThroughputUsesOneSecondWindows) {
                    10.0);
 }
 
+// vLLM counts one token per chunk (not usage / chunks) and starts the windows at the earliest
+// successful request's start.
+TEST(CalculateMetrics, PeakOutputThroughputCountsChunksFromTheFirstStart) {
+  RequestResult r = success(3, 10.5, 0.25, 1.45, 4);  // chunks 0.25, 0.65, 1.05, 1.45 s in
+  r.output_tokens = 20;                               // usage says 20 tokens in 4 chunks
+  const auto per_second = outputTokensPerSecond({r}, 12.0);
+  ASSERT_GE(per_second.size(), 2u);
+  EXPECT_DOUBLE_EQ(per_second[0], 2.0);
+  EXPECT_DOUBLE_EQ(per_second[1], 2.0);
+}
+
 TEST(ParseGoodput, AcceptsKnownMetricsInMilliseconds) {
   auto slo = parseGoodput({"ttft:500", "tpot:50.5", "e2el:10000"});
   ASSERT_TRUE(slo.isOk());
