@@ -182,7 +182,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
                                   {"logprobs", nullptr},
                                   {"finish_reason", nullptr}});
       if (plan_.options.return_token_ids) chunk["prompt_token_ids"] = plan_.prompts[0].token_ids;
-      send(std::move(chunk));
+      send(std::move(chunk), i);
     }
   }
 
@@ -256,7 +256,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     }
     json chunk = envelope(plan_.header, true);
     chunk["choices"].push_back(std::move(entry));
-    send(std::move(chunk));
+    send(std::move(chunk), choice_index);
   }
 
   // The style of tool call ids: the engine's parser's, else plan_.tool_call_ids.
@@ -325,7 +325,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
                                     {"delta", std::move(delta)},
                                     {"logprobs", nullptr},
                                     {"finish_reason", nullptr}});
-        send(std::move(chunk));
+        send(std::move(chunk), choice_index);
       }
     }
     json entry = choiceEntry(choice_index, plan_.header.kind, true);
@@ -338,12 +338,20 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     }
     json chunk = envelope(plan_.header, true);
     chunk["choices"].push_back(std::move(entry));
-    send(std::move(chunk));
+    send(std::move(chunk), choice_index);
   }
 
-  void send(json chunk) {
+  // A chunk about one choice. With continuous usage it carries, as vLLM's do, that choice's
+  // prompt tokens and its completion tokens so far (the delta being streamed included).
+  void send(json chunk, size_t choice_index) {
     if (plan_.options.continuous_usage) {
-      chunk["usage"] = usageJson(promptTokens(), completionTokens() + pending_tokens_);
+      const size_t prompt_index = choice_index / static_cast<size_t>(plan_.options.params.n);
+      const int prompt = prompt_tokens_[prompt_index] > 0
+                             ? prompt_tokens_[prompt_index]
+                             : static_cast<int>(plan_.prompts[prompt_index].token_ids.size());
+      const int completion =
+          static_cast<int>(choices_[choice_index].token_ids.size()) + pending_tokens_;
+      chunk["usage"] = usageJson(prompt, completion);
     } else if (plan_.options.include_usage) {
       chunk["usage"] = nullptr;
     }

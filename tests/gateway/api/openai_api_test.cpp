@@ -531,6 +531,25 @@ TEST_F(OpenAiApiTest, ContinuousUsageStatsPutTheUsageSoFarInEveryChunk) {
     previous = completion;
   }
   EXPECT_EQ(previous, 4);
+
+  // With n = 2 each chunk counts its own choice's tokens, as vLLM's do.
+  auto two = client().post(
+      "/v1/completions",
+      completionBody(
+          {{"n", 2},
+           {"stream", true},
+           {"stream_options", {{"include_usage", true}, {"continuous_usage_stats", true}}}}));
+  ASSERT_EQ(two.status, 200);
+  std::map<int, int> per_choice;
+  for (const json& event : chunks(two)) {
+    if (event["choices"].empty()) continue;  // the final usage: the whole request's
+    const int index = event["choices"][0]["index"];
+    const int completion = event["usage"]["completion_tokens"];
+    EXPECT_GE(completion, per_choice[index]);
+    EXPECT_LE(completion, 5);
+    per_choice[index] = completion;
+  }
+  EXPECT_EQ(per_choice, (std::map<int, int>{{0, 5}, {1, 5}}));
 }
 
 TEST_F(OpenAiApiTest, CompletionStreamConcatenatesToTheText) {
