@@ -143,12 +143,14 @@ Status ServerConfig::validate() const {
   if (max_body_bytes <= 0) return fieldError("max_body_bytes", "must be positive");
   // Timeouts become nanosecond clocks: a year is far beyond any use and far inside their range.
   constexpr double kMaxTimeout = 365.0 * 24 * 3600;
+  constexpr double kMinTimeout = 0.001;
   for (const auto& [name, value] :
        {std::pair<const char*, double>{"idle_timeout_s", idle_timeout_s},
         {"header_timeout_s", header_timeout_s},
         {"body_timeout_s", body_timeout_s}}) {
-    if (!(value > 0 && value <= kMaxTimeout)) {
-      return fieldError(name, "must be positive and at most a year (31536000 s)");
+    if (!(value >= kMinTimeout && value <= kMaxTimeout)) {
+      return fieldError(name,
+                        "must be from 0.001 s (they count milliseconds) to a year (31536000 s)");
     }
   }
   if (max_connections < 1) return fieldError("max_connections", "must be positive");
@@ -240,8 +242,9 @@ Status ServerConfig::validate() const {
     for (const auto& [name, value] :
          {std::pair<const char*, double>{"connect_timeout_s", u.connect_timeout_s},
           {"read_timeout_s", u.read_timeout_s}}) {
-      if (!(value > 0 && value <= kMaxTimeout)) {
-        return fieldError(where + "." + name, "must be positive and at most a year (31536000 s)");
+      if (!(value >= kMinTimeout && value <= kMaxTimeout)) {
+        return fieldError(where + "." + name,
+                          "must be from 0.001 s (they count milliseconds) to a year (31536000 s)");
       }
     }
     std::vector<std::string> names = {u.name};

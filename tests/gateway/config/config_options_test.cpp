@@ -94,8 +94,13 @@ TEST(ConfigOptions, ErrorsNameTheKeyPath) {
   EXPECT_EQ(parsed->validate().message(), "engines[1].max_num_seqs: must be from 1 to 1000000");
   parsed->engines[1].max_num_seqs = 4;
   parsed->idle_timeout_s = 1e10;
-  EXPECT_EQ(parsed->validate().message(),
-            "idle_timeout_s: must be positive and at most a year (31536000 s)");
+  EXPECT_EQ(
+      parsed->validate().message(),
+      "idle_timeout_s: must be from 0.001 s (they count milliseconds) to a year (31536000 s)");
+  parsed->idle_timeout_s = 0.0001;  // 0 ms: every connection would time out at once
+  EXPECT_EQ(
+      parsed->validate().message(),
+      "idle_timeout_s: must be from 0.001 s (they count milliseconds) to a year (31536000 s)");
   parsed->idle_timeout_s = 5;
   parsed->drain_timeout_s = 1e300;
   EXPECT_EQ(parsed->validate().message(), "drain_timeout_s: must be from 0 to a year (31536000 s)");
@@ -203,11 +208,13 @@ TEST(ConfigOptions, ValidationCatchesNameClashesAndMissingModels) {
   config.upstreams = {{"r", {}, "http://h", "", ""}};
   config.upstreams[0].read_timeout_s = 0;
   EXPECT_EQ(config.validate().message(),
-            "upstreams[0].read_timeout_s: must be positive and at most a year (31536000 s)");
+            "upstreams[0].read_timeout_s: must be from 0.001 s (they count milliseconds) to a year "
+            "(31536000 s)");
   config.upstreams[0].read_timeout_s = 1;
   config.upstreams[0].connect_timeout_s = 1e10;
   EXPECT_EQ(config.validate().message(),
-            "upstreams[0].connect_timeout_s: must be positive and at most a year (31536000 s)");
+            "upstreams[0].connect_timeout_s: must be from 0.001 s (they count milliseconds) to a "
+            "year (31536000 s)");
   config.upstreams.clear();
   config.engines[0].model = "/no/such/dir";
   EXPECT_EQ(config.validate().message(), "engines[0].model: `/no/such/dir` is not a directory");
