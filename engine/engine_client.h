@@ -43,6 +43,8 @@ struct EngineInfo {
   int max_model_len = 0;
   int vocab_size = 0;
   int block_size = 0;
+  // Sequences one step runs, so the most samples (n) one request may ask for; 0: no limit.
+  int max_num_seqs = 0;
   // One line on what was loaded: architecture, layers, parameters, weight dtype and memory, KV
   // blocks, backend (ModelRunner::summary); empty for engines that load no model.
   std::string summary;

@@ -77,6 +77,15 @@ Status ServedModel::availability() const {
   return Status::ok();
 }
 
+int ServedModel::maxSamplesPerEngineRequest() const {
+  int limit = 0;
+  for (const auto& replica : replicas_) {
+    const int own = replica->info().max_num_seqs;
+    if (own > 0 && (limit == 0 || own < limit)) limit = own;
+  }
+  return limit;
+}
+
 ReplicaLease ServedModel::lease(std::span<const int32_t> prompt, int64_t max_new_tokens) {
   assert(state() == State::kReady && !remote_);
   std::vector<ReplicaLoad> loads(replicas_.size());

@@ -102,6 +102,9 @@ class ServedModel {
   [[nodiscard]] const PromptCodec& codec() const { return *codec_; }
   [[nodiscard]] const EngineInfo& info() const { return replicas_.front()->info(); }
   [[nodiscard]] size_t numReplicas() const { return replicas_.size(); }
+  // The most samples (n) one engine request may run on any replica; 0: no limit. A request
+  // asking for more is split across several engine requests.
+  [[nodiscard]] int maxSamplesPerEngineRequest() const;
   [[nodiscard]] EngineClient& replica(size_t i) const { return *replicas_[i]; }
   // Picks a replica for `prompt` by the model's policy and charges it `prompt + max_new_tokens`.
   [[nodiscard]] ReplicaLease lease(std::span<const int32_t> prompt, int64_t max_new_tokens);

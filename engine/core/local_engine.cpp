@@ -58,6 +58,7 @@ Result<std::unique_ptr<LocalEngine>> LocalEngine::create(const EngineCoreConfig&
                                                          std::unique_ptr<Tokenizer> tokenizer,
                                                          EngineInfo info) {
   RETURN_IF_ERROR(EngineCore::checkConfig(core_config, *executor));
+  info.max_num_seqs = core_config.scheduler.max_num_seqs;
   return std::unique_ptr<LocalEngine>(
       new LocalEngine(core_config, std::move(executor), std::move(tokenizer), std::move(info)));
 }

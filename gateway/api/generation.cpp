@@ -64,30 +64,46 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     choices_.resize(num_prompts * static_cast<size_t>(n));
     prompt_tokens_.assign(num_prompts, 0);
     prompt_logprobs_.resize(num_prompts);
-    stream_done_.assign(num_prompts, false);
   }
 
   void start() {
     self_ = shared_from_this();
     const SamplingParams& params = plan_.options.params;
+    // A prompt's n samples run in one engine request when they fit one batch (they share the
+    // prompt's KV blocks); more are split into requests of at most max_num_seqs samples, as
+    // vLLM fans n out into separate requests. The parts after the first draw from seeds of their
+    // own, derived from the request's, so seeded answers stay reproducible and distinct.
+    const int limit = model_.maxSamplesPerEngineRequest();
+    const int part_size = limit > 0 ? std::min(params.n, limit) : params.n;
     for (size_t i = 0; i < plan_.prompts.size(); ++i) {
       const PreparedPrompt& prompt = plan_.prompts[i];
-      ReplicaLease lease = model_.lease(prompt.token_ids, *params.max_tokens * params.n);
-      if (plan_.on_routed) plan_.on_routed("replica-" + std::to_string(lease.replicaIndex()));
-      EngineRequest request;
-      request.request_id = plan_.header.id + "-" + std::to_string(i);
-      request.prompt_token_ids = prompt.token_ids;
-      request.params = params;
-      request.priority = plan_.options.priority;
-      auto stream = lease.engine().submit(std::move(request));
-      if (!stream.isOk()) {
-        abortAll();
-        fail(stream.status());
-        return;
+      for (int first = 0; first < params.n; first += part_size) {
+        const int count = std::min(part_size, params.n - first);
+        ReplicaLease lease = model_.lease(prompt.token_ids, *params.max_tokens * count);
+        if (plan_.on_routed) plan_.on_routed("replica-" + std::to_string(lease.replicaIndex()));
+        EngineRequest request;
+        request.request_id = plan_.header.id + "-" + std::to_string(i);
+        if (first > 0) request.request_id += "-" + std::to_string(first);
+        request.prompt_token_ids = prompt.token_ids;
+        request.params = params;
+        request.params.n = count;
+        if (first > 0 && params.seed) {
+          request.params.seed = *params.seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(first);
+        }
+        request.priority = plan_.options.priority;
+        std::string request_id = request.request_id;
+        auto stream = lease.engine().submit(std::move(request));
+        if (!stream.isOk()) {
+          abortAll();
+          fail(stream.status());
+          return;
+        }
+        parts_.push_back({i, static_cast<size_t>(first), count});
+        request_ids_.push_back(std::move(request_id));
+        leases_.push_back(std::move(lease));
+        streams_.push_back(std::move(stream).value());
+        stream_done_.push_back(false);
       }
-      request_ids_.push_back(plan_.header.id + "-" + std::to_string(i));
-      leases_.push_back(std::move(lease));
-      streams_.push_back(std::move(stream).value());
     }
     std::weak_ptr<GenerationJob> weak = weak_from_this();
     exchange_->onCancel([weak] {
@@ -133,7 +149,9 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     finish();
   }
 
-  void consume(size_t prompt_index, RequestOutput& output) {
+  void consume(size_t part, RequestOutput& output) {
+    const size_t prompt_index = parts_[part].prompt_index;
+    const int part_n = parts_[part].count;
     if (!output.error.isOk() && error_.isOk()) error_ = output.error;
     if (output.num_prompt_tokens > 0) prompt_tokens_[prompt_index] = output.num_prompt_tokens;
     if (!output.prompt_logprobs.empty()) {
@@ -141,7 +159,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     }
     const int n = plan_.options.params.n;
     for (SequenceDelta& delta : output.deltas) {
-      if (delta.index < 0 || delta.index >= n) continue;
+      if (delta.index < 0 || delta.index >= part_n) continue;
       if (plan_.echo_only) {
         // The drawn token was only the price of the prompt's logprobs.
         delta.token_ids.clear();
@@ -153,8 +171,8 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
           delta.stop_token_id.reset();
         }
       }
-      size_t choice_index =
-          prompt_index * static_cast<size_t>(n) + static_cast<size_t>(delta.index);
+      size_t choice_index = prompt_index * static_cast<size_t>(n) + parts_[part].first_choice +
+                            static_cast<size_t>(delta.index);
       ChoiceState& choice = choices_[choice_index];
       if (plan_.options.stream && !cancelled_) {
         pending_tokens_ = static_cast<int>(delta.token_ids.size());  // counted in chunk usage
@@ -519,6 +537,14 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   std::shared_ptr<GenerationJob> self_;  // keeps the job alive until finish()
 
   // Strand-only state.
+  // Which prompt's samples each engine request runs: its choices start at
+  // prompt_index * n + first_choice.
+  struct Part {
+    size_t prompt_index = 0;
+    size_t first_choice = 0;
+    int count = 0;  // its n
+  };
+  std::vector<Part> parts_;  // per engine request, as leases_, request_ids_ and streams_
   std::vector<ReplicaLease> leases_;
   std::vector<std::string> request_ids_;
   std::vector<std::shared_ptr<RequestStream>> streams_;

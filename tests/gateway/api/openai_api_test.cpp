@@ -986,6 +986,52 @@ TEST_F(OpenAiApiTest, TokenizeAndDetokenizeUseTheModelsTokenizer) {
   EXPECT_EQ(chat.json()["count"], promptTokens("user: Hi\nassistant: ", false));
 }
 
+// n beyond the engine's max_num_seqs is split into engine requests of at most that many samples
+// (vLLM fans n out into separate requests): every choice comes back, indexed in order, streamed or
+// not; seeded parts draw from seeds of their own, so the answer is reproducible.
+TEST(GatewayServer, NBeyondMaxNumSeqsIsSplitAcrossEngineRequests) {
+  TestModel small{.id = "small"};
+  small.engine.max_num_seqs = 4;
+  TestGateway gateway({small});
+  HttpClient client(gateway.port());
+  const json body = {{"model", "small"}, {"prompt", json::array({"Once", "upon"})},
+                     {"n", 10},          {"max_tokens", 3},
+                     {"temperature", 1}, {"seed", 5}};
+  auto result = client.post("/v1/completions", body);
+  ASSERT_EQ(result.status, 200) << result.body;
+  const json choices = result.json()["choices"];
+  ASSERT_EQ(choices.size(), 20u);
+  for (size_t i = 0; i < 20; ++i) {
+    EXPECT_EQ(choices[i]["index"], i);
+    EXPECT_EQ(choices[i]["text"].get<std::string>().size(), 3u);
+  }
+  EXPECT_EQ(result.json()["usage"]["completion_tokens"], 60);
+  auto submitted = gateway.engine("small").submitted();
+  ASSERT_EQ(submitted.size(), 6u);  // 4 + 4 + 2 samples for each of the 2 prompts
+  std::set<uint64_t> seeds;
+  for (const EngineRequest& r : submitted) {
+    EXPECT_LE(r.params.n, 4);
+    seeds.insert(*r.params.seed);
+  }
+  EXPECT_EQ(seeds.size(), 3u);  // one per part, the same for both prompts
+  EXPECT_EQ(client.post("/v1/completions", body).json()["choices"], choices);
+
+  json streamed_body = body;
+  streamed_body["stream"] = true;
+  auto streamed = client.post("/v1/completions", streamed_body);
+  ASSERT_EQ(streamed.status, 200);
+  std::map<int, std::string> texts;
+  for (const std::string& data : streamed.sseData()) {
+    if (data == "[DONE]") continue;
+    const json chunk = json::parse(data);
+    for (const json& choice : chunk["choices"]) {
+      texts[choice["index"].get<int>()] += choice["text"].get<std::string>();
+    }
+  }
+  ASSERT_EQ(texts.size(), 20u) << streamed.body.substr(0, 600);
+  for (size_t i = 0; i < 20; ++i) EXPECT_EQ(texts[static_cast<int>(i)], choices[i]["text"]) << i;
+}
+
 // When the drain times out, generations still running are aborted and their streams end as an
 // abort says (finish_reason "abort", then [DONE]) before the server stops; they used to be cut
 // after their headers, and their jobs were never released.

@@ -21,6 +21,7 @@ FakeEngine::FakeEngine(FakeEngineOptions options)
   info_.max_model_len = options.max_model_len;
   info_.vocab_size = tokenizer_->vocabSize();
   info_.block_size = 16;
+  info_.max_num_seqs = options.max_num_seqs;
   held_ = options.start_held;
   thread_ = std::thread([this] { loop(); });
 }
@@ -55,6 +56,9 @@ int32_t FakeEngine::tokenFor(uint64_t seed, int step, int seq, bool random) {
 Result<std::shared_ptr<RequestStream>> FakeEngine::submit(EngineRequest request) {
   RETURN_IF_ERROR(request.params.validate(info_.vocab_size));
   if (request.prompt_token_ids.empty()) return invalidArgument("empty prompt");
+  if (info_.max_num_seqs > 0 && request.params.n > info_.max_num_seqs) {
+    return invalidArgument("n exceeds max_num_seqs");
+  }
   int max_tokens = request.params.max_tokens.value_or(
       info_.max_model_len - static_cast<int>(request.prompt_token_ids.size()));
   if (static_cast<int>(request.prompt_token_ids.size()) + max_tokens > info_.max_model_len) {
