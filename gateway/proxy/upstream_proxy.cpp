@@ -6,8 +6,11 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
@@ -41,8 +44,16 @@ std::string joinPath(const std::string& prefix, const std::string& target) {
 }
 
 // Both stream kinds behind one interface for the call below.
+// What UpstreamProxy::abortAll() needs of a call, whatever its stream type.
+class AbortableCall {
+ public:
+  virtual ~AbortableCall() = default;
+  // Thread-safe: ends the call for a server that stops (a drain that timed out).
+  virtual void abortForShutdown() = 0;
+};
+
 template <class Stream>
-class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
+class ProxyCall : public AbortableCall, public std::enable_shared_from_this<ProxyCall<Stream>> {
  public:
   ProxyCall(Stream stream, tcp::resolver resolver, HttpUrl url, const UpstreamTarget& target,
             http::request<http::string_body> req, std::shared_ptr<Exchange> exchange,
@@ -65,6 +76,29 @@ class ProxyCall : public std::enable_shared_from_this<ProxyCall<Stream>> {
       self->resolver_.cancel();
       beast::error_code ignored;
       self->tcp().socket().close(ignored);
+    });
+  }
+
+  // The client is told, as a local generation's stream is told by its abort: an error event
+  // before the stream is cut, or a 503 when nothing was sent yet.
+  void abortForShutdown() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      if (self->cancelled_ || self->failed_) return;
+      self->failed_ = true;
+      self->reportError("shutdown");
+      const std::string message = "The server is shutting down; the upstream model server at " +
+                                  self->url_.host + ":" + self->url_.port + " was still answering.";
+      if (self->streaming_) {
+        std::string event = "data: " + dumpJson(errorJson(503, message)) + "\n\n";
+        self->exchange_->post([exchange = self->exchange_, event = std::move(event)]() mutable {
+          exchange->write(std::move(event));
+          exchange->abortStream();
+        });
+      } else {
+        self->respondError(503, message);
+      }
+      self->resolver_.cancel();
+      self->closeUpstream();
     });
   }
 
@@ -292,7 +326,26 @@ struct UpstreamProxy::Impl {
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
   ssl::context tls{ssl::context::tls_client};
   std::thread thread;
+  std::mutex mu;
+  std::vector<std::weak_ptr<AbortableCall>> calls;  // guarded by mu; expired ones pruned
+
+  void track(const std::shared_ptr<AbortableCall>& call) {
+    std::lock_guard<std::mutex> lock(mu);
+    std::erase_if(calls, [](const std::weak_ptr<AbortableCall>& c) { return c.expired(); });
+    calls.push_back(call);
+  }
 };
+
+void UpstreamProxy::abortAll() {
+  std::vector<std::shared_ptr<AbortableCall>> live;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    for (const auto& weak : impl_->calls) {
+      if (auto call = weak.lock()) live.push_back(std::move(call));
+    }
+  }
+  for (const auto& call : live) call->abortForShutdown();
+}
 
 UpstreamProxy::UpstreamProxy() : impl_(std::make_unique<Impl>()) {
   configureTlsClient(impl_->tls);
@@ -344,12 +397,14 @@ void UpstreamProxy::forward(const UpstreamTarget& target, const std::string& met
         beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(strand), impl_->tls),
         tcp::resolver(strand), std::move(*url), target, std::move(req), client, std::move(record));
     start(call);
+    impl_->track(call);
     net::post(strand, [call] { call->start(); });
   } else {
     auto call = std::make_shared<ProxyCall<beast::tcp_stream>>(
         beast::tcp_stream(strand), tcp::resolver(strand), std::move(*url), target, std::move(req),
         client, std::move(record));
     start(call);
+    impl_->track(call);
     net::post(strand, [call] { call->start(); });
   }
 }

@@ -50,6 +50,7 @@ bool GatewayServer::shutdown(std::chrono::milliseconds drain_timeout) {
     // (finish_reason "abort", [DONE]) before the io threads stop; they used to be cut mid-way,
     // and their jobs were never released.
     registry_->abortAll();
+    if (proxy_ != nullptr) proxy_->abortAll();
     http_->drain(kAbortGrace);
   }
   http_->stop();

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -176,6 +177,32 @@ TEST(UpstreamProxyLimits, AStreamTheUpstreamBreaksEndsWithAnErrorEventAndNoFinal
   json event = json::parse(got.substr(error + 6, line_end - error - 6));
   EXPECT_TRUE(event["error"]["message"].is_string());
   EXPECT_EQ(got.find("\r\n0\r\n\r\n"), std::string::npos) << "the stream ended cleanly: " << got;
+}
+
+// A server whose drain times out tells a proxied stream it is shutting down (an error event, no
+// [DONE]) instead of cutting it mid-way, and counts the call as reason "shutdown".
+TEST(UpstreamProxyLimits, AStreamCutByAShutdownEndsWithAnErrorEvent) {
+  ScriptedUpstream upstream([](int fd) {
+    sendAll(fd,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n"
+            "f\r\ndata: {\"n\":1}\n\n\r\n");
+    std::this_thread::sleep_for(1500ms);  // still answering when the front stops
+  });
+  auto front = frontFor(upstream.port());
+  UpstreamErrors errors(*front);
+  auto streamed = std::async(std::launch::async, [&] {
+    return HttpClient(front->port())
+        .requestAndCut("/v1/completions",
+                       {{"model", "scripted"}, {"prompt", "Hi"}, {"stream", true}}, 1u << 20);
+  });
+  std::this_thread::sleep_for(200ms);  // the first event is relayed
+  EXPECT_FALSE(front->server().shutdown(100ms));
+  const std::string got = streamed.get();
+  ASSERT_NE(got.find("data: {\"n\":1}"), std::string::npos) << got;
+  EXPECT_NE(got.find("shutting down"), std::string::npos) << got;
+  EXPECT_EQ(got.find("[DONE]"), std::string::npos) << got;
+  EXPECT_EQ(errors.reported(), std::vector<std::string>{"scripted:shutdown"});
 }
 
 // What the upstream answers besides a plain success: its Retry-After comes through; a redirect,
