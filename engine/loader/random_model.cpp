@@ -148,8 +148,8 @@ Result<int64_t> tokenizerVocabSize(const std::filesystem::path& tokenizer_json) 
   return max_id + 1;
 }
 
-Status copyTokenizer(const std::filesystem::path& from, const std::filesystem::path& to,
-                     int64_t model_vocab_size) {
+// The tokenizer in `from` can pair with a model of model_vocab_size ids.
+Status checkTokenizer(const std::filesystem::path& from, int64_t model_vocab_size) {
   const std::filesystem::path tokenizer_json = from / "tokenizer.json";
   std::error_code ec;
   if (!std::filesystem::exists(tokenizer_json, ec)) {
@@ -161,6 +161,12 @@ Status copyTokenizer(const std::filesystem::path& from, const std::filesystem::p
                            " token ids but the model's vocab_size is " +
                            std::to_string(model_vocab_size));
   }
+  return Status::ok();
+}
+
+// Copies the tokenizer files that `from` has. REQUIRES: checkTokenizer passed.
+Status copyTokenizer(const std::filesystem::path& from, const std::filesystem::path& to) {
+  std::error_code ec;
   for (const char* name : kTokenizerFiles) {
     if (!std::filesystem::exists(from / name, ec)) continue;
     std::filesystem::copy_file(from / name, to / name,
@@ -266,13 +272,27 @@ Status writeRandomModel(const RandomModelOptions& options) {
   ModelConfig config = options.config;
   config.torch_dtype = options.dtype;
   RETURN_IF_ERROR(config.validate());
-  if (!(options.init_std > 0.0)) return invalidArgument("init_std must be positive");
+  // A weight std past 1 is no initialisation (and overflows F16 and BF16 activations at once).
+  if (!(options.init_std > 0.0 && options.init_std <= 1.0)) {
+    return invalidArgument("init_std must be in (0, 1]");
+  }
+  // Everything is checked before the folder is touched, and an existing model is never written
+  // over: files of another model left beside the new ones (a tokenizer of another vocabulary)
+  // would make a folder that loads and lies.
+  if (options.tokenizer_dir) {
+    RETURN_IF_ERROR(checkTokenizer(*options.tokenizer_dir, config.vocab_size));
+  }
   std::error_code ec;
+  if (std::filesystem::exists(options.out_dir, ec) &&
+      !(std::filesystem::is_directory(options.out_dir, ec) &&
+        std::filesystem::is_empty(options.out_dir, ec))) {
+    return invalidArgument(options.out_dir.string() +
+                           ": already exists and is not an empty folder; choose a new one");
+  }
   std::filesystem::create_directories(options.out_dir, ec);
   if (ec) return internalError(options.out_dir.string() + ": cannot create: " + ec.message());
-  if (options.tokenizer_dir) {
-    RETURN_IF_ERROR(copyTokenizer(*options.tokenizer_dir, options.out_dir, config.vocab_size));
-  }
+  if (options.tokenizer_dir)
+    RETURN_IF_ERROR(copyTokenizer(*options.tokenizer_dir, options.out_dir));
   RETURN_IF_ERROR(writeTextFile(options.out_dir / "config.json", modelConfigToJson(config)));
   nlohmann::json generation;
   if (config.bos_token_id) generation["bos_token_id"] = *config.bos_token_id;

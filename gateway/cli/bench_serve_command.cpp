@@ -12,6 +12,7 @@
 #include <string>
 
 #include "gateway/bench/bench_serve.h"
+#include "gateway/cli/cli_checks.h"
 #include "gateway/cli/commands.h"
 
 namespace manifold::cli {
@@ -68,7 +69,9 @@ void addBenchServeCommand(CLI::App& app) {
                   "Most requests in flight (0: no limit)")
       ->capture_default_str();
   cmd->add_flag("--ignore-eos", config->ignore_eos, "Send ignore_eos so outputs reach max tokens");
-  cmd->add_option("--seed", config->seed, "Seed of prompts and arrivals")->capture_default_str();
+  cmd->add_option("--seed", config->seed, "Seed of prompts and arrivals")
+      ->capture_default_str()
+      ->check(unsigned64());
   cmd->add_option("--goodput", config->goodput, "SLOs in ms: ttft:MS tpot:MS e2el:MS");
   cmd->add_option("--num-warmups", config->num_warmups, "Warmup requests before measuring")
       ->capture_default_str();

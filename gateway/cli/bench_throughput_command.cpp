@@ -24,6 +24,7 @@
 #include "engine/core/local_engine.h"
 #include "engine/core/offline_generate.h"
 #include "engine/engine_observer.h"
+#include "gateway/cli/cli_checks.h"
 #include "gateway/cli/commands.h"
 
 namespace manifold::cli {
@@ -147,7 +148,7 @@ int run(const BenchThroughputArgs& args) {
     std::cerr << "manifold bench throughput: " << engine.status().toString() << "\n";
     return 1;
   }
-  if (args.input_len + args.output_len > (*engine)->info().max_model_len) {
+  if (static_cast<int64_t>(args.input_len) + args.output_len > (*engine)->info().max_model_len) {
     std::cerr << "manifold bench throughput: input-len + output-len exceeds max_model_len "
               << (*engine)->info().max_model_len << "\n";
     return 1;
@@ -220,16 +221,18 @@ void addBenchThroughputCommand(CLI::App& app) {
       "throughput", "Offline throughput of a local engine (like `vllm bench throughput`)");
   cmd->add_option("--model", args->model_dir, "Model folder (config.json, safetensors, tokenizer)")
       ->required();
-  cmd->add_option("--num-prompts", args->num_prompts, "Requests")->check(CLI::PositiveNumber);
+  // Requests are built up front: their count and lengths are bounded so that a typo is an error,
+  // not gigabytes of prompts.
+  cmd->add_option("--num-prompts", args->num_prompts, "Requests")->check(CLI::Range(1, 1000000));
   cmd->add_option("--input-len", args->input_len, "Prompt tokens per request")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--output-len", args->output_len, "Output tokens per request")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--max-num-seqs", args->max_num_seqs, "Sequences per batch")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1000000));
   cmd->add_option("--max-num-batched-tokens", args->max_num_batched_tokens, "Tokens per batch")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--threads", args->threads, "CPU threads")->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1 << 24));
+  cmd->add_option("--threads", args->threads, "CPU threads")->check(CLI::Range(1, 1024));
   cmd->add_option("--kv-cache-space", args->kv_cache_space_gib, "KV cache memory in GiB");
   cmd->add_option("--num-kv-blocks", args->num_kv_blocks, "KV blocks (overrides the space)");
   cmd->add_option("--block-size", args->block_size, "Tokens per KV block")
@@ -250,7 +253,8 @@ void addBenchThroughputCommand(CLI::App& app) {
                   "(CPUs with AVX-512 VNNI)")
       ->check(CLI::IsMember({"none", "int8", "w8a8"}));
   cmd->add_flag("--no-prefix-caching", args->no_prefix_caching, "Disable prefix caching");
-  cmd->add_option("--seed", args->seed, "Seed of the random prompts and sampling");
+  cmd->add_option("--seed", args->seed, "Seed of the random prompts and sampling")
+      ->check(unsigned64());
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args] {
     const int code = run(*args);

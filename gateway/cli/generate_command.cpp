@@ -27,6 +27,7 @@
 #include "engine/structured_output/token_bytes_index.h"
 #include "engine/tokenizer/incremental_detokenizer.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "gateway/cli/cli_checks.h"
 #include "gateway/cli/commands.h"
 
 namespace manifold::cli {
@@ -279,7 +280,7 @@ int runGenerate(const GenerateArgs& args) {
     out["decode_tokens_per_s"] = decode_tps;
     std::cout << out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   } else {
-    std::cout << args.prompt << result->text << "\n";
+    std::cout << result->text << "\n";  // the completion (the prompt is the caller's)
     if (args.verbose) {
       std::fprintf(stderr, "prefill %zu tokens: %.1f tok/s; decode %d tokens: %.1f tok/s\n",
                    result->prompt_ids.size(), prefill_tps, decode_tokens, decode_tps);
@@ -303,7 +304,7 @@ void addGenerateCommand(CLI::App& app) {
   cmd->add_option("--top-p", args->top_p, "Nucleus sampling mass in (0, 1]");
   cmd->add_option("--top-k", args->top_k, "Keep the k most likely tokens (0: off)");
   cmd->add_option("--min-p", args->min_p, "Drop tokens below min_p x the top probability");
-  cmd->add_option("--seed", args->seed, "Sampling seed (default: random)");
+  cmd->add_option("--seed", args->seed, "Sampling seed (default: random)")->check(unsigned64());
   cmd->add_option("--threads", args->threads, "CPU threads")->capture_default_str();
   cmd->add_option(
          "--dtype", args->dtype,

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/loader/random_model.h"
+#include "gateway/cli/cli_checks.h"
 #include "gateway/cli/commands.h"
 
 namespace manifold::cli {
@@ -88,7 +89,7 @@ void addMakeRandomModelCommand(CLI::App& app) {
   cmd->add_option("--out", args->out, "Output folder (created)")->required();
   cmd->add_option("--tokenizer", args->tokenizer,
                   "Folder whose tokenizer files are copied (vocab must fit the model's)");
-  cmd->add_option("--seed", args->seed, "RNG seed")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "RNG seed")->capture_default_str()->check(unsigned64());
   cmd->add_option("--init-std", args->init_std, "Std of the normal weights")->capture_default_str();
   cmd->add_option("--quantization", args->quantization,
                   "none; int8 or w8a8: write a compressed-tensors INT8 checkpoint (I8 linear "

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 #include "engine/loader/model_tensors.h"
 #include "engine/loader/safetensors.h"
@@ -213,6 +214,39 @@ TEST(WriteRandomModel, RefusesATokenizerLargerThanTheVocabulary) {
   EXPECT_NE(status.message().find("tokenizer has 512 token ids but the model's vocab_size is 384"),
             std::string::npos)
       << status.message();
+  EXPECT_FALSE(fs::exists(options.out_dir));  // checked before the folder is made
+}
+
+// A folder that holds anything is not written into: a model left there (its tokenizer of another
+// vocabulary, say) would be mixed with the new one. An empty folder is fine.
+TEST(WriteRandomModel, RefusesAFolderThatIsNotEmpty) {
+  RandomModelOptions options;
+  options.config = *randomModelPreset("tiny-llama");
+  options.out_dir = freshDir();
+  ASSERT_TRUE(writeRandomModel(options).isOk());
+  const std::string weights = readBytes(options.out_dir / "model.safetensors");
+  options.seed = 99;
+  const Status again = writeRandomModel(options);
+  EXPECT_EQ(again.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(again.message().find("already exists and is not an empty folder"), std::string::npos)
+      << again.message();
+  EXPECT_EQ(readBytes(options.out_dir / "model.safetensors"), weights);  // untouched
+  fs::path empty = freshDir("-empty");
+  fs::create_directories(empty);
+  options.out_dir = empty;
+  EXPECT_TRUE(writeRandomModel(options).isOk());
+}
+
+TEST(WriteRandomModel, RefusesAnInitStdThatIsNoInitialisation) {
+  RandomModelOptions options;
+  options.config = *randomModelPreset("tiny-llama");
+  options.out_dir = freshDir();
+  for (double std : {0.0, -0.02, 2.0, std::numeric_limits<double>::infinity(),
+                     std::numeric_limits<double>::quiet_NaN()}) {
+    options.init_std = std;
+    EXPECT_EQ(writeRandomModel(options).code(), StatusCode::kInvalidArgument) << std;
+  }
+  EXPECT_FALSE(fs::exists(options.out_dir));
 }
 
 }  // namespace
