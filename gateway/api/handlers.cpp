@@ -185,6 +185,13 @@ void handleChatCompletions(RequestContext& ctx, const nlohmann::ordered_json& bo
   ChatRequest& request = parsed.value();
   Status valid = prepareOptions(model, request.options);
   if (!valid.isOk()) return respondError(ctx, valid);
+  // As vLLM (tools with tool_choice "auto", given or by default): answers can only be read for
+  // calls with a parser; agent clients take this 400 as "no tool support here".
+  if (request.wants_tool_calls && model.options().tool_call_parser.empty()) {
+    return respondError(ctx, invalidArgument("\"auto\" tool choice requires "
+                                             "--enable-auto-tool-choice and --tool-call-parser to "
+                                             "be set"));
+  }
 
   PreparedPrompt prompt;
   auto ids = renderAndEncode(model, request.messages, request.template_options,

@@ -589,6 +589,31 @@ TEST_F(OpenAiApiTest, CompletionStreamSendsAChunkForATokenWhoseTextIsHeldBack) {
 
 // --tool-call-parser hermes: the answer's call comes back as `tool_calls`, the text before it
 // as content, and finish_reason "tool_calls" (as vLLM answers).
+// As vLLM: tools with tool_choice "auto" (given, or by default) need a tool-call parser; "none",
+// "required" and a named function do not.
+TEST_F(OpenAiApiTest, AutoToolChoiceNeedsAToolCallParser) {
+  const json tools = json::array(
+      {{{"type", "function"}, {"function", {{"name", "f"}, {"parameters", json::object()}}}}});
+  for (const json& choice : {json("auto"), json()}) {
+    json body = chatBody({{"tools", tools}});
+    if (!choice.is_null()) body["tool_choice"] = choice;
+    auto refused = client().post("/v1/chat/completions", body);
+    EXPECT_EQ(refused.status, 400) << refused.body;
+    EXPECT_NE(refused.body.find("--enable-auto-tool-choice and --tool-call-parser"),
+              std::string::npos)
+        << refused.body;
+  }
+  EXPECT_EQ(client()
+                .post("/v1/chat/completions", chatBody({{"tools", tools}, {"tool_choice", "none"}}))
+                .status,
+            200);
+  EXPECT_EQ(client()
+                .post("/v1/chat/completions",
+                      chatBody({{"model", "tools"}, {"tools", tools}, {"tool_choice", "auto"}}))
+                .status,
+            200);
+}
+
 TEST_F(OpenAiApiTest, ChatAnswersToolCallsInOpenAisShape) {
   auto result = client().post("/v1/chat/completions", toolRequest({}));
   ASSERT_EQ(result.status, 200) << result.body;

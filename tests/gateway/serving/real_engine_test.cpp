@@ -183,7 +183,9 @@ TEST_F(RealEngineTest, StreamCutByTheClientFreesItsKvBlocks) {
 TEST_F(RealEngineTest, MutatedRequestsGetAnAnswerOrAnOpenAiErrorAndFreeTheirBlocks) {
   const FuzzTally tally =
       sendMutatedRequests(server_->port(), fuzzSeedRequests("stories", "stories"), 80, 0xfeed0000);
-  EXPECT_GT(tally.successes, 50);
+  // stories has no tool-call parser: the seeds with tools and tool_choice "auto" are 400s, as
+  // in vLLM.
+  EXPECT_GT(tally.successes, 40);
   EXPECT_GT(tally.errors, 250);
   const json replica = idleReplica();
   EXPECT_EQ(replica["num_running"], 0);
