@@ -467,7 +467,22 @@ Result<json> parseMessages(const json* messages) {
   return out;
 }
 
-Result<json> parseTemplateOptions(const Fields& f) {
+Result<json> parseTemplateOptions(const Fields& request) {
+  const json* kwargs = request.get("chat_template_kwargs");
+  if (kwargs != nullptr && !kwargs->is_object()) {
+    return typeError("chat_template_kwargs", "an object");
+  }
+  // vLLM applies chat_template_kwargs over the request's own add_generation_prompt,
+  // continue_final_message and tools (serving_engine: _chat_template_kwargs.update(...)).
+  json lifted = json::object();
+  for (const char* key : {"add_generation_prompt", "continue_final_message", "tools"}) {
+    if (const json* value = request.get(key)) lifted[key] = *value;
+    if (kwargs != nullptr) {
+      const auto it = kwargs->find(key);
+      if (it != kwargs->end() && !it->is_null()) lifted[key] = *it;
+    }
+  }
+  const Fields f(lifted);
   json options = json::object();
   ASSIGN_OR_RETURN(std::optional<bool> add_generation_prompt, f.boolean("add_generation_prompt"));
   ASSIGN_OR_RETURN(std::optional<bool> continue_final, f.boolean("continue_final_message"));
@@ -508,7 +523,7 @@ Result<json> parseTemplateOptions(const Fields& f) {
     }
     options["tools"] = *tools;
   }
-  if (const json* choice = f.get("tool_choice")) {
+  if (const json* choice = request.get("tool_choice")) {
     if (choice->is_object()) {
       // A named function: {"type": "function", "function": {"name": ...}}; parseChatRequest
       // finds it among the tools.
@@ -526,10 +541,7 @@ Result<json> parseTemplateOptions(const Fields& f) {
                        "\"none\", \"auto\", \"required\" or {\"type\": \"function\", ...}");
     }
   }
-  if (const json* kwargs = f.get("chat_template_kwargs")) {
-    if (!kwargs->is_object()) return typeError("chat_template_kwargs", "an object");
-    options["chat_template_kwargs"] = *kwargs;
-  }
+  if (kwargs != nullptr) options["chat_template_kwargs"] = *kwargs;
   return options;
 }
 

@@ -589,6 +589,26 @@ TEST_F(OpenAiApiTest, CompletionStreamSendsAChunkForATokenWhoseTextIsHeldBack) {
 
 // --tool-call-parser hermes: the answer's call comes back as `tool_calls`, the text before it
 // as content, and finish_reason "tool_calls" (as vLLM answers).
+// As vLLM, chat_template_kwargs apply over the request's add_generation_prompt (and
+// continue_final_message and tools): the render is the one the top-level field gives.
+TEST_F(OpenAiApiTest, ChatTemplateKwargsOverrideTheRequestsTemplateOptions) {
+  const json messages = json::array({{{"role", "user"}, {"content", "Hi"}}});
+  auto tokens = [&](const json& extra) {
+    json body = {{"model", "fake"}, {"messages", messages}};
+    for (auto& [k, v] : extra.items()) body[k] = v;
+    auto result = client().post("/tokenize", body);
+    EXPECT_EQ(result.status, 200) << result.body;
+    return result.json()["tokens"];
+  };
+  const json plain = tokens(json::object());
+  const json without = tokens({{"add_generation_prompt", false}});
+  ASSERT_NE(plain, without);
+  EXPECT_EQ(tokens({{"chat_template_kwargs", {{"add_generation_prompt", false}}}}), without);
+  EXPECT_EQ(tokens({{"add_generation_prompt", true},
+                    {"chat_template_kwargs", {{"add_generation_prompt", false}}}}),
+            without);
+}
+
 // As vLLM: tools with tool_choice "auto" (given, or by default) need a tool-call parser; "none",
 // "required" and a named function do not.
 TEST_F(OpenAiApiTest, AutoToolChoiceNeedsAToolCallParser) {
