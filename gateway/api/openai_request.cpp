@@ -533,7 +533,8 @@ Result<json> parseTemplateOptions(const Fields& request) {
           !(*function)["name"].is_string()) {
         return typeError(
             "tool_choice",
-            "\"none\", \"auto\" or {\"type\": \"function\", \"function\": {\"name\": ...}}");
+            "\"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": "
+            "{\"name\": ...}}");
       }
     } else if (!(choice->is_string() &&
                  (*choice == "none" || *choice == "auto" || *choice == "required"))) {
