@@ -20,6 +20,9 @@ struct EngineRequest {
   std::vector<int32_t> prompt_token_ids;
   SamplingParams params;
   int priority = 0;                     // lower runs first under the `priority` policy
+  // The index of its first sample among the client's n, when it runs a slice of them (see
+  // SamplingRow::first_sample_index): params.n samples from here on.
+  int first_sample_index = 0;
   Clock::time_point arrival = Clock::now();
 };
 

@@ -17,6 +17,7 @@ struct EngineCore::ActiveRequest {
   std::shared_ptr<RequestStream> stream;
   SamplingParams params;
   uint64_t seed = 0;
+  int first_sample_index = 0;
   std::vector<int32_t> prompt;
   std::vector<std::unique_ptr<SequenceOutputProcessor>> processors;  // [n]
   std::vector<std::optional<PositionLogprobs>> step_logprobs;        // [n], this step's samples
@@ -131,6 +132,10 @@ Status EngineCore::validateAllButSchema(const EngineRequest& request) const {
   }
   // A prompt's n samples run together (they share its KV blocks from the first step on), so they
   // must fit in one batch.
+  if (request.first_sample_index < 0 || request.first_sample_index > SamplingParams::kMaxN) {
+    return invalidArgument("first_sample_index must be in [0, " +
+                           std::to_string(SamplingParams::kMaxN) + "]");
+  }
   if (request.params.n > config_.scheduler.max_num_seqs) {
     return invalidArgument("`n` must be at most the engine's max_num_seqs (" +
                            std::to_string(config_.scheduler.max_num_seqs) + "), got " +
@@ -156,6 +161,7 @@ Status EngineCore::addRequest(EngineRequest request, std::shared_ptr<RequestStre
   r.stream = std::move(stream);
   r.params = request.params;
   r.seed = request.params.seed.value_or(drawRandomSeed());
+  r.first_sample_index = request.first_sample_index;
   r.prompt = request.prompt_token_ids;
   r.timing.arrival = request.arrival;
   const int prompt_len = static_cast<int>(r.prompt.size());
@@ -276,6 +282,7 @@ std::vector<std::vector<int32_t>> EngineCore::sampleStep(const SchedulerOutput& 
       row.params = &r.params;
       row.seed = r.seed;
       row.sequence_index = s.num_samples > 1 ? k : s.seq_index;
+      row.first_sample_index = r.first_sample_index;
       row.prompt_token_ids = r.prompt;
       row.output_token_ids = outputs;
       if (!r.grammars.empty() && r.grammars[row.sequence_index]) {

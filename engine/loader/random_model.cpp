@@ -291,8 +291,9 @@ Status writeRandomModel(const RandomModelOptions& options) {
   }
   std::filesystem::create_directories(options.out_dir, ec);
   if (ec) return internalError(options.out_dir.string() + ": cannot create: " + ec.message());
-  if (options.tokenizer_dir)
+  if (options.tokenizer_dir) {
     RETURN_IF_ERROR(copyTokenizer(*options.tokenizer_dir, options.out_dir));
+  }
   RETURN_IF_ERROR(writeTextFile(options.out_dir / "config.json", modelConfigToJson(config)));
   nlohmann::json generation;
   if (config.bos_token_id) generation["bos_token_id"] = *config.bos_token_id;

@@ -1,7 +1,7 @@
 // Steps 1-5 of the sampler (sampler.h): NaN cleanup; allowed_token_ids, bad_words and logit_bias;
-// min_tokens masking; repetition, frequency and presence penalties. All but the first touch only
-// the few tokens named by the request or its history, so a row costs one copy of the logits plus
-// O(prompt + output).
+// min_tokens masking; repetition, frequency and presence penalties. Beyond the copy of the logits,
+// a row costs O(prompt + output + the request's named tokens), and a vocabulary fill when
+// allowed_token_ids masks the rest.
 #pragma once
 
 #include <cstdint>

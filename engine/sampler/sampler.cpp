@@ -88,7 +88,7 @@ SampledToken Sampler::sampleRow(const SamplingRow& row) {
         for (float& logit : processed_) logit /= temperature;  // vectorised: no per-token branch
       }
       token_filter_.apply(processed_, params.min_p, params.top_k, params.top_p);
-      const uint32_t sequence = static_cast<uint32_t>(row.sequence_index);
+      const uint32_t sequence = static_cast<uint32_t>(row.first_sample_index + row.sequence_index);
       const uint64_t step = row.output_token_ids.size();
       result.token_id = token_filter_.draw(samplingUniform(row.seed, sequence, step));
       if (draw_first && !takes(result.token_id)) {

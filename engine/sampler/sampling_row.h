@@ -23,9 +23,14 @@ struct SamplingRow {
   // The request's seed: params->seed, or drawRandomSeed() drawn once at submission when unset.
   uint64_t seed = 0;
   int sequence_index = 0;                     // 0..n-1: which of the request's n sequences
+  // The index of the request's first sequence among the client's samples, when the request runs
+  // a slice of them (the gateway splits an n larger than a batch). Its RNG stream is that of
+  // sample first_sample_index + sequence_index, so a split draws what one request would.
+  int first_sample_index = 0;
   std::span<const int32_t> prompt_token_ids;  // for the repetition penalty
   // This sequence's generated tokens so far. Its size is the step, the RNG position: the k-th
-  // token of a sequence depends only on (seed, sequence_index, k) and the logits.
+  // token of a sequence depends only on (seed, first_sample_index + sequence_index, k) and the
+  // logits.
   std::span<const int32_t> output_token_ids;
   // Structured output: when both are set, only tokens `grammar` takes (index->accepts) may be
   // drawn. The caller advances its grammar by the drawn token.

@@ -71,38 +71,39 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     const SamplingParams& params = plan_.options.params;
     // A prompt's n samples run in one engine request when they fit one batch (they share the
     // prompt's KV blocks); more are split into requests of at most max_num_seqs samples, as
-    // vLLM fans n out into separate requests. The parts after the first draw from seeds of their
-    // own, derived from the request's, so seeded answers stay reproducible and distinct.
+    // vLLM fans n out into separate requests. Each part draws the RNG streams of its own sample
+    // indices (first_sample_index), so a split answer is the one an unsplit request would give.
     const int limit = model_.maxSamplesPerEngineRequest();
     const int part_size = limit > 0 ? std::min(params.n, limit) : params.n;
     for (size_t i = 0; i < plan_.prompts.size(); ++i) {
       const PreparedPrompt& prompt = plan_.prompts[i];
       for (int first = 0; first < params.n; first += part_size) {
-        const int count = std::min(part_size, params.n - first);
-        ReplicaLease lease = model_.lease(prompt.token_ids, *params.max_tokens * count);
-        if (plan_.on_routed) plan_.on_routed("replica-" + std::to_string(lease.replicaIndex()));
+        Part part;
+        part.prompt_index = i;
+        part.first_choice = static_cast<size_t>(first);
+        part.count = std::min(part_size, params.n - first);
+        part.lease = model_.lease(prompt.token_ids, *params.max_tokens * part.count);
+        part.engine = &part.lease.engine();
+        part.request_id = plan_.header.id + "-" + std::to_string(i);
+        if (first > 0) part.request_id += "-" + std::to_string(first);
         EngineRequest request;
-        request.request_id = plan_.header.id + "-" + std::to_string(i);
-        if (first > 0) request.request_id += "-" + std::to_string(first);
+        request.request_id = part.request_id;
         request.prompt_token_ids = prompt.token_ids;
         request.params = params;
-        request.params.n = count;
-        if (first > 0 && params.seed) {
-          request.params.seed = *params.seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(first);
-        }
+        request.params.n = part.count;
+        request.first_sample_index = first;
         request.priority = plan_.options.priority;
-        std::string request_id = request.request_id;
-        auto stream = lease.engine().submit(std::move(request));
+        auto stream = part.engine->submit(std::move(request));
         if (!stream.isOk()) {
-          abortAll();
+          abortAll();  // the parts already submitted
           fail(stream.status());
           return;
         }
-        parts_.push_back({i, static_cast<size_t>(first), count});
-        request_ids_.push_back(std::move(request_id));
-        leases_.push_back(std::move(lease));
-        streams_.push_back(std::move(stream).value());
-        stream_done_.push_back(false);
+        if (plan_.on_routed) {
+          plan_.on_routed("replica-" + std::to_string(part.lease.replicaIndex()));
+        }
+        part.stream = std::move(stream).value();
+        parts_.push_back(std::move(part));
       }
     }
     std::weak_ptr<GenerationJob> weak = weak_from_this();
@@ -113,8 +114,8 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       exchange_->beginStream(200, "text/event-stream", {});
       if (plan_.header.kind == ApiKind::kChat) sendRoleChunks();
     }
-    for (auto& stream : streams_) {
-      stream->setNotifier([weak] {
+    for (Part& part : parts_) {
+      part.stream->setNotifier([weak] {
         if (auto job = weak.lock()) job->scheduleDrain();
       });
     }
@@ -133,18 +134,18 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   void drain() {
     if (done_) return;
     std::vector<RequestOutput> outputs;
-    for (size_t i = 0; i < streams_.size(); ++i) {
-      if (stream_done_[i]) continue;
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      if (parts_[i].done) continue;
       outputs.clear();
-      bool more = streams_[i]->tryPopAll(outputs);
+      bool more = parts_[i].stream->tryPopAll(outputs);
       for (RequestOutput& output : outputs) consume(i, output);
       if (!more) {
-        stream_done_[i] = true;
-        leases_[i].release();
+        parts_[i].done = true;
+        parts_[i].lease.release();
       }
     }
-    for (bool d : stream_done_) {
-      if (!d) return;
+    for (const Part& part : parts_) {
+      if (!part.done) return;
     }
     finish();
   }
@@ -174,11 +175,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       size_t choice_index = prompt_index * static_cast<size_t>(n) + parts_[part].first_choice +
                             static_cast<size_t>(delta.index);
       ChoiceState& choice = choices_[choice_index];
-      if (plan_.options.stream && !cancelled_) {
-        pending_tokens_ = static_cast<int>(delta.token_ids.size());  // counted in chunk usage
-        streamDelta(choice_index, prompt_index, delta);
-        pending_tokens_ = 0;
-      }
+      if (plan_.options.stream && !cancelled_) streamDelta(choice_index, prompt_index, delta);
       choice.text += delta.text;
       choice.token_ids.insert(choice.token_ids.end(), delta.token_ids.begin(),
                               delta.token_ids.end());
@@ -195,10 +192,9 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   void sendRoleChunks() {
     for (size_t i = 0; i < choices_.size(); ++i) {
       json chunk = envelope(plan_.header, true);
-      chunk["choices"].push_back({{"index", i},
-                                  {"delta", {{"role", "assistant"}, {"content", ""}}},
-                                  {"logprobs", nullptr},
-                                  {"finish_reason", nullptr}});
+      json entry = choiceEntry(i, ApiKind::kChat, true);
+      entry["delta"] = {{"role", "assistant"}, {"content", ""}};
+      chunk["choices"].push_back(std::move(entry));
       if (plan_.options.return_token_ids) chunk["prompt_token_ids"] = plan_.prompts[0].token_ids;
       send(std::move(chunk), i);
     }
@@ -234,14 +230,14 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
         choice.forced_call_started = true;
       }
       entry["delta"] = {{"tool_calls", json::array({std::move(call)})}};
-      if (plan_.chat_logprobs)
-        entry["logprobs"] =
-            chatLogprobs(codec_, context, delta.logprobs, plan_.options.tokens_as_ids);
     } else if (plan_.header.kind == ApiKind::kChat) {
       entry["delta"] = {{"content", text}};
-      if (plan_.chat_logprobs)
+    }
+    if (plan_.header.kind == ApiKind::kChat) {
+      if (plan_.chat_logprobs) {
         entry["logprobs"] =
             chatLogprobs(codec_, context, delta.logprobs, plan_.options.tokens_as_ids);
+      }
     } else {
       entry["text"] = text;
       if (plan_.options.params.logprobs) {
@@ -274,7 +270,8 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     }
     json chunk = envelope(plan_.header, true);
     chunk["choices"].push_back(std::move(entry));
-    send(std::move(chunk), choice_index);
+    // The delta's tokens are not in choices_ yet: the usage so far counts them.
+    send(std::move(chunk), choice_index, static_cast<int>(delta.token_ids.size()));
   }
 
   // The style of tool call ids: the engine's parser's, else plan_.tool_call_ids.
@@ -338,11 +335,10 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
         delta = {{"content", std::move(*parsed.content)}};
       }
       if (!delta.is_null()) {
+        json entry = choiceEntry(choice_index, ApiKind::kChat, true);
+        entry["delta"] = std::move(delta);
         json chunk = envelope(plan_.header, true);
-        chunk["choices"].push_back({{"index", choice_index},
-                                    {"delta", std::move(delta)},
-                                    {"logprobs", nullptr},
-                                    {"finish_reason", nullptr}});
+        chunk["choices"].push_back(std::move(entry));
         send(std::move(chunk), choice_index);
       }
     }
@@ -360,28 +356,28 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   }
 
   // A chunk about one choice. With continuous usage it carries, as vLLM's do, that choice's
-  // prompt tokens and its completion tokens so far (the delta being streamed included).
-  void send(json chunk, size_t choice_index) {
+  // prompt tokens and its completion tokens so far: those in choices_ and `pending` more.
+  void send(json chunk, size_t choice_index, int pending = 0) {
     if (plan_.options.continuous_usage) {
       const size_t prompt_index = choice_index / static_cast<size_t>(plan_.options.params.n);
-      const int prompt = prompt_tokens_[prompt_index] > 0
-                             ? prompt_tokens_[prompt_index]
-                             : static_cast<int>(plan_.prompts[prompt_index].token_ids.size());
-      const int completion =
-          static_cast<int>(choices_[choice_index].token_ids.size()) + pending_tokens_;
-      chunk["usage"] = usageJson(prompt, completion);
+      const int completion = static_cast<int>(choices_[choice_index].token_ids.size()) + pending;
+      chunk["usage"] = usageJson(promptTokensOf(prompt_index), completion);
     } else if (plan_.options.include_usage) {
       chunk["usage"] = nullptr;
     }
     exchange_->write(sseEvent(chunk));
   }
 
+  // A prompt's tokens as the engine counted them, else as submitted.
+  int promptTokensOf(size_t prompt_index) const {
+    return prompt_tokens_[prompt_index] > 0
+               ? prompt_tokens_[prompt_index]
+               : static_cast<int>(plan_.prompts[prompt_index].token_ids.size());
+  }
+
   int promptTokens() const {
     int total = 0;
-    for (size_t i = 0; i < prompt_tokens_.size(); ++i) {
-      total += prompt_tokens_[i] > 0 ? prompt_tokens_[i]
-                                     : static_cast<int>(plan_.prompts[i].token_ids.size());
-    }
+    for (size_t i = 0; i < prompt_tokens_.size(); ++i) total += promptTokensOf(i);
     return total;
   }
   int completionTokens() const {
@@ -511,15 +507,15 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   }
 
   void abortAll() {
-    for (size_t i = 0; i < streams_.size(); ++i) {
-      if (!stream_done_[i]) leases_[i].engine().abort(request_ids_[i]);
+    for (const Part& part : parts_) {
+      if (!part.done) part.engine->abort(part.request_id);
     }
   }
 
   // Gives back the replica leases and the admission slot. Done before the last bytes go out: a
   // client that has its answer may send the next request at once and must find the slot free.
   void freeSlot() {
-    leases_.clear();
+    for (Part& part : parts_) part.lease.release();
     ticket_.release();
   }
 
@@ -537,23 +533,23 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   std::shared_ptr<GenerationJob> self_;  // keeps the job alive until finish()
 
   // Strand-only state.
-  // Which prompt's samples each engine request runs: its choices start at
-  // prompt_index * n + first_choice.
+  // One engine request: count samples of one prompt, its choices from
+  // prompt_index * n + first_choice on.
   struct Part {
     size_t prompt_index = 0;
     size_t first_choice = 0;
     int count = 0;  // its n
+    std::string request_id;
+    ReplicaLease lease;              // released when its stream ends (or the answer is out)
+    EngineClient* engine = nullptr;  // the lease's, kept for aborts after the release
+    std::shared_ptr<RequestStream> stream;
+    bool done = false;  // its stream has ended
   };
-  std::vector<Part> parts_;  // per engine request, as leases_, request_ids_ and streams_
-  std::vector<ReplicaLease> leases_;
-  std::vector<std::string> request_ids_;
-  std::vector<std::shared_ptr<RequestStream>> streams_;
-  std::vector<bool> stream_done_;
+  std::vector<Part> parts_;
   std::vector<ChoiceState> choices_;
   std::vector<int> prompt_tokens_;
   std::vector<std::vector<PositionLogprobs>> prompt_logprobs_;
   Status error_;
-  int pending_tokens_ = 0;  // tokens of the delta being streamed, not yet in choices_
   bool cancelled_ = false;
   bool done_ = false;
 

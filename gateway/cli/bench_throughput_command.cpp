@@ -221,8 +221,9 @@ void addBenchThroughputCommand(CLI::App& app) {
       "throughput", "Offline throughput of a local engine (like `vllm bench throughput`)");
   cmd->add_option("--model", args->model_dir, "Model folder (config.json, safetensors, tokenizer)")
       ->required();
-  // Requests are built up front: their count and lengths are bounded so that a typo is an error,
-  // not gigabytes of prompts.
+  // Requests are built up front: their count and lengths are bounded so that a length past int's
+  // range or a stray digit is an error, not an overflowed check and a 2^31-token prompt (the
+  // context check bounds the lengths further).
   cmd->add_option("--num-prompts", args->num_prompts, "Requests")->check(CLI::Range(1, 1000000));
   cmd->add_option("--input-len", args->input_len, "Prompt tokens per request")
       ->check(CLI::Range(1, 1 << 24));

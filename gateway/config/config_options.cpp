@@ -291,8 +291,9 @@ std::vector<ConfigOption> buildOptions() {
   o.push_back(member<U>("model", "", "", &U::model,
                         "Upstream: its name for the model; empty: the same as `name`."));
   o.push_back(member<U>("connect_timeout_s", "", "", &U::connect_timeout_s,
-                        "Upstream: seconds to resolve, connect and finish the TLS handshake; "
-                        "past it the client gets 504."));
+                        "Upstream: seconds to connect and finish the TLS handshake, counted from "
+                        "the name lookup (which itself cannot be cut short); past it the client "
+                        "gets 504."));
   o.push_back(member<U>("read_timeout_s", "", "", &U::read_timeout_s,
                         "Upstream: the longest wait, in seconds, for the next bytes of its answer "
                         "(the headers after the request: a long prompt's prefill; then each "

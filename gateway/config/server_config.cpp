@@ -20,6 +20,18 @@ Status fieldError(const std::string& path, const std::string& message) {
   return invalidArgument(path + ": " + message);
 }
 
+constexpr double kMaxTimeoutSeconds = 365.0 * 24 * 3600;
+
+// Timeouts become millisecond and nanosecond clocks: from a millisecond (0.0001 s would be 0 ms,
+// and every wait would end at once) to a year (far inside the clocks' range).
+Status checkTimeout(const std::string& path, double seconds) {
+  if (!(seconds >= 0.001 && seconds <= kMaxTimeoutSeconds)) {
+    return fieldError(path,
+                      "must be from 0.001 s (they count milliseconds) to a year (31536000 s)");
+  }
+  return Status::ok();
+}
+
 Status validateEngine(const EngineSpec& e, const std::string& where) {
   if (e.model.empty()) return fieldError(where + ".model", "is required (a model directory)");
   if (!std::filesystem::is_directory(e.model)) {
@@ -141,20 +153,11 @@ Status ServerConfig::validate() const {
   if (port < 0 || port > 65535) return fieldError("port", "must be in [0, 65535]");
   if (io_threads < 1 || io_threads > 256) return fieldError("io_threads", "must be in [1, 256]");
   if (max_body_bytes <= 0) return fieldError("max_body_bytes", "must be positive");
-  // Timeouts become nanosecond clocks: a year is far beyond any use and far inside their range.
-  constexpr double kMaxTimeout = 365.0 * 24 * 3600;
-  constexpr double kMinTimeout = 0.001;
-  for (const auto& [name, value] :
-       {std::pair<const char*, double>{"idle_timeout_s", idle_timeout_s},
-        {"header_timeout_s", header_timeout_s},
-        {"body_timeout_s", body_timeout_s}}) {
-    if (!(value >= kMinTimeout && value <= kMaxTimeout)) {
-      return fieldError(name,
-                        "must be from 0.001 s (they count milliseconds) to a year (31536000 s)");
-    }
-  }
+  RETURN_IF_ERROR(checkTimeout("idle_timeout_s", idle_timeout_s));
+  RETURN_IF_ERROR(checkTimeout("header_timeout_s", header_timeout_s));
+  RETURN_IF_ERROR(checkTimeout("body_timeout_s", body_timeout_s));
   if (max_connections < 1) return fieldError("max_connections", "must be positive");
-  if (!(drain_timeout_s >= 0 && drain_timeout_s <= kMaxTimeout)) {
+  if (!(drain_timeout_s >= 0 && drain_timeout_s <= kMaxTimeoutSeconds)) {
     return fieldError("drain_timeout_s", "must be from 0 to a year (31536000 s)");
   }
   if (!parseRoutingPolicy(routing_policy)) {
@@ -239,14 +242,8 @@ Status ServerConfig::validate() const {
       return fieldError(where + ".base_url",
                         "`" + u.base_url + "` needs a host, and a port from 1 to 65535 if any");
     }
-    for (const auto& [name, value] :
-         {std::pair<const char*, double>{"connect_timeout_s", u.connect_timeout_s},
-          {"read_timeout_s", u.read_timeout_s}}) {
-      if (!(value >= kMinTimeout && value <= kMaxTimeout)) {
-        return fieldError(where + "." + name,
-                          "must be from 0.001 s (they count milliseconds) to a year (31536000 s)");
-      }
-    }
+    RETURN_IF_ERROR(checkTimeout(where + ".connect_timeout_s", u.connect_timeout_s));
+    RETURN_IF_ERROR(checkTimeout(where + ".read_timeout_s", u.read_timeout_s));
     std::vector<std::string> names = {u.name};
     names.insert(names.end(), u.aliases.begin(), u.aliases.end());
     for (const std::string& name : names) {

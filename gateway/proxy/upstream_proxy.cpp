@@ -43,7 +43,6 @@ std::string joinPath(const std::string& prefix, const std::string& target) {
   return prefix + target;
 }
 
-// Both stream kinds behind one interface for the call below.
 // What UpstreamProxy::abortAll() needs of a call, whatever its stream type.
 class AbortableCall {
  public:
@@ -79,24 +78,17 @@ class ProxyCall : public AbortableCall, public std::enable_shared_from_this<Prox
     });
   }
 
-  // The client is told, as a local generation's stream is told by its abort: an error event
-  // before the stream is cut, or a 503 when nothing was sent yet.
+  // The client is told the server stops rather than left with a cut stream: an error event
+  // before the stream ends without [DONE] (the proxy cannot write the upstream's own final
+  // chunks, as a local generation's abort does), or a 503 when nothing was sent yet. A call that
+  // has already answered is left alone.
   void abortForShutdown() override {
     net::post(stream_.get_executor(), [self = this->shared_from_this()] {
-      if (self->cancelled_ || self->failed_) return;
+      if (self->cancelled_ || self->failed_ || self->answered_) return;
       self->failed_ = true;
       self->reportError("shutdown");
-      const std::string message = "The server is shutting down; the upstream model server at " +
-                                  self->url_.host + ":" + self->url_.port + " was still answering.";
-      if (self->streaming_) {
-        std::string event = "data: " + dumpJson(errorJson(503, message)) + "\n\n";
-        self->exchange_->post([exchange = self->exchange_, event = std::move(event)]() mutable {
-          exchange->write(std::move(event));
-          exchange->abortStream();
-        });
-      } else {
-        self->respondError(503, message);
-      }
+      self->endWithError(503, "The server is shutting down; the upstream model server at " +
+                                  self->where() + " was still answering.");
       self->resolver_.cancel();
       self->closeUpstream();
     });
@@ -219,6 +211,7 @@ class ProxyCall : public AbortableCall, public std::enable_shared_from_this<Prox
 
   void finish() {
     if (failed_) return;
+    answered_ = true;
     if (streaming_) {
       exchange_->post([exchange = exchange_] { exchange->endStream(); });
     } else if (const std::string problem = checkBody(); !problem.empty()) {
@@ -263,33 +256,39 @@ class ProxyCall : public AbortableCall, public std::enable_shared_from_this<Prox
     if (record_->on_upstream_error) record_->on_upstream_error(reason);
   }
 
+  std::string where() const { return url_.host + ":" + url_.port; }
+
   // `reason`: the metric label; `what` continues "The upstream model server at HOST:PORT ...".
   // A deadline that passed is a 504 (label "timeout"), as a gateway answers for an upstream
-  // that is too slow; anything else is a 502.
+  // that is too slow, naming the setting of the stage that waited; anything else is a 502.
   void fail(const char* reason, const char* what, beast::error_code ec) {
     if (cancelled_ || failed_) return;
     failed_ = true;
     const bool timed_out = ec == beast::error::timeout;
     reportError(timed_out ? "timeout" : reason);
-    std::string where = url_.host + ":" + url_.port;
-    spdlog::warn("upstream {}: {} ({})", where, what, ec ? ec.message() : reason);
-    std::string message = std::string("The upstream model server at ") + where + " " + what +
-                          (timed_out ? std::string(" it timed out (connect_timeout_s or "
-                                                   "read_timeout_s of its configuration)")
-                           : ec      ? " " + ec.message()
-                                     : std::string());
-    const int status = timed_out ? 504 : 502;
-    if (streaming_) {
-      // Headers are out already: an SSE error event, then the stream is cut without its final
-      // chunk, so that the client sees an error rather than a normal end.
-      std::string event = "data: " + dumpJson(errorJson(status, message)) + "\n\n";
-      exchange_->post([exchange = exchange_, event = std::move(event)]() mutable {
-        exchange->write(std::move(event));
-        exchange->abortStream();
-      });
-      return;
-    }
-    respondError(status, std::move(message));
+    spdlog::warn("upstream {}: {} ({})", where(), what, ec ? ec.message() : reason);
+    const std::string_view stage(reason);
+    const char* setting = stage == "resolve" || stage == "connect" || stage == "tls"
+                              ? "connect_timeout_s"
+                              : "read_timeout_s";
+    std::string message =
+        std::string("The upstream model server at ") + where() + " " + what +
+        (timed_out ? std::string(" it timed out (") + setting + " of its configuration)"
+         : ec      ? " " + ec.message()
+                   : std::string());
+    endWithError(timed_out ? 504 : 502, std::move(message));
+  }
+
+  // Streaming, the headers are out already: an SSE error event, then the stream is cut without
+  // its final chunk, so that the client sees an error rather than a normal end. Otherwise an
+  // error response.
+  void endWithError(int status, std::string message) {
+    if (!streaming_) return respondError(status, std::move(message));
+    std::string event = "data: " + dumpJson(errorJson(status, message)) + "\n\n";
+    exchange_->post([exchange = exchange_, event = std::move(event)]() mutable {
+      exchange->write(std::move(event));
+      exchange->abortStream();
+    });
   }
 
   void respondError(int status, std::string message) {
@@ -316,6 +315,7 @@ class ProxyCall : public AbortableCall, public std::enable_shared_from_this<Prox
   int status_ = 0;
   bool streaming_ = false;
   bool failed_ = false;
+  bool answered_ = false;  // finish() passed the whole answer on
   bool cancelled_ = false;
 };
 
@@ -327,7 +327,7 @@ struct UpstreamProxy::Impl {
   ssl::context tls{ssl::context::tls_client};
   std::thread thread;
   std::mutex mu;
-  std::vector<std::weak_ptr<AbortableCall>> calls;  // guarded by mu; expired ones pruned
+  std::vector<std::weak_ptr<AbortableCall>> calls;  // GUARDED_BY(mu); expired ones pruned
 
   void track(const std::shared_ptr<AbortableCall>& call) {
     std::lock_guard<std::mutex> lock(mu);

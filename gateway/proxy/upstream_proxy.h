@@ -26,8 +26,8 @@ class UpstreamProxy {
                std::string body, std::shared_ptr<Exchange> exchange,
                std::shared_ptr<AccessRecord> record);
 
-  // Ends every call still in flight for a server that stops (its drain timed out): streams get an
-  // error event before they are cut, the others a 503; counted as
+  // Thread-safe. Ends every call still in flight for a server that stops (its drain timed out):
+  // streams get an error event before they are cut, the others a 503; counted as
   // manifold_upstream_errors_total{reason="shutdown"}.
   void abortAll();
 

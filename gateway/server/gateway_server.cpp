@@ -48,7 +48,7 @@ bool GatewayServer::shutdown(std::chrono::milliseconds drain_timeout) {
   if (!drained) {
     // Generations still running are aborted, and their streams get the time to say so
     // (finish_reason "abort", [DONE]) before the io threads stop; they used to be cut mid-way,
-    // and their jobs were never released.
+    // and their jobs were never released. Proxied calls end with an error event (or a 503).
     registry_->abortAll();
     if (proxy_ != nullptr) proxy_->abortAll();
     http_->drain(kAbortGrace);

@@ -187,6 +187,32 @@ TEST_P(EngineCoreBlockCopy, BatchedRequestsUnderPreemptionGetTheirSoloTokens) {
 INSTANTIATE_TEST_SUITE_P(WithAndWithoutCopies, EngineCoreBlockCopy, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "Copy" : "Recompute"; });
 
+// A request that runs a slice of a client's samples (the gateway splits a large n) draws their
+// RNG streams: sample 2 of an n = 3 request equals the lone sample of the same request given
+// first_sample_index 2.
+TEST(EngineCore, FirstSampleIndexSelectsTheSamplesRngStreams) {
+  FakeExecutor executor(32, 4, 64, true);
+  EngineCore core(coreConfig(8, 64, 64), executor, nullptr);
+  EngineRequest whole = greedyRequest("whole", {1, 2, 3}, 12, /*n=*/3);
+  whole.params.temperature = 3.0f;
+  whole.params.seed = 77;
+  EngineRequest slice = whole;
+  slice.request_id = "slice";
+  slice.params.n = 1;
+  slice.first_sample_index = 2;
+  auto whole_stream = std::make_shared<RequestStream>();
+  auto slice_stream = std::make_shared<RequestStream>();
+  ASSERT_TRUE(core.addRequest(whole, whole_stream).isOk());
+  ASSERT_TRUE(core.addRequest(slice, slice_stream).isOk());
+  for (int i = 0; i < 1000 && core.hasUnfinishedRequests(); ++i) core.step();
+  const GenerationResult a = collectStream(*whole_stream, "whole", 3);
+  const GenerationResult b = collectStream(*slice_stream, "slice", 1);
+  ASSERT_EQ(a.sequences.size(), 3u);
+  ASSERT_EQ(b.sequences.size(), 1u);
+  EXPECT_EQ(b.sequences[0].token_ids, a.sequences[2].token_ids);
+  EXPECT_NE(b.sequences[0].token_ids, a.sequences[0].token_ids);
+}
+
 TEST(EngineCore, AbortPublishesAFinalOutputAndFreesEveryBlock) {
   FakeExecutor executor(32, 4, 128, true);
   RecordingObserver observer;

@@ -321,7 +321,7 @@ TEST_F(OpenAiApiTest, PromptLogprobsAreListedAsVllmListsThem) {
       ASSERT_EQ(position.size(), 3u) << position;  // the prompt's token and the top 2
       const json& own = position[std::to_string(prompt_ids[i])];
       EXPECT_EQ(own["logprob"], -1.0);
-      EXPECT_EQ(own["rank"], 1);
+      EXPECT_EQ(own["rank"], 3);  // the fake ranks every prompt token third
       const std::vector<int32_t> before(prompt_ids.begin(), prompt_ids.begin() + i);
       EXPECT_EQ(
           own["decoded_token"],
@@ -1033,11 +1033,12 @@ TEST_F(OpenAiApiTest, TokenizeAndDetokenizeUseTheModelsTokenizer) {
 
 // n beyond the engine's max_num_seqs is split into engine requests of at most that many samples
 // (vLLM fans n out into separate requests): every choice comes back, indexed in order, streamed or
-// not; seeded parts draw from seeds of their own, so the answer is reproducible.
+// not, and each part draws its own samples' RNG streams, so the answer is the unsplit one.
 TEST(GatewayServer, NBeyondMaxNumSeqsIsSplitAcrossEngineRequests) {
   TestModel small{.id = "small"};
   small.engine.max_num_seqs = 4;
-  TestGateway gateway({small});
+  TestModel big{.id = "big"};  // no limit: one engine request per prompt
+  TestGateway gateway({small, big});
   HttpClient client(gateway.port());
   const json body = {{"model", "small"}, {"prompt", json::array({"Once", "upon"})},
                      {"n", 10},          {"max_tokens", 3},
@@ -1053,13 +1054,20 @@ TEST(GatewayServer, NBeyondMaxNumSeqsIsSplitAcrossEngineRequests) {
   EXPECT_EQ(result.json()["usage"]["completion_tokens"], 60);
   auto submitted = gateway.engine("small").submitted();
   ASSERT_EQ(submitted.size(), 6u);  // 4 + 4 + 2 samples for each of the 2 prompts
-  std::set<uint64_t> seeds;
+  std::multiset<int> firsts;
   for (const EngineRequest& r : submitted) {
     EXPECT_LE(r.params.n, 4);
-    seeds.insert(*r.params.seed);
+    EXPECT_EQ(r.params.seed, 5u);
+    firsts.insert(r.first_sample_index);
   }
-  EXPECT_EQ(seeds.size(), 3u);  // one per part, the same for both prompts
-  EXPECT_EQ(client.post("/v1/completions", body).json()["choices"], choices);
+  EXPECT_EQ(firsts, (std::multiset<int>{0, 0, 4, 4, 8, 8}));
+  json unsplit_body = body;
+  unsplit_body["model"] = "big";
+  auto unsplit = client.post("/v1/completions", unsplit_body);
+  ASSERT_EQ(unsplit.status, 200) << unsplit.body;
+  for (size_t i = 0; i < 20; ++i) {
+    EXPECT_EQ(unsplit.json()["choices"][i]["text"], choices[i]["text"]) << i;
+  }
 
   json streamed_body = body;
   streamed_body["stream"] = true;
@@ -1075,6 +1083,26 @@ TEST(GatewayServer, NBeyondMaxNumSeqsIsSplitAcrossEngineRequests) {
   }
   ASSERT_EQ(texts.size(), 20u) << streamed.body.substr(0, 600);
   for (size_t i = 0; i < 20; ++i) EXPECT_EQ(texts[static_cast<int>(i)], choices[i]["text"]) << i;
+}
+
+// A part of a split n that the engine refuses fails the whole request, and the parts already
+// submitted are aborted, not left running.
+TEST(GatewayServer, ARefusedPartOfASplitNAbortsTheOthers) {
+  TestModel small{.id = "small"};
+  small.engine.max_num_seqs = 2;
+  small.engine.refuse_submits_from = 1;
+  small.engine.start_held = true;  // the first part would otherwise finish at once
+  TestGateway gateway({small});
+  auto result = HttpClient(gateway.port())
+                    .post("/v1/completions",
+                          {{"model", "small"}, {"prompt", "Hi"}, {"n", 5}, {"max_tokens", 3}});
+  EXPECT_EQ(result.status, 503) << result.body;
+  EXPECT_EQ(gateway.engine("small").submitted().size(), 1u);
+  EXPECT_EQ(gateway.engine("small").abortedIds().size(), 1u);
+  for (int i = 0; i < 1000 && gateway.engine("small").numActive() > 0; ++i) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(gateway.engine("small").numActive(), 0);
 }
 
 // When the drain times out, generations still running are aborted and their streams end as an

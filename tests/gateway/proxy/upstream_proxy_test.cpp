@@ -78,7 +78,7 @@ std::unique_ptr<TestGateway> frontFor(uint16_t upstream_port,
 // Records what the front gateway reports to manifold_upstream_errors_total.
 class UpstreamErrors {
  public:
-  explicit UpstreamErrors(TestGateway& front) {
+  explicit UpstreamErrors(TestGateway& front) : front_(front) {
     gateway::RequestHooks hooks;
     hooks.upstream_error = [this](const std::string& name, const std::string& reason) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -86,12 +86,15 @@ class UpstreamErrors {
     };
     front.server().api().setRequestHooks(hooks);
   }
+  // Destroyed before the gateway it watches: its hook must not outlive it.
+  ~UpstreamErrors() { front_.server().api().setRequestHooks({}); }
   std::vector<std::string> reported() {
     std::lock_guard<std::mutex> lock(mu_);
     return reported_;
   }
 
  private:
+  TestGateway& front_;
   std::mutex mu_;
   std::vector<std::string> reported_;
 };

@@ -71,6 +71,10 @@ Result<std::shared_ptr<RequestStream>> FakeEngine::submit(EngineRequest request)
     if (active_.count(request.request_id) != 0) {
       return invalidArgument("duplicate request id " + request.request_id);
     }
+    if (options_.refuse_submits_from >= 0 &&
+        static_cast<int>(submitted_.size()) >= options_.refuse_submits_from) {
+      return unavailable("the fake engine refuses this submit");
+    }
     submitted_.push_back(request);
     Active active;
     active.seqs.resize(static_cast<size_t>(request.params.n));
@@ -173,6 +177,7 @@ void FakeEngine::step(Active& active) {
     for (size_t i = 1; i < request.prompt_token_ids.size(); ++i) {
       PositionLogprobs lp;
       lp.chosen = {request.prompt_token_ids[i], -1.0f};
+      lp.chosen_rank = 3;
       for (int k = 0; k < *params.prompt_logprobs; ++k) {
         lp.top.push_back({static_cast<int32_t>(3 + 'a' + k), -1.0f - 0.5f * static_cast<float>(k)});
       }
@@ -186,7 +191,8 @@ void FakeEngine::step(Active& active) {
     if (seq.finished) continue;
     int32_t token =
         options_.script.empty()
-            ? tokenFor(seed, seq.generated, static_cast<int>(s), !params.greedy())
+            ? tokenFor(seed, seq.generated, active.request.first_sample_index + static_cast<int>(s),
+                       !params.greedy())
             : 3 + static_cast<unsigned char>(
                       options_.script[static_cast<size_t>(seq.generated) % options_.script.size()]);
     ++seq.generated;

@@ -29,6 +29,7 @@ namespace manifold::testing {
 struct FakeEngineOptions {
   int max_model_len = 256;
   int max_num_seqs = 0;                      // > 0: requests with a larger n are refused
+  int refuse_submits_from = -1;              // >= 0: the submits from this (0-based) one fail
   std::chrono::milliseconds token_delay{0};  // between steps
   bool start_held = false;                   // no steps until release()
   // Non-empty: every sequence writes this text instead of letters, one byte-fallback token
