@@ -56,7 +56,9 @@ struct SamplingParams {
   static constexpr int kMaxN = 128;
   static constexpr int kMaxLogprobs = 20;
 
-  [[nodiscard]] bool greedy() const { return temperature == 0.0f; }
+  // Temperatures below vLLM's _SAMPLING_EPS are greedy (argmax): dividing by them would overflow.
+  static constexpr float kGreedyTemperature = 1e-5f;
+  [[nodiscard]] bool greedy() const { return temperature < kGreedyTemperature; }
 
   // Checks ranges; token ids against vocab_size. The message names the OpenAI field.
   [[nodiscard]] Status validate(int vocab_size) const;

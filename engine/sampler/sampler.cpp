@@ -55,7 +55,7 @@ SampledToken Sampler::sampleRow(const SamplingRow& row) {
   assert(static_cast<int>(row.logits.size()) == vocab_size_);
   assert(!row.constrained() || row.token_index->vocabSize() == vocab_size_);
   const SamplingParams& params = *row.params;
-  const bool greedy = params.temperature < kGreedyTemperature;
+  const bool greedy = params.greedy();
   const bool constrained = row.constrained();
   auto takes = [&](int32_t token) {
     return token >= 0 && row.token_index->accepts(*row.grammar, token);

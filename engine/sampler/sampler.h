@@ -14,7 +14,7 @@
 //      logit > 0 ? logit / r : logit * r.
 //   5. frequency and presence penalties (OpenAI, output tokens only):
 //      logit[t] -= frequency * count(t) + presence * (count(t) > 0).
-//   6. temperature < kGreedyTemperature (1e-5, vLLM's _SAMPLING_EPS): greedy, the argmax of the
+//   6. params.greedy(), a temperature below 1e-5 (vLLM's _SAMPLING_EPS): greedy, the argmax of the
 //      logits after step 5 (ties: the lowest id). Top-k/top-p/min-p do not apply. Done.
 //   7. logit /= temperature (float); weights w = exp(logit - max logit), so p = w / sum w.
 //   8. min_p: keep tokens with logit - max >= ln(min_p), i.e. p >= min_p * max(p).

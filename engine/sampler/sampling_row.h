@@ -12,9 +12,6 @@
 
 namespace manifold {
 
-// Below this temperature a row is sampled greedily (vLLM's _SAMPLING_EPS).
-inline constexpr float kGreedyTemperature = 1e-5f;
-
 // One row of a sampling batch: one sequence's next-token logits and what is needed to process them.
 // The spans must stay valid for the duration of the sample() call.
 struct SamplingRow {

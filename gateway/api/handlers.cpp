@@ -61,14 +61,14 @@ Status tokenizeBadWords(const PromptCodec& codec, GenerationOptions& options) {
   for (const std::string& word : options.bad_words) {
     const size_t start = word.find_first_not_of(" \t\n\r\f\v");
     const std::string stripped = start == std::string::npos ? "" : word.substr(start);
-    const std::vector<int32_t> plain = codec.encode(stripped, false);
+    std::vector<int32_t> plain = codec.encode(stripped, false);
     if (plain.empty()) continue;
-    out.push_back(plain);
     std::vector<int32_t> spaced = codec.encode(" " + stripped, false);
-    if (!spaced.empty() && spaced.front() != plain.front() && spaced.size() == plain.size()) {
-      out.push_back(std::move(spaced));
-    }
-    total += plain.size() * 2;
+    const bool keep_spaced =
+        !spaced.empty() && spaced.front() != plain.front() && spaced.size() == plain.size();
+    total += plain.size() * (keep_spaced ? 2 : 1);
+    out.push_back(std::move(plain));
+    if (keep_spaced) out.push_back(std::move(spaced));
     if (total > kMaxTokens) {
       return invalidArgument("`bad_words` encode to more than " + std::to_string(kMaxTokens) +
                              " tokens");

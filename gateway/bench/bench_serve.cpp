@@ -120,7 +120,7 @@ Result<BenchServeResult> runBenchServe(const BenchServeConfig& config, std::ostr
 
   SchedulerOptions options;
   options.endpoint = endpoint;
-  options.host_header = hostHeader(base);
+  options.host_header = base.hostHeader();
   options.tls = base.tls;
   options.tls_host = base.host;
   options.target = base.path_prefix + config.endpoint;

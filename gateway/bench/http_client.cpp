@@ -208,7 +208,7 @@ Result<HttpResponse> httpCall(const BaseUrl& base, HttpRequestSpec spec) {
   asio::io_context io;
   HttpResponse response;
   std::string error;
-  if (spec.host_header.empty()) spec.host_header = hostHeader(base);
+  if (spec.host_header.empty()) spec.host_header = base.hostHeader();
   spec.tls = base.tls;
   spec.tls_host = base.host;
   startHttpCall(io, endpoint, std::move(spec),

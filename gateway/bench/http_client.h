@@ -25,8 +25,6 @@ namespace manifold::bench {
 using BaseUrl = HttpUrl;
 // parseHttpUrl with an error that names the URL.
 [[nodiscard]] Result<BaseUrl> parseBaseUrl(std::string_view url);
-// The Host header for it: "host:port", an IPv6 address in brackets.
-[[nodiscard]] inline std::string hostHeader(const BaseUrl& base) { return base.hostHeader(); }
 
 struct HttpRequestSpec {
   std::string method = "POST";  // GET or POST
