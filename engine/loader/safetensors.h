@@ -95,6 +95,9 @@ class WeightStore {
   // The same for the I8 weight of a quantized checkpoint (INVALID_ARGUMENT when not I8).
   [[nodiscard]] Result<TensorView> getInt8(std::string_view name,
                                            const std::vector<int64_t>& expected_shape) const;
+  // DATA_LOSS naming the file, the tensor and the first element when a float tensor holds a NaN
+  // or an infinity (a corrupt checkpoint; no trained weight is either); OK for I8 tensors.
+  [[nodiscard]] Status checkFinite(const TensorView& tensor) const;
   [[nodiscard]] bool contains(std::string_view name) const;
   [[nodiscard]] std::vector<std::string> names() const;
   [[nodiscard]] size_t totalBytes() const;  // sum of tensor bytes over all files

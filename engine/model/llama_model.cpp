@@ -132,7 +132,7 @@ Result<kernels::DeviceBuffer> LlamaModel::copyToBackend(const std::vector<Tensor
 }
 
 Result<kernels::WeightView> LlamaModel::place(const std::vector<TensorView>& parts, DType dtype,
-                                              bool count, bool gather_only) {
+                                              bool count) {
   size_t numel = 0;
   for (const TensorView& part : parts) numel += static_cast<size_t>(part.numel());
   if (count) {
@@ -141,8 +141,8 @@ Result<kernels::WeightView> LlamaModel::place(const std::vector<TensorView>& par
   }
   // In place, from the mmap, when the file's bytes are aligned for their type (a header length
   // that is not a multiple of 8, which the format allows, misaligns every tensor).
-  if ((mmap_weights_ || gather_only) && parts.size() == 1 && parts[0].dtype == dtype &&
-      backend_.hostAddressable() && isAligned(parts[0].data, dtypeSize(dtype))) {
+  if (mmap_weights_ && parts.size() == 1 && parts[0].dtype == dtype && backend_.hostAddressable() &&
+      isAligned(parts[0].data, dtypeSize(dtype))) {
     return kernels::WeightView{parts[0].data, dtype};
   }
   ASSIGN_OR_RETURN(kernels::DeviceBuffer buffer, copyToBackend(parts, dtype));
@@ -230,7 +230,11 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
   const int64_t H = c.hidden_size, I = c.intermediate_size;
   const int64_t q_dim = c.num_attention_heads * c.head_dim;
   const int64_t kv_dim = c.num_key_value_heads * c.head_dim;
+  // Every float tensor used is checked for NaN and infinity on the way (a corrupt checkpoint
+  // would otherwise load and sample token 0 for ever): one more read of the file, at page-cache
+  // speed, against the copy and packing that follow.
   ASSIGN_OR_RETURN(TensorView embed, weights.get("model.embed_tokens.weight", {c.vocab_size, H}));
+  RETURN_IF_ERROR(weights.checkFinite(embed));
   read_bytes += embed.nbytes;
   weight_dtype_ = weight_dtype.value_or(embed.dtype);
   const DType matrix = weight_dtype_;
@@ -246,9 +250,10 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
   }
   // Norms and biases are tiny: kept in F32 whatever the matrices use.
   const DType vector = DType::kF32;
-  auto get = [&](const std::string& name, std::vector<int64_t> shape) {
-    Result<TensorView> view = weights.get(name, shape);
-    if (view.isOk()) read_bytes += view.value().nbytes;
+  auto get = [&](const std::string& name, std::vector<int64_t> shape) -> Result<TensorView> {
+    ASSIGN_OR_RETURN(TensorView view, weights.get(name, shape));
+    RETURN_IF_ERROR(weights.checkFinite(view));
+    read_bytes += view.nbytes;
     return view;
   };
   // A matmul weight: float, or in a quantized checkpoint I8 with its scale (which the checkpoint
@@ -266,8 +271,6 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
     return get(name, shape);
   };
 
-  // The embedding table is only gathered from (a few rows a step) unless it doubles as a
-  // row-major LM head: then it stays in the file mapping, saving a copy of the vocabulary.
   // --quantization quantizes the LM head too; a quantized checkpoint's stays as stored (float).
   const bool quantize_at_load = quantized && !checkpoint_quantized_;
   const bool head_packed =
@@ -275,8 +278,7 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
                                                            static_cast<int>(H)) > 0;
   // Tied and quantized, the weight the kernels stream is the INT8 head: that one is counted.
   const bool count_head = c.tie_word_embeddings && quantize_at_load;
-  ASSIGN_OR_RETURN(embed_, place({embed}, matrix, /*count=*/!count_head,
-                                 /*gather_only=*/!c.tie_word_embeddings || head_packed));
+  ASSIGN_OR_RETURN(embed_, place({embed}, matrix, /*count=*/!count_head));
   report(read_bytes);
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     LlamaLayerWeights layer;

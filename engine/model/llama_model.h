@@ -3,10 +3,11 @@
 // final RMSNorm, tied or separate LM head. Qwen2 adds q/k/v biases, Mistral a sliding window;
 // both are options of the same block.
 //
-// Weights stay in their file dtype (F32/BF16/F16) and are read in place from the mmap when the
-// backend can address host memory. q/k/v and gate/up are fused into one matrix each at load
-// (one matmul instead of three or two; the only copies made), as vLLM's QKVParallelLinear and
-// MergedColumnParallelLinear do. Activations are F32.
+// Weights are copied at load into the backend's memory, in their file dtype (F32/BF16/F16) or the
+// one asked for, packed where the backend packs matmul weights; with mmap_weights those needing no
+// conversion or packing are read in place from the file mapping instead. q/k/v and gate/up are
+// fused into one matrix each, as vLLM's QKVParallelLinear and MergedColumnParallelLinear do.
+// Activations are F32.
 //
 // Thread safety: forward() is called by one thread at a time (the engine loop).
 #pragma once
@@ -91,9 +92,8 @@ class LlamaModel {
 
   // Makes one tensor (or several stacked along rows) available on the backend in `dtype`, in
   // place when mmap_weights_ allows. count: add it to the parameter and weight-byte totals.
-  // gather_only: only a few rows are read per step (the embedding), so in place is fine anyway.
   Result<kernels::WeightView> place(const std::vector<TensorView>& parts, DType dtype,
-                                    bool count = true, bool gather_only = false);
+                                    bool count = true);
   // As place for a matmul weight [n, k] (parts stacked along n), packed when the backend packs:
   // I8 parts (a quantized checkpoint's) with their scales from `weights`; float ones quantized to
   // INT8 when quantization_ is set by --quantization (not by the checkpoint).

@@ -33,7 +33,8 @@ struct ModelRunnerOptions {
   // kInt8, kW8A8: matmul weights quantized at load (LlamaModel::load); the backend must support it.
   Quantization quantization = Quantization::kNone;
   // Read weights in place from the safetensors mmap where no conversion or packing is needed
-  // (less memory, slower decode: 4 KiB pages); false copies them (LlamaModel::load).
+  // (less memory, slower decode: 4 KiB pages, and the files must not change while loaded, as
+  // with llama.cpp's --mmap); false copies every weight and closes the files (LlamaModel::load).
   bool mmap_weights = false;
   // CPU backend: OpenBLAS sgemm for matmuls of at least this many rows (0: never).
   int cpu_blas_min_rows = 0;
@@ -91,7 +92,7 @@ class ModelRunner {
   int max_blocks_per_seq_ = 0;
   // Declared first so it is destroyed last: every buffer below frees through it.
   std::unique_ptr<kernels::Backend> backend_;
-  std::unique_ptr<WeightStore> weights_;  // the mmap the model may read in place
+  std::unique_ptr<WeightStore> weights_;  // the file mappings, kept only with mmap_weights
   std::unique_ptr<LlamaModel> model_;
   std::unique_ptr<KvCachePool> kv_;
   std::unique_ptr<kernels::AttentionPlan> plan_;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -255,6 +256,51 @@ TEST(WeightStore, ReadsI8WeightsOnlyWhereAskedFor) {
   EXPECT_NE(as_int8.message().find("tensor \"s\" is F32, expected I8"), std::string::npos)
       << as_int8.message();
   EXPECT_TRUE((*store)->get("s", {2, 1}).isOk());
+}
+
+// NaN and infinities in each float dtype, past the scan's first chunk, in a file whose odd header
+// length leaves every tensor unaligned; the largest finite values pass.
+TEST(WeightStore, ChecksFloatTensorsForNanAndInfinity) {
+  const fs::path dir = freshDir();
+  std::vector<float> f32(3 * 5000, 0.5f);
+  f32[2 * 5000 + 17] = std::numeric_limits<float>::quiet_NaN();
+  f32[5] = std::numeric_limits<float>::max();
+  std::string bf16(2 * 4, '\0');
+  bf16[2] = '\x7f';  // element 1: 0x7f7f, the largest finite BF16
+  bf16[3] = '\x7f';
+  bf16[6] = '\x80';  // element 3: 0x7f80, +inf
+  bf16[7] = '\x7f';
+  std::string f16(2 * 3, '\0');
+  f16[0] = '\xff';  // element 0: 0x7bff, the largest finite F16
+  f16[1] = '\x7b';
+  f16[5] = '\xfc';  // element 2: 0xfc00, -inf
+  std::string healthy = floatBytes({1.0f, -2.0f, 0.0f, -0.0f});
+  std::string header = R"({"f32":{"dtype":"F32","shape":[3,5000],"data_offsets":[0,60000]},)"
+                       R"("ok":{"dtype":"F32","shape":[4],"data_offsets":[60000,60016]},)"
+                       R"("bf16":{"dtype":"BF16","shape":[2,2],"data_offsets":[60016,60024]},)"
+                       R"("f16":{"dtype":"F16","shape":[3],"data_offsets":[60024,60030]},)"
+                       R"("q":{"dtype":"I8","shape":[2],"data_offsets":[60030,60032]}})";
+  if (header.size() % 2 == 0) header += " ";
+  writeFile(dir / "model.safetensors",
+            fileBytes(header, floatBytes(f32) + healthy + bf16 + f16 + "\xff\x7f"));
+  Result<std::unique_ptr<WeightStore>> store = WeightStore::open(dir);
+  ASSERT_TRUE(store.isOk()) << store.status().toString();
+  auto expectCorrupt = [&](const std::string& name, std::vector<int64_t> shape,
+                           const std::string& text) {
+    Result<TensorView> view = (*store)->get(name, shape);
+    ASSERT_TRUE(view.isOk()) << view.status().toString();
+    Status status = (*store)->checkFinite(*view);
+    EXPECT_EQ(status.code(), StatusCode::kDataLoss) << name;
+    EXPECT_NE(status.message().find("model.safetensors: tensor \"" + name + "\" holds " + text +
+                                    ": the checkpoint is corrupt"),
+              std::string::npos)
+        << status.message();
+  };
+  expectCorrupt("f32", {3, 5000}, "NaN at [2, 17]");
+  expectCorrupt("bf16", {2, 2}, "inf at [1, 1]");
+  expectCorrupt("f16", {3}, "-inf at [2]");
+  EXPECT_TRUE((*store)->checkFinite((*store)->get("ok", {4}).value()).isOk());
+  EXPECT_TRUE((*store)->checkFinite((*store)->getInt8("q", {2}).value()).isOk());
 }
 
 TEST(WeightStore, ReportsAFolderWithoutWeights) {

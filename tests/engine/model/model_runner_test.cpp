@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -452,6 +453,53 @@ TEST(ModelRunner, NamesATensorWhoseShapeDisagreesWithTheConfig) {
                             "has shape [172, 64], expected [170, 64]"),
       std::string::npos)
       << status.message();
+}
+
+// A NaN in a checkpoint is a load error naming the tensor, not a model that samples token 0.
+TEST(ModelRunner, RefusesACheckpointHoldingNan) {
+  const fs::path dir = freshDir();
+  Result<std::unique_ptr<SafetensorsFile>> file =
+      SafetensorsFile::open(fs::path(kStories) / "model.safetensors");
+  ASSERT_TRUE(file.isOk());
+  std::vector<TensorView> tensors = (*file)->tensors();
+  const auto down = std::find_if(tensors.begin(), tensors.end(), [](const TensorView& view) {
+    return view.name == "model.layers.4.mlp.down_proj.weight";
+  });
+  ASSERT_NE(down, tensors.end());
+  ASSERT_EQ(down->dtype, DType::kF32);
+  std::vector<float> values(static_cast<size_t>(down->numel()));
+  std::memcpy(values.data(), down->data, down->nbytes);
+  values[3 * down->shape[1] + 7] = std::nanf("");
+  down->data = values.data();
+  ASSERT_TRUE(writeSafetensors(dir / "model.safetensors", tensors).isOk());
+  std::ofstream(dir / "config.json") << storiesConfigText();
+  Status status = ModelRunner::create(dir, {}).status();
+  EXPECT_EQ(status.code(), StatusCode::kDataLoss);
+  EXPECT_NE(status.message().find("tensor \"model.layers.4.mlp.down_proj.weight\" holds NaN at "
+                                  "[3, 7]: the checkpoint is corrupt"),
+            std::string::npos)
+      << status.message();
+}
+
+// Weights are copied at load and the files closed: a checkpoint truncated (or rewritten) under
+// a running engine changes nothing, where reading the mapping would fault with SIGBUS.
+TEST(ModelRunner, KeepsRunningWhenItsCheckpointIsTruncated) {
+  const fs::path dir = freshDir();
+  writeModifiedStories(dir, "", storiesConfigText());
+  ModelRunnerOptions options;
+  options.kv_cache.num_blocks = 8;
+  Result<std::unique_ptr<ModelRunner>> runner = ModelRunner::create(dir, options);
+  ASSERT_TRUE(runner.isOk()) << runner.status().toString();
+  const std::vector<int32_t> prompt = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298};
+  Status status;
+  const std::vector<float> before =
+      testing_runner::allPositionLogits(**runner, prompt, 16, {0}, &status);
+  ASSERT_TRUE(status.isOk()) << status.toString();
+  fs::resize_file(dir / "model.safetensors", 0);
+  const std::vector<float> after =
+      testing_runner::allPositionLogits(**runner, prompt, 16, {1}, &status);
+  ASSERT_TRUE(status.isOk()) << status.toString();
+  EXPECT_EQ(after, before);
 }
 
 TEST(ModelRunner, RefusesShapesTheCpuAttentionKernelCannotHold) {
