@@ -8,7 +8,9 @@
 #include <boost/beast/ssl.hpp>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <type_traits>
+#include <vector>
 
 #include "gateway/http/tls_client.h"
 
@@ -33,6 +35,28 @@ ssl::context& tlsContext() {
   return *context;
 }
 
+}  // namespace
+
+struct ConnectionPool::Idle {
+  std::vector<std::unique_ptr<tcp::socket>> plain;
+  std::vector<std::unique_ptr<TlsStream>> tls;
+
+  template <class Stream>
+  std::vector<std::unique_ptr<Stream>>& of() {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      return tls;
+    } else {
+      return plain;
+    }
+  }
+};
+
+ConnectionPool::ConnectionPool() : idle_(std::make_unique<Idle>()) {}
+ConnectionPool::~ConnectionPool() = default;
+size_t ConnectionPool::idle() const { return idle_->plain.size() + idle_->tls.size(); }
+
+namespace {
+
 // Stream is tcp::socket (http) or TlsStream (https).
 template <class Stream>
 class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
@@ -40,27 +64,28 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
 
  public:
   HttpCall(asio::io_context& io, tcp::endpoint endpoint, const HttpRequestSpec& spec,
-           HttpCallbacks callbacks)
-      : socket_(makeStream(io)),
+           HttpCallbacks callbacks, ConnectionPool* pool)
+      : io_(io),
         timer_(io),
         tls_host_(spec.tls_host),
         endpoint_(endpoint),
         timeout_(spec.timeout),
-        callbacks_(std::move(callbacks)) {
+        callbacks_(std::move(callbacks)),
+        pool_(pool) {
     request_.method(spec.method == "GET" ? http::verb::get : http::verb::post);
     request_.target(spec.target);
     request_.version(11);
     request_.set(http::field::host, spec.host_header);
     request_.set(http::field::user_agent, "manifold-bench");
     request_.set(http::field::accept, "text/event-stream, application/json");
-    request_.set(http::field::connection, "close");
+    // HTTP/1.1 keeps the connection by default; without a pool it is closed after the response.
+    if (pool_ == nullptr) request_.set(http::field::connection, "close");
     if (!spec.api_key.empty()) request_.set(http::field::authorization, "Bearer " + spec.api_key);
     if (request_.method() == http::verb::post) {
       request_.set(http::field::content_type, "application/json");
       request_.body() = spec.body;
       request_.prepare_payload();
     }
-    parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
   }
 
   void start() {
@@ -69,15 +94,43 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
       if (ec || self->finished_) return;
       self->timed_out_ = true;
       beast::error_code ignored;
-      self->lowest().close(ignored);
+      if (self->socket_) self->lowest().close(ignored);
     });
+    if (pool_ != nullptr) {
+      auto& idle = pool_->idleStreams().of<Stream>();
+      if (!idle.empty()) {
+        socket_ = std::move(idle.back());
+        idle.pop_back();
+        reused_ = true;
+        return write();
+      }
+    }
+    connect();
+  }
+
+ private:
+  tcp::socket& lowest() {
+    if constexpr (kTls) {
+      return socket_->next_layer();
+    } else {
+      return *socket_;
+    }
+  }
+
+  void connect() {
+    if constexpr (kTls) {
+      socket_ = std::make_unique<Stream>(io_, tlsContext());
+    } else {
+      socket_ = std::make_unique<Stream>(io_);
+    }
+    if (pool_ != nullptr) pool_->countOpened();
     lowest().async_connect(endpoint_, [self = this->shared_from_this()](beast::error_code ec) {
       if (ec) return self->finish("connect: " + ec.message());
       if constexpr (kTls) {
-        if (!gateway::verifyTlsHostName(self->socket_.native_handle(), self->tls_host_)) {
+        if (!gateway::verifyTlsHostName(self->socket_->native_handle(), self->tls_host_)) {
           return self->finish("TLS: bad host name " + self->tls_host_);
         }
-        self->socket_.async_handshake(ssl::stream_base::client, [self](beast::error_code ec) {
+        self->socket_->async_handshake(ssl::stream_base::client, [self](beast::error_code ec) {
           if (ec) return self->finish("TLS handshake: " + ec.message());
           self->write();
         });
@@ -87,50 +140,53 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
     });
   }
 
- private:
-  static Stream makeStream(asio::io_context& io) {
-    if constexpr (kTls) {
-      return Stream(io, tlsContext());
-    } else {
-      return Stream(io);
-    }
-  }
-  tcp::socket& lowest() {
-    if constexpr (kTls) {
-      return socket_.next_layer();
-    } else {
-      return socket_;
-    }
+  void write() {
+    buffer_.clear();
+    parser_.emplace();
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    http::async_write(
+        *socket_, request_,
+        [self = this->shared_from_this()](beast::error_code ec, size_t) { self->onWrite(ec); });
   }
 
-  void write() {
-    http::async_write(socket_, request_, [self = this->shared_from_this()](beast::error_code ec,
-                                                                           size_t) {
-      self->onWrite(ec);
-    });
+  // A kept connection the server closed while it sat idle fails here, before the response: the
+  // request never reached the server, so it goes again on a new connection (once).
+  bool retryOnNewConnection() {
+    if (!reused_ || timed_out_ || status_ != 0) return false;
+    reused_ = false;
+    beast::error_code ignored;
+    lowest().close(ignored);
+    connect();
+    return true;
   }
 
   void onWrite(beast::error_code ec) {
-    if (ec) return finish("write: " + ec.message());
-    http::async_read_header(socket_, buffer_, parser_,
+    if (ec) {
+      if (retryOnNewConnection()) return;
+      return finish("write: " + ec.message());
+    }
+    http::async_read_header(*socket_, buffer_, *parser_,
                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                              if (ec) return self->finish("read header: " + ec.message());
-                              self->status_ = self->parser_.get().result_int();
+                              if (ec) {
+                                if (self->retryOnNewConnection()) return;
+                                return self->finish("read header: " + ec.message());
+                              }
+                              self->status_ = self->parser_->get().result_int();
                               self->readSome();
                             });
   }
 
   void readSome() {
-    if (parser_.is_done()) return finish("");
-    parser_.get().body().data = body_buffer_;
-    parser_.get().body().size = sizeof(body_buffer_);
+    if (parser_->is_done()) return finish("");
+    parser_->get().body().data = body_buffer_;
+    parser_->get().body().size = sizeof(body_buffer_);
     http::async_read_some(
-        socket_, buffer_, parser_,
+        *socket_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
   }
 
   void onRead(beast::error_code ec) {
-    const size_t produced = sizeof(body_buffer_) - parser_.get().body().size;
+    const size_t produced = sizeof(body_buffer_) - parser_->get().body().size;
     if (produced > 0 && callbacks_.on_body) {
       callbacks_.on_body(std::string_view(body_buffer_, produced));
     }
@@ -140,7 +196,7 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
     // curl and aiohttp treat it), a cut stream otherwise (as plain eof is, inside Beast).
     if (ec == ssl::error::stream_truncated) {
       beast::error_code eof_ec;
-      parser_.put_eof(eof_ec);
+      parser_->put_eof(eof_ec);
       return finish(eof_ec ? "read body: " + eof_ec.message() : "");
     }
     if (ec) return finish("read body: " + ec.message());
@@ -151,23 +207,34 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
     if (finished_) return;
     finished_ = true;
     timer_.cancel();
-    beast::error_code ignored;
-    lowest().shutdown(tcp::socket::shutdown_both, ignored);
-    lowest().close(ignored);
+    // Back to the pool only after a whole response the server will follow with another, and with
+    // nothing of it left unread.
+    const bool keep = pool_ != nullptr && error.empty() && !timed_out_ && parser_ &&
+                      parser_->is_done() && parser_->keep_alive() && buffer_.size() == 0;
+    if (keep) {
+      pool_->idleStreams().of<Stream>().push_back(std::move(socket_));
+    } else if (socket_) {
+      beast::error_code ignored;
+      lowest().shutdown(tcp::socket::shutdown_both, ignored);
+      lowest().close(ignored);
+    }
     callbacks_.on_done(status_, timed_out_ ? "timeout" : error);
   }
 
-  Stream socket_;
+  asio::io_context& io_;
+  std::unique_ptr<Stream> socket_;
   asio::steady_timer timer_;
   std::string tls_host_;
   tcp::endpoint endpoint_;
   std::chrono::milliseconds timeout_;
   HttpCallbacks callbacks_;
+  ConnectionPool* pool_;
   http::request<http::string_body> request_;
   beast::flat_buffer buffer_;
-  http::response_parser<http::buffer_body> parser_;
+  std::optional<http::response_parser<http::buffer_body>> parser_;
   char body_buffer_[16384];
   int status_ = 0;
+  bool reused_ = false;  // the connection came from the pool
   bool finished_ = false;
   bool timed_out_ = false;
 };
@@ -184,11 +251,12 @@ Result<BaseUrl> parseBaseUrl(std::string_view url) {
 }
 
 void startHttpCall(asio::io_context& io, const tcp::endpoint& endpoint, HttpRequestSpec spec,
-                   HttpCallbacks callbacks) {
+                   HttpCallbacks callbacks, ConnectionPool* pool) {
   if (spec.tls) {
-    std::make_shared<HttpCall<TlsStream>>(io, endpoint, spec, std::move(callbacks))->start();
+    std::make_shared<HttpCall<TlsStream>>(io, endpoint, spec, std::move(callbacks), pool)->start();
   } else {
-    std::make_shared<HttpCall<tcp::socket>>(io, endpoint, spec, std::move(callbacks))->start();
+    std::make_shared<HttpCall<tcp::socket>>(io, endpoint, spec, std::move(callbacks), pool)
+        ->start();
   }
 }
 

@@ -1,8 +1,10 @@
 // A small HTTP/1.1 client on Beast for the benchmark: many concurrent requests on one
 // io_context, the response body delivered piece by piece as it arrives (for SSE streams, with
 // chunked or connection-delimited bodies), plus a blocking call for setup requests (/tokenize,
-// /v1/models). One connection per request; http, or https verified against the system's trust
-// store (SSL_CERT_FILE / SSL_CERT_DIR apply) and the URL's host name.
+// /v1/models). Connections are kept alive and reused through a ConnectionPool, as vLLM's
+// benchmark keeps its aiohttp connections (without one: a connection per request); http, or
+// https verified against the system's trust store (SSL_CERT_FILE / SSL_CERT_DIR apply) and the
+// URL's host name.
 //
 // Thread safety: a call's callbacks run on the io_context's thread(s); run the io_context on one
 // thread (as the benchmark does) and the callbacks need no locking.
@@ -12,6 +14,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -45,9 +48,34 @@ struct HttpCallbacks {
   std::function<void(int status, const std::string& error)> on_done;
 };
 
-// Starts one request on `io`. REQUIRES: `endpoint` resolved; on_done set.
+// Idle keep-alive connections to one server, for the calls of one io_context. A call takes an
+// idle connection when there is one (else opens one) and gives it back after a complete response
+// the server did not mark `Connection: close`. A reused connection that fails before any response
+// byte (the server closed it while idle) is replaced by a new one, once. Destroy the pool before
+// its io_context.
+class ConnectionPool {
+ public:
+  ConnectionPool();
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  [[nodiscard]] size_t opened() const { return opened_; }  // connections opened through it
+  [[nodiscard]] size_t idle() const;
+
+  struct Idle;  // the idle streams (http_client.cpp)
+  Idle& idleStreams() { return *idle_; }
+  void countOpened() { ++opened_; }
+
+ private:
+  std::unique_ptr<Idle> idle_;
+  size_t opened_ = 0;
+};
+
+// Starts one request on `io`, on a connection of `pool` when given. REQUIRES: `endpoint`
+// resolved; on_done set; the pool (if any) used with this io_context and endpoint only.
 void startHttpCall(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
-                   HttpRequestSpec spec, HttpCallbacks callbacks);
+                   HttpRequestSpec spec, HttpCallbacks callbacks, ConnectionPool* pool = nullptr);
 
 // Resolves the base URL's host (blocking).
 [[nodiscard]] Result<boost::asio::ip::tcp::endpoint> resolveEndpoint(const BaseUrl& base);

@@ -43,6 +43,7 @@ class Scheduler {
     ScheduledRun run;
     run.duration_s = secondsSinceStart();
     run.outputs = std::move(outputs_);
+    run.connections_opened = pool_.opened();
     return run;
   }
 
@@ -109,13 +110,14 @@ class Scheduler {
       if (options_.on_progress) options_.on_progress(finished_, samples_.size());
       launchReady();
     };
-    startHttpCall(io_, options_.endpoint, std::move(spec), std::move(callbacks));
+    startHttpCall(io_, options_.endpoint, std::move(spec), std::move(callbacks), &pool_);
   }
 
   const SchedulerOptions& options_;
   const std::vector<SampleRequest>& samples_;
   const std::vector<double>& offsets_;
   asio::io_context io_;
+  ConnectionPool pool_;  // kept connections, as vLLM's aiohttp session; destroyed before io_
   asio::steady_timer timer_;
   SteadyClock::time_point start_;
   std::vector<RequestResult> outputs_;

@@ -59,13 +59,34 @@ TEST(BenchServe, MeasuresEveryRequestAgainstAStreamingServer) {
   EXPECT_LE(server.peakConcurrentStreams(), 4);
   EXPECT_GE(server.peakConcurrentStreams(), 2);  // the limit is used, not serialised
   EXPECT_LE(m.max_concurrent_requests, 4);
-  // 1 initial test request + 12 measured ones.
+  // 1 initial test request + 12 measured ones, on kept connections: one for the test request,
+  // at most one per concurrency slot for the run (vLLM's aiohttp session keeps them too).
   EXPECT_EQ(server.completionRequests(), 13);
+  EXPECT_LE(server.completionConnections(), 1 + 4);
   const std::string table = report.str();
   EXPECT_NE(table.find("============ Serving Benchmark Result ============"), std::string::npos);
   EXPECT_NE(table.find("Successful requests:                     12"), std::string::npos) << table;
   EXPECT_NE(table.find("P90 TTFT (ms):"), std::string::npos);
   EXPECT_NE(table.find("Mean E2EL (ms):"), std::string::npos);
+}
+
+// A server that closes each connection after its response without saying so (an idle timeout
+// firing just then): every reuse finds the connection gone before any response byte, and the
+// request goes again on a new one instead of failing.
+TEST(BenchServe, ResendsARequestWhoseKeptConnectionTheServerHadClosed) {
+  FakeOpenAiServer server({.first_token_delay = std::chrono::milliseconds(5),
+                           .token_gap = std::chrono::milliseconds(1),
+                           .drop_after_response = true});
+  BenchServeConfig config = configFor(server);
+  config.max_concurrency = 2;
+  std::ostringstream report;
+  auto result = runBenchServe(config, report);
+  ASSERT_TRUE(result.isOk()) << result.status().toString();
+  EXPECT_EQ(result->metrics.completed, 12);
+  EXPECT_EQ(result->metrics.failed, 0);
+  for (const RequestResult& r : result->outputs) EXPECT_TRUE(r.success) << r.error;
+  EXPECT_EQ(server.completionRequests(), 13);  // none sent twice to the server
+  EXPECT_EQ(server.completionConnections(), 13);
 }
 
 TEST(BenchServe, ChatEndpointWithWarmupsAndFailuresAndApproximateCounts) {

@@ -25,11 +25,11 @@ void writeChunk(tcp::socket& socket, const std::string& data) {
   writeRaw(socket, chunk.str());
 }
 
-void writeJson(tcp::socket& socket, int status, const std::string& body) {
+void writeJson(tcp::socket& socket, int status, const std::string& body, bool close) {
   std::ostringstream out;
   out << "HTTP/1.1 " << status
-      << " X\r\nContent-Type: application/json\r\nContent-Length: " << body.size()
-      << "\r\nConnection: close\r\n\r\n"
+      << " X\r\nContent-Type: application/json\r\nContent-Length: " << body.size() << "\r\n"
+      << (close ? "Connection: close\r\n" : "") << "\r\n"
       << body;
   writeRaw(socket, out.str());
 }
@@ -74,34 +74,50 @@ void FakeOpenAiServer::acceptLoop() {
 
 void FakeOpenAiServer::serve(tcp::socket socket) {
   beast::flat_buffer buffer;
-  http::request<http::string_body> request;
-  boost::system::error_code ec;
-  http::read(socket, buffer, request, ec);
-  if (ec) return;
-  const std::string target(request.target());
-  const auto body = nlohmann::json::parse(request.body(), nullptr, false);
+  bool counted = false;
+  for (;;) {
+    http::request<http::string_body> request;
+    boost::system::error_code ec;
+    http::read(socket, buffer, request, ec);
+    if (ec) return;
+    const bool close = !options_.keep_alive || !request.keep_alive();
+    respond(socket, std::string(request.target()), request.body(), close, counted);
+    if (close || options_.drop_after_response) {
+      socket.shutdown(tcp::socket::shutdown_send, ec);
+      return;
+    }
+  }
+}
 
+void FakeOpenAiServer::respond(tcp::socket& socket, const std::string& target,
+                               const std::string& body_text, bool close, bool& counted) {
+  const auto body = nlohmann::json::parse(body_text, nullptr, false);
   if (target == "/v1/models") {
-    writeJson(socket, 200, R"({"object":"list","data":[{"id":"fake-model","object":"model"}]})");
+    writeJson(socket, 200, R"({"object":"list","data":[{"id":"fake-model","object":"model"}]})",
+              close);
     return;
   }
   if (target == "/tokenize") {
     if (!options_.tokenize || !body.is_object()) {
-      writeJson(socket, 404, R"({"error":{"message":"not found"}})");
+      writeJson(socket, 404, R"({"error":{"message":"not found"}})", close);
       return;
     }
     const int count = countWords(body.value("prompt", ""));
-    writeJson(socket, 200, nlohmann::json{{"count", count}}.dump());
+    writeJson(socket, 200, nlohmann::json{{"count", count}}.dump(), close);
     return;
   }
   const bool chat = target == "/v1/chat/completions";
   if (!chat && target != "/v1/completions") {
-    writeJson(socket, 404, R"({"error":{"message":"no route"}})");
+    writeJson(socket, 404, R"({"error":{"message":"no route"}})", close);
     return;
+  }
+  if (!counted) {
+    counted = true;
+    ++completion_connections_;
   }
   const int request_number = ++completion_requests_;
   if (options_.fail_every > 0 && request_number % options_.fail_every == 0) {
-    writeJson(socket, 503, R"({"error":{"message":"overloaded"}})");
+    writeJson(socket, 503, R"({"error":{"message":"overloaded"}})", close);
     return;
   }
   const int max_tokens = body.value(chat ? "max_completion_tokens" : "max_tokens", 16);
@@ -110,9 +126,9 @@ void FakeOpenAiServer::serve(tcp::socket socket) {
   int peak = peak_streams_.load();
   while (now_streams > peak && !peak_streams_.compare_exchange_weak(peak, now_streams)) {
   }
-  writeRaw(socket,
-           "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
-           "Connection: close\r\n\r\n");
+  writeRaw(socket, std::string("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                               "Transfer-Encoding: chunked\r\n") +
+                       (close ? "Connection: close\r\n" : "") + "\r\n");
   if (chat) writeChunk(socket, "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n");
   std::this_thread::sleep_for(options_.first_token_delay);
   for (int i = 0; i < max_tokens; ++i) {
@@ -133,7 +149,6 @@ void FakeOpenAiServer::serve(tcp::socket socket) {
   writeChunk(socket, "data: [DONE]\n\n");
   --streams_;  // before the last chunk, which lets the client start its next request
   writeRaw(socket, "0\r\n\r\n");
-  socket.shutdown(tcp::socket::shutdown_send, ec);
 }
 
 }  // namespace manifold::bench::testing

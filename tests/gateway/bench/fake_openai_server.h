@@ -1,7 +1,8 @@
 // A deterministic OpenAI-compatible streaming server for the bench tests: binds 127.0.0.1:0, one
 // thread per connection, answers /v1/models, /tokenize (one token per word, or 404) and streaming
 // /v1/completions and /v1/chat/completions with a known first-token delay and gap between tokens,
-// in chunked transfer encoding. Records the peak number of concurrent streams.
+// in chunked transfer encoding. Keeps connections alive (HTTP/1.1) unless told otherwise. Records
+// the peak number of concurrent streams and the connections that carried completions.
 #pragma once
 
 #include <atomic>
@@ -19,6 +20,10 @@ struct FakeServerOptions {
   std::chrono::milliseconds token_gap{5};
   bool tokenize = true;  // false: /tokenize answers 404
   int fail_every = 0;    // > 0: every fail_every-th completion request gets HTTP 503
+  bool keep_alive = true;  // false: every response says `Connection: close` and closes
+  // Close each connection right after its response without saying so, as a server whose idle
+  // timeout fires just then: a client that reuses it finds it closed.
+  bool drop_after_response = false;
 };
 
 class FakeOpenAiServer {
@@ -29,10 +34,14 @@ class FakeOpenAiServer {
   int port() const { return port_; }
   int peakConcurrentStreams() const { return peak_streams_.load(); }
   int completionRequests() const { return completion_requests_.load(); }
+  int completionConnections() const { return completion_connections_.load(); }
 
  private:
   void acceptLoop();
   void serve(boost::asio::ip::tcp::socket socket);
+  // Answers one request; `counted`: this connection has carried a completion already.
+  void respond(boost::asio::ip::tcp::socket& socket, const std::string& target,
+               const std::string& body_text, bool close, bool& counted);
 
   const FakeServerOptions options_;
   boost::asio::io_context io_;
@@ -42,6 +51,7 @@ class FakeOpenAiServer {
   std::atomic<int> streams_{0};
   std::atomic<int> peak_streams_{0};
   std::atomic<int> completion_requests_{0};
+  std::atomic<int> completion_connections_{0};
   std::thread accept_thread_;
   std::mutex mu_;
   std::vector<std::thread> connections_;  // GUARDED_BY(mu_)

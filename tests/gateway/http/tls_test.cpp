@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -131,8 +133,8 @@ TEST_F(TlsTest, TheUpstreamProxyChecksTheUpstreamsNameAgainstItsCertificate) {
 }
 
 // `manifold bench serve`'s client over https: verified against the certificate (trusted through
-// SSL_CERT_FILE, read when its TLS context is first made), streaming included, and refused when
-// the URL's host is not the certificate's name.
+// SSL_CERT_FILE, read when its TLS context is first made: once per process, so one test), streaming
+// included, connections kept, and refused when the URL's host is not the certificate's name.
 TEST_F(TlsTest, TheBenchClientSpeaksVerifiedHttps) {
   ASSERT_EQ(::setenv("SSL_CERT_FILE", (dir_ / "cert.pem").c_str(), 1), 0);
   const std::string port = std::to_string(gateway_->port());
@@ -156,6 +158,42 @@ TEST_F(TlsTest, TheBenchClientSpeaksVerifiedHttps) {
   ASSERT_TRUE(streamed.isOk()) << streamed.status().toString();
   EXPECT_EQ(streamed->status, 200);
   EXPECT_NE(streamed->body.find("data: [DONE]"), std::string::npos) << streamed->body;
+
+  // Kept connections: three streamed requests one after another on one io_context share one
+  // connection (one handshake), as they do over http.
+  {
+    auto endpoint = bench::resolveEndpoint(*base);
+    ASSERT_TRUE(endpoint.isOk()) << endpoint.status().toString();
+    boost::asio::io_context io;
+    bench::ConnectionPool pool;
+    std::vector<std::string> outcomes;
+    std::function<void()> next = [&] {
+      bench::HttpRequestSpec spec;
+      spec.target = "/v1/completions";
+      spec.body =
+          json{{"model", "fake"}, {"prompt", "Hi"}, {"max_tokens", 3}, {"stream", true}}.dump();
+      spec.host_header = base->hostHeader();
+      spec.tls = true;
+      spec.tls_host = base->host;
+      auto body = std::make_shared<std::string>();
+      bench::startHttpCall(
+          io, *endpoint, spec,
+          {.on_body = [body](std::string_view bytes) { body->append(bytes); },
+           .on_done =
+               [&, body](int status, const std::string& error) {
+                 outcomes.push_back(
+                     std::to_string(status) + " " + error +
+                     (body->find("data: [DONE]") != std::string::npos ? "done" : ""));
+                 if (outcomes.size() < 3) next();
+               }},
+          &pool);
+    };
+    next();
+    io.run();
+    EXPECT_EQ(outcomes, (std::vector<std::string>(3, "200 done")));
+    EXPECT_EQ(pool.opened(), 1u);
+    EXPECT_EQ(pool.idle(), 1u);
+  }
 
   auto other_name = bench::parseBaseUrl("https://localhost:" + port);
   ASSERT_TRUE(other_name.isOk());
