@@ -31,15 +31,27 @@ Status validate(const BenchServeConfig& c) {
   if (c.dataset_name == "sharegpt" && c.dataset_path.empty()) {
     return invalidArgument("--dataset-name sharegpt needs --dataset-path");
   }
+  // Sent as they are; the server judges the values (vLLM's benchmark does not check them), but
+  // JSON has no NaN or infinity.
+  for (const auto& [flag, value] : {std::pair{"--temperature", c.sampling.temperature},
+                                    {"--top-p", c.sampling.top_p},
+                                    {"--min-p", c.sampling.min_p},
+                                    {"--frequency-penalty", c.sampling.frequency_penalty},
+                                    {"--presence-penalty", c.sampling.presence_penalty},
+                                    {"--repetition-penalty", c.sampling.repetition_penalty}}) {
+    if (value && !std::isfinite(*value)) {
+      return invalidArgument(std::string(flag) + " must be a finite number");
+    }
+  }
   return Status::ok();
 }
 
 // The first model id of GET /v1/models (vLLM does the same when --model is not given).
-Result<std::string> firstServedModel(const BaseUrl& base, const std::string& api_key) {
+Result<std::string> firstServedModel(const BaseUrl& base, const RequestHeaders& headers) {
   HttpRequestSpec spec;
   spec.method = "GET";
   spec.target = base.path_prefix + "/v1/models";
-  spec.api_key = api_key;
+  spec.headers = headers;
   spec.timeout = std::chrono::seconds(30);
   ASSIGN_OR_RETURN(HttpResponse response, httpCall(base, std::move(spec)));
   const auto body = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
@@ -88,17 +100,22 @@ Result<BenchServeResult> runBenchServe(const BenchServeConfig& config, std::ostr
   ASSIGN_OR_RETURN(BaseUrl base, parseBaseUrl(config.base_url));
   ASSIGN_OR_RETURN(Endpoint endpoint_kind, endpointFromPath(config.endpoint));
   ASSIGN_OR_RETURN(auto endpoint, resolveEndpoint(base));
+  RequestHeaders headers{.api_key = config.api_key, .extra = {}};
+  for (const std::string& argument : config.headers) {
+    ASSIGN_OR_RETURN(auto header, parseHeaderArgument(argument));
+    headers.extra.push_back(std::move(header));
+  }
 
   raiseDescriptorLimit();
   BenchServeResult result;
   result.model = config.model;
   if (result.model.empty()) {
-    ASSIGN_OR_RETURN(result.model, firstServedModel(base, config.api_key));
+    ASSIGN_OR_RETURN(result.model, firstServedModel(base, headers));
   }
 
   std::mt19937_64 rng(config.seed);
   std::string no_tokenize;
-  auto counter = makeTokenCounter(base, result.model, config.api_key, &no_tokenize);
+  auto counter = makeTokenCounter(base, result.model, headers, &no_tokenize);
   result.exact_token_counts = counter->exact();
   report << "Token counts: "
          << (counter->exact() ? "server /tokenize"
@@ -126,7 +143,8 @@ Result<BenchServeResult> runBenchServe(const BenchServeConfig& config, std::ostr
   options.target = base.path_prefix + config.endpoint;
   options.endpoint_kind = endpoint_kind;
   options.model = result.model;
-  options.api_key = config.api_key;
+  options.headers = headers;
+  options.sampling = config.sampling;
   options.ignore_eos = config.ignore_eos;
   options.max_concurrency = config.max_concurrency;
   options.request_timeout = config.request_timeout;

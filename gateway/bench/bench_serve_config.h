@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "gateway/bench/request_func.h"
+
 namespace manifold::bench {
 
 struct BenchServeConfig {
@@ -34,6 +36,9 @@ struct BenchServeConfig {
   std::string plot;         // PNG via gnuplot: latency CDFs and throughput over time
   std::string metric_percentiles = "99";
   std::string api_key;        // "Authorization: Bearer"; defaults to $OPENAI_API_KEY in the CLI
+  // "NAME=VALUE" headers sent with every request (the setup calls too), after the API key's.
+  std::vector<std::string> headers;
+  RequestSampling sampling;   // --temperature (default 0), --top-p, --top-k, ...
   bool show_progress = true;  // progress bar on stderr
   std::chrono::milliseconds request_timeout = std::chrono::hours(6);
 };

@@ -54,15 +54,15 @@ Result<int> ApproximateTokenCounter::countTokens(const std::string& text) {
   return tokens;
 }
 
-ServerTokenCounter::ServerTokenCounter(BaseUrl base, std::string model, std::string api_key)
-    : base_(std::move(base)), model_(std::move(model)), api_key_(std::move(api_key)) {}
+ServerTokenCounter::ServerTokenCounter(BaseUrl base, std::string model, RequestHeaders headers)
+    : base_(std::move(base)), model_(std::move(model)), headers_(std::move(headers)) {}
 
 Result<int> ServerTokenCounter::countTokens(const std::string& text) {
   HttpRequestSpec spec;
   spec.target = base_.path_prefix + "/tokenize";
   spec.body =
       nlohmann::json{{"model", model_}, {"prompt", text}, {"add_special_tokens", false}}.dump();
-  spec.api_key = api_key_;
+  spec.headers = headers_;
   spec.timeout = std::chrono::seconds(60);
   ASSIGN_OR_RETURN(HttpResponse response, httpCall(base_, std::move(spec)));
   if (response.status != 200) {
@@ -81,9 +81,9 @@ Result<int> ServerTokenCounter::countTokens(const std::string& text) {
 }
 
 std::unique_ptr<TokenCounter> makeTokenCounter(const BaseUrl& base, const std::string& model,
-                                               const std::string& api_key,
+                                               const RequestHeaders& headers,
                                                std::string* fallback_reason) {
-  auto server = std::make_unique<ServerTokenCounter>(base, model, api_key);
+  auto server = std::make_unique<ServerTokenCounter>(base, model, headers);
   const Result<int> probe = server->countTokens("hello world");
   if (probe.isOk()) return server;
   *fallback_reason = probe.status().message();

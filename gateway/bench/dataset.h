@@ -41,21 +41,21 @@ class ApproximateTokenCounter final : public TokenCounter {
 // "add_special_tokens": false} -> {"count"} or {"tokens"}.
 class ServerTokenCounter final : public TokenCounter {
  public:
-  ServerTokenCounter(BaseUrl base, std::string model, std::string api_key);
+  ServerTokenCounter(BaseUrl base, std::string model, RequestHeaders headers);
   Result<int> countTokens(const std::string& text) override;
   bool exact() const override { return true; }
 
  private:
   BaseUrl base_;
   std::string model_;
-  std::string api_key_;
+  RequestHeaders headers_;
 };
 
 // The server's counter when /tokenize answers for `model`, else the approximate one, with why
 // /tokenize could not serve in *fallback_reason.
 [[nodiscard]] std::unique_ptr<TokenCounter> makeTokenCounter(const BaseUrl& base,
                                                              const std::string& model,
-                                                             const std::string& api_key,
+                                                             const RequestHeaders& headers,
                                                              std::string* fallback_reason);
 
 struct RandomDatasetOptions {

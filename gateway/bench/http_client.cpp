@@ -80,7 +80,10 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
     request_.set(http::field::accept, "text/event-stream, application/json");
     // HTTP/1.1 keeps the connection by default; without a pool it is closed after the response.
     if (pool_ == nullptr) request_.set(http::field::connection, "close");
-    if (!spec.api_key.empty()) request_.set(http::field::authorization, "Bearer " + spec.api_key);
+    if (!spec.headers.api_key.empty()) {
+      request_.set(http::field::authorization, "Bearer " + spec.headers.api_key);
+    }
+    for (const auto& [name, value] : spec.headers.extra) request_.set(name, value);
     if (request_.method() == http::verb::post) {
       request_.set(http::field::content_type, "application/json");
       request_.body() = spec.body;
@@ -240,6 +243,28 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
 };
 
 }  // namespace
+
+Result<std::pair<std::string, std::string>> parseHeaderArgument(std::string_view argument) {
+  const size_t equals = argument.find('=');
+  const std::string_view name = argument.substr(0, equals);
+  // RFC 9110 5.6.2 token characters.
+  const bool token = !name.empty() && name.find_first_not_of(
+                                          "!#$%&'*+-.^_`|~0123456789"
+                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") ==
+                                          std::string_view::npos;
+  if (equals == std::string_view::npos || !token) {
+    return invalidArgument(
+        "--header must be NAME=VALUE with a header name of letters, digits and "
+        "!#$%&'*+-.^_`|~, got '" +
+        std::string(argument) + "'");
+  }
+  const std::string_view value = argument.substr(equals + 1);
+  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+    return invalidArgument("--header " + std::string(name) +
+                           ": the value may not hold a line break or NUL");
+  }
+  return std::make_pair(std::string(name), std::string(value));
+}
 
 Result<BaseUrl> parseBaseUrl(std::string_view url) {
   std::optional<HttpUrl> parsed = parseHttpUrl(url);

@@ -17,6 +17,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/http_url.h"
 #include "common/status.h"
@@ -29,11 +31,23 @@ using BaseUrl = HttpUrl;
 // parseHttpUrl with an error that names the URL.
 [[nodiscard]] Result<BaseUrl> parseBaseUrl(std::string_view url);
 
+// What every request of a run carries besides its own fields: the API key and the --header pairs,
+// set last, so that they replace a header of the same name (Authorization included), as in vLLM.
+struct RequestHeaders {
+  std::string api_key;  // sent as "Authorization: Bearer <key>" when not empty
+  std::vector<std::pair<std::string, std::string>> extra;
+};
+
+// "KEY=VALUE" (vllm bench serve's --header) as a header; an empty or non-token name, or a value
+// with a line break or NUL, is an error naming the argument.
+[[nodiscard]] Result<std::pair<std::string, std::string>> parseHeaderArgument(
+    std::string_view argument);
+
 struct HttpRequestSpec {
   std::string method = "POST";  // GET or POST
   std::string target;           // path (with the base URL's prefix) and query
   std::string body;             // JSON; empty for GET
-  std::string api_key;          // sent as "Authorization: Bearer <key>" when not empty
+  RequestHeaders headers;
   std::string host_header;
   bool tls = false;      // https: verify the peer and tls_host against its certificate
   std::string tls_host;  // the URL's host (SNI and the certificate name check)

@@ -34,11 +34,18 @@ Result<Endpoint> endpointFromPath(std::string_view path) {
 }
 
 std::string buildRequestBody(Endpoint endpoint, const std::string& model,
-                             const SampleRequest& sample, bool ignore_eos) {
+                             const SampleRequest& sample, bool ignore_eos,
+                             const RequestSampling& sampling) {
   nlohmann::json body = {{"model", model},
-                         {"temperature", 0.0},
+                         {"temperature", sampling.temperature.value_or(0.0)},
                          {"stream", true},
                          {"stream_options", {{"include_usage", true}}}};
+  if (sampling.top_p) body["top_p"] = *sampling.top_p;
+  if (sampling.top_k) body["top_k"] = *sampling.top_k;
+  if (sampling.min_p) body["min_p"] = *sampling.min_p;
+  if (sampling.frequency_penalty) body["frequency_penalty"] = *sampling.frequency_penalty;
+  if (sampling.presence_penalty) body["presence_penalty"] = *sampling.presence_penalty;
+  if (sampling.repetition_penalty) body["repetition_penalty"] = *sampling.repetition_penalty;
   if (endpoint == Endpoint::kCompletions) {
     body["prompt"] = sample.prompt;
     body["max_tokens"] = sample.expected_output_len;

@@ -9,6 +9,7 @@
 // Not thread-safe: one accumulator per request.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,10 +24,23 @@ enum class Endpoint { kCompletions, kChatCompletions };
 // "/api/v1/completions": the suffix decides).
 [[nodiscard]] Result<Endpoint> endpointFromPath(std::string_view path);
 
-// JSON body of a streaming request with usage in the final chunk, greedy sampling and
-// max tokens = sample.expected_output_len (vLLM: temperature 0, stream_options.include_usage).
+// vllm bench serve's sampling options: each one given is sent as the request field of its name;
+// temperature is 0 (greedy) unless given.
+struct RequestSampling {
+  std::optional<double> temperature;
+  std::optional<double> top_p;
+  std::optional<int> top_k;
+  std::optional<double> min_p;
+  std::optional<double> frequency_penalty;
+  std::optional<double> presence_penalty;
+  std::optional<double> repetition_penalty;
+};
+
+// JSON body of a streaming request with usage in the final chunk, `sampling` and max tokens =
+// sample.expected_output_len (vLLM: stream_options.include_usage).
 [[nodiscard]] std::string buildRequestBody(Endpoint endpoint, const std::string& model,
-                                           const SampleRequest& sample, bool ignore_eos);
+                                           const SampleRequest& sample, bool ignore_eos,
+                                           const RequestSampling& sampling = {});
 
 class StreamAccumulator {
  public:

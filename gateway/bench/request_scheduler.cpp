@@ -79,9 +79,9 @@ class Scheduler {
         std::make_shared<CallState>(options_.endpoint_kind, secondsSinceStart(), sample.prompt_len);
     HttpRequestSpec spec;
     spec.target = options_.target;
-    spec.body =
-        buildRequestBody(options_.endpoint_kind, options_.model, sample, options_.ignore_eos);
-    spec.api_key = options_.api_key;
+    spec.body = buildRequestBody(options_.endpoint_kind, options_.model, sample,
+                                 options_.ignore_eos, options_.sampling);
+    spec.headers = options_.headers;
     spec.host_header = options_.host_header;
     spec.tls = options_.tls;
     spec.tls_host = options_.tls_host;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gateway/bench/bench_types.h"
+#include "gateway/bench/http_client.h"
 #include "gateway/bench/request_func.h"
 
 namespace manifold::bench {
@@ -33,7 +34,8 @@ struct SchedulerOptions {
   std::string target;  // request path, e.g. "/v1/completions"
   Endpoint endpoint_kind = Endpoint::kCompletions;
   std::string model;
-  std::string api_key;
+  RequestHeaders headers;
+  RequestSampling sampling;
   bool ignore_eos = false;
   int max_concurrency = 0;  // 0: no limit
   std::chrono::milliseconds request_timeout = std::chrono::hours(6);

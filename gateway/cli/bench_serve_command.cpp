@@ -81,6 +81,21 @@ void addBenchServeCommand(CLI::App& app) {
                   "Comma-separated percentiles to report, e.g. 50,90,99")
       ->capture_default_str();
   cmd->add_option("--api-key", config->api_key, "Bearer token (default: $OPENAI_API_KEY)");
+  cmd->add_option("--header", config->headers,
+                  "NAME=VALUE headers for every request, e.g. --header x-team=a x-run=3");
+  // vllm bench serve's sampling options: sent as the request fields of the same names.
+  bench::RequestSampling& sampling = config->sampling;
+  cmd->add_option("--temperature", sampling.temperature,
+                  "Sampling temperature (default 0, greedy)");
+  cmd->add_option("--top-p", sampling.top_p, "top_p of every request");
+  cmd->add_option("--top-k", sampling.top_k, "top_k of every request");
+  cmd->add_option("--min-p", sampling.min_p, "min_p of every request");
+  cmd->add_option("--frequency-penalty", sampling.frequency_penalty,
+                  "frequency_penalty of every request");
+  cmd->add_option("--presence-penalty", sampling.presence_penalty,
+                  "presence_penalty of every request");
+  cmd->add_option("--repetition-penalty", sampling.repetition_penalty,
+                  "repetition_penalty of every request");
   cmd->add_flag("!--no-progress", config->show_progress, "No progress bar on stderr");
 
   cmd->callback([config, request_rate, sharegpt_output_len] {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -68,6 +69,48 @@ TEST(BenchServe, MeasuresEveryRequestAgainstAStreamingServer) {
   EXPECT_NE(table.find("Successful requests:                     12"), std::string::npos) << table;
   EXPECT_NE(table.find("P90 TTFT (ms):"), std::string::npos);
   EXPECT_NE(table.find("Mean E2EL (ms):"), std::string::npos);
+}
+
+// --header pairs (after the API key's, so a header of the same name replaces it) and the sampling
+// options reach every request; a malformed --header or a NaN option is refused before any request.
+TEST(BenchServe, SendsHeadersAndSamplingOptionsWithEveryRequest) {
+  FakeOpenAiServer server({.first_token_delay = std::chrono::milliseconds(1),
+                           .token_gap = std::chrono::milliseconds(1)});
+  BenchServeConfig config = configFor(server);
+  config.num_prompts = 3;
+  config.api_key = "sk-1";
+  config.headers = {"x-team=research", "X-Run=7"};
+  config.sampling = {.temperature = 0.8, .top_k = 20, .repetition_penalty = 1.2};
+  std::ostringstream report;
+  auto result = runBenchServe(config, report);
+  ASSERT_TRUE(result.isOk()) << result.status().toString();
+  EXPECT_EQ(result->metrics.completed, 3);
+  const std::string headers = server.lastCompletionHeaders();
+  EXPECT_NE(headers.find("Authorization: Bearer sk-1\n"), std::string::npos) << headers;
+  EXPECT_NE(headers.find("x-team: research\n"), std::string::npos) << headers;
+  EXPECT_NE(headers.find("X-Run: 7\n"), std::string::npos) << headers;
+  const auto body = nlohmann::json::parse(server.lastCompletionBody());
+  EXPECT_EQ(body["temperature"], 0.8);
+  EXPECT_EQ(body["top_k"], 20);
+  EXPECT_EQ(body["repetition_penalty"], 1.2);
+  EXPECT_FALSE(body.contains("top_p"));
+
+  config.headers = {"Authorization=Token abc"};
+  ASSERT_TRUE(runBenchServe(config, report).isOk());
+  EXPECT_NE(server.lastCompletionHeaders().find("Authorization: Token abc\n"), std::string::npos)
+      << server.lastCompletionHeaders();
+  EXPECT_EQ(server.lastCompletionHeaders().find("Bearer"), std::string::npos);
+
+  const int sent = server.completionRequests();
+  config.headers = {"x-bad=a\r\nHost: elsewhere"};
+  EXPECT_EQ(runBenchServe(config, report).status().code(), StatusCode::kInvalidArgument);
+  config.headers = {};
+  config.sampling.top_p = std::nan("");
+  Status nan = runBenchServe(config, report).status();
+  EXPECT_EQ(nan.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(nan.message().find("--top-p must be a finite number"), std::string::npos)
+      << nan.message();
+  EXPECT_EQ(server.completionRequests(), sent);
 }
 
 // A server that closes each connection after its response without saying so (an idle timeout

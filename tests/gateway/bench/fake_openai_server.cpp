@@ -81,7 +81,7 @@ void FakeOpenAiServer::serve(tcp::socket socket) {
     http::read(socket, buffer, request, ec);
     if (ec) return;
     const bool close = !options_.keep_alive || !request.keep_alive();
-    respond(socket, std::string(request.target()), request.body(), close, counted);
+    respond(socket, request, close, counted);
     if (close || options_.drop_after_response) {
       socket.shutdown(tcp::socket::shutdown_send, ec);
       return;
@@ -89,9 +89,20 @@ void FakeOpenAiServer::serve(tcp::socket socket) {
   }
 }
 
-void FakeOpenAiServer::respond(tcp::socket& socket, const std::string& target,
-                               const std::string& body_text, bool close, bool& counted) {
-  const auto body = nlohmann::json::parse(body_text, nullptr, false);
+std::string FakeOpenAiServer::lastCompletionHeaders() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_headers_;
+}
+
+std::string FakeOpenAiServer::lastCompletionBody() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_body_;
+}
+
+void FakeOpenAiServer::respond(tcp::socket& socket, const http::request<http::string_body>& request,
+                               bool close, bool& counted) {
+  const std::string target(request.target());
+  const auto body = nlohmann::json::parse(request.body(), nullptr, false);
   if (target == "/v1/models") {
     writeJson(socket, 200, R"({"object":"list","data":[{"id":"fake-model","object":"model"}]})",
               close);
@@ -114,6 +125,14 @@ void FakeOpenAiServer::respond(tcp::socket& socket, const std::string& target,
   if (!counted) {
     counted = true;
     ++completion_connections_;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_headers_.clear();
+    for (const auto& field : request) {
+      last_headers_ += std::string(field.name_string()) + ": " + std::string(field.value()) + "\n";
+    }
+    last_body_ = request.body();
   }
   const int request_number = ++completion_requests_;
   if (options_.fail_every > 0 && request_number % options_.fail_every == 0) {

@@ -8,8 +8,10 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -35,13 +37,17 @@ class FakeOpenAiServer {
   int peakConcurrentStreams() const { return peak_streams_.load(); }
   int completionRequests() const { return completion_requests_.load(); }
   int completionConnections() const { return completion_connections_.load(); }
+  // The last completion request: its header lines ("Name: value\n" each) and its body.
+  std::string lastCompletionHeaders() const;
+  std::string lastCompletionBody() const;
 
  private:
   void acceptLoop();
   void serve(boost::asio::ip::tcp::socket socket);
   // Answers one request; `counted`: this connection has carried a completion already.
-  void respond(boost::asio::ip::tcp::socket& socket, const std::string& target,
-               const std::string& body_text, bool close, bool& counted);
+  void respond(boost::asio::ip::tcp::socket& socket,
+               const boost::beast::http::request<boost::beast::http::string_body>& request,
+               bool close, bool& counted);
 
   const FakeServerOptions options_;
   boost::asio::io_context io_;
@@ -53,8 +59,10 @@ class FakeOpenAiServer {
   std::atomic<int> completion_requests_{0};
   std::atomic<int> completion_connections_{0};
   std::thread accept_thread_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::vector<std::thread> connections_;  // GUARDED_BY(mu_)
+  std::string last_headers_;              // GUARDED_BY(mu_)
+  std::string last_body_;                 // GUARDED_BY(mu_)
 };
 
 }  // namespace manifold::bench::testing

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
 
 #include "gateway/bench/http_client.h"
 
@@ -30,6 +32,45 @@ TEST(RequestBody, ChatRequestSendsOneUserMessageAndOmitsIgnoreEosUnlessAsked) {
   EXPECT_EQ(body["max_completion_tokens"], 3);
   EXPECT_FALSE(body.contains("ignore_eos"));
   EXPECT_FALSE(body.contains("prompt"));
+  for (const char* field :
+       {"top_p", "top_k", "min_p", "frequency_penalty", "presence_penalty", "repetition_penalty"}) {
+    EXPECT_FALSE(body.contains(field)) << field;  // only the options given are sent
+  }
+}
+
+TEST(RequestBody, SendsTheSamplingOptionsGiven) {
+  const auto body = json::parse(buildRequestBody(Endpoint::kCompletions, "m",
+                                                 {.prompt = "x", .expected_output_len = 1}, false,
+                                                 {.temperature = 0.7,
+                                                  .top_p = 0.9,
+                                                  .top_k = 40,
+                                                  .min_p = 0.05,
+                                                  .frequency_penalty = 0.5,
+                                                  .presence_penalty = -0.5,
+                                                  .repetition_penalty = 1.1}));
+  EXPECT_EQ(body["temperature"], 0.7);
+  EXPECT_EQ(body["top_p"], 0.9);
+  EXPECT_EQ(body["top_k"], 40);
+  EXPECT_EQ(body["min_p"], 0.05);
+  EXPECT_EQ(body["frequency_penalty"], 0.5);
+  EXPECT_EQ(body["presence_penalty"], -0.5);
+  EXPECT_EQ(body["repetition_penalty"], 1.1);
+}
+
+TEST(HeaderArgument, IsNameEqualsValueWithATokenNameAndASingleLineValue) {
+  using Header = std::pair<std::string, std::string>;
+  EXPECT_EQ(*parseHeaderArgument("x-run=3"), Header("x-run", "3"));
+  EXPECT_EQ(*parseHeaderArgument("X-Tag=a=b c"), Header("X-Tag", "a=b c"));  // first '=' splits
+  EXPECT_EQ(*parseHeaderArgument("x-empty="), Header("x-empty", ""));
+  for (const char* bad : {"no-equals", "=value", "two words=1", "x:y=1"}) {
+    const Status status = parseHeaderArgument(bad).status();
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(status.message().find(bad), std::string::npos) << status.message();
+  }
+  for (const std::string bad :
+       {std::string("x=a\r\nHost: evil"), std::string("x=a\nb"), std::string("x=a\0b", 5)}) {
+    EXPECT_EQ(parseHeaderArgument(bad).status().code(), StatusCode::kInvalidArgument);
+  }
 }
 
 TEST(EndpointFromPath, RecognisesBothOpenAiStreamingEndpoints) {
