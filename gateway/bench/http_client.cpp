@@ -1,11 +1,14 @@
 #include "gateway/bench/http_client.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -101,17 +104,29 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
     });
     if (pool_ != nullptr) {
       auto& idle = pool_->idleStreams().of<Stream>();
-      if (!idle.empty()) {
+      while (!idle.empty()) {
         socket_ = std::move(idle.back());
         idle.pop_back();
-        reused_ = true;
-        return write();
+        if (stillOpen()) return write();
+        beast::error_code ignored;
+        lowest().close(ignored);
       }
     }
     connect();
   }
 
  private:
+  // An idle kept connection is usable while the server has neither closed it (a pending end of
+  // stream) nor sent anything unasked (a TLS close_notify, an error page): a non-blocking peek.
+  // Checked before each reuse, as aiohttp drops a pooled connection its server closed, because the
+  // request is not sent again on a connection that fails afterwards (RFC 9112 9.3.1: a POST is
+  // not retried automatically; the server may have received it).
+  bool stillOpen() {
+    char byte;
+    const ssize_t peeked = ::recv(lowest().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+
   tcp::socket& lowest() {
     if constexpr (kTls) {
       return socket_->next_layer();
@@ -152,28 +167,11 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
         [self = this->shared_from_this()](beast::error_code ec, size_t) { self->onWrite(ec); });
   }
 
-  // A kept connection the server closed while it sat idle fails here, before the response: the
-  // request never reached the server, so it goes again on a new connection (once).
-  bool retryOnNewConnection() {
-    if (!reused_ || timed_out_ || status_ != 0) return false;
-    reused_ = false;
-    beast::error_code ignored;
-    lowest().close(ignored);
-    connect();
-    return true;
-  }
-
   void onWrite(beast::error_code ec) {
-    if (ec) {
-      if (retryOnNewConnection()) return;
-      return finish("write: " + ec.message());
-    }
+    if (ec) return finish("write: " + ec.message());
     http::async_read_header(*socket_, buffer_, *parser_,
                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
-                              if (ec) {
-                                if (self->retryOnNewConnection()) return;
-                                return self->finish("read header: " + ec.message());
-                              }
+                              if (ec) return self->finish("read header: " + ec.message());
                               self->status_ = self->parser_->get().result_int();
                               self->readSome();
                             });
@@ -237,7 +235,6 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
   std::optional<http::response_parser<http::buffer_body>> parser_;
   char body_buffer_[16384];
   int status_ = 0;
-  bool reused_ = false;  // the connection came from the pool
   bool finished_ = false;
   bool timed_out_ = false;
 };

@@ -63,10 +63,9 @@ struct HttpCallbacks {
 };
 
 // Idle keep-alive connections to one server, for the calls of one io_context. A call takes an
-// idle connection when there is one (else opens one) and gives it back after a complete response
-// the server did not mark `Connection: close`. A reused connection that fails before any response
-// byte (the server closed it while idle) is replaced by a new one, once. Destroy the pool before
-// its io_context.
+// idle connection the server has not closed when there is one (else opens one) and gives it back
+// after a complete response the server did not mark `Connection: close`. A call that fails is not
+// sent again (as aiohttp does not resend a POST). Destroy the pool before its io_context.
 class ConnectionPool {
  public:
   ConnectionPool();

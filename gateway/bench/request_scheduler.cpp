@@ -43,7 +43,6 @@ class Scheduler {
     ScheduledRun run;
     run.duration_s = secondsSinceStart();
     run.outputs = std::move(outputs_);
-    run.connections_opened = pool_.opened();
     return run;
   }
 

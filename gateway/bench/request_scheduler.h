@@ -46,7 +46,6 @@ struct SchedulerOptions {
 struct ScheduledRun {
   std::vector<RequestResult> outputs;  // aligned with the samples
   double duration_s = 0.0;             // first send to last completion
-  size_t connections_opened = 0;       // kept alive and reused between requests
 };
 
 // Blocks until every request has finished. `offsets` aligned with `samples`.

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -80,7 +81,9 @@ TEST(BenchServe, SendsHeadersAndSamplingOptionsWithEveryRequest) {
   config.num_prompts = 3;
   config.api_key = "sk-1";
   config.headers = {"x-team=research", "X-Run=7"};
-  config.sampling = {.temperature = 0.8, .top_k = 20, .repetition_penalty = 1.2};
+  config.sampling.temperature = 0.8;
+  config.sampling.top_k = 20;
+  config.sampling.repetition_penalty = 1.2;
   std::ostringstream report;
   auto result = runBenchServe(config, report);
   ASSERT_TRUE(result.isOk()) << result.status().toString();
@@ -113,23 +116,47 @@ TEST(BenchServe, SendsHeadersAndSamplingOptionsWithEveryRequest) {
   EXPECT_EQ(server.completionRequests(), sent);
 }
 
-// A server that closes each connection after its response without saying so (an idle timeout
-// firing just then): every reuse finds the connection gone before any response byte, and the
-// request goes again on a new one instead of failing.
-TEST(BenchServe, ResendsARequestWhoseKeptConnectionTheServerHadClosed) {
-  FakeOpenAiServer server({.first_token_delay = std::chrono::milliseconds(5),
+// A server whose idle timeout (5 ms) closes kept connections between requests 40 ms apart: the
+// client sees each closed connection before reusing it and opens a new one, so no request fails
+// (without the check, each reuse failed).
+TEST(BenchServe, DropsAKeptConnectionTheServerHasClosed) {
+  FakeOpenAiServer server({.first_token_delay = std::chrono::milliseconds(2),
                            .token_gap = std::chrono::milliseconds(1),
-                           .drop_after_response = true});
+                           .idle_timeout = std::chrono::milliseconds(5)});
+  BenchServeConfig config = configFor(server);
+  config.max_concurrency = 1;
+  config.request_rate = 25.0;
+  config.burstiness = std::numeric_limits<double>::infinity();  // evenly spaced
+  std::ostringstream report;
+  auto result = runBenchServe(config, report);
+  ASSERT_TRUE(result.isOk()) << result.status().toString();
+  for (const RequestResult& r : result->outputs) EXPECT_TRUE(r.success) << r.error;
+  EXPECT_EQ(result->metrics.completed, 12);
+  EXPECT_EQ(server.completionRequests(), 13);    // none sent twice
+  EXPECT_GE(server.completionConnections(), 3);  // the server closed and the client reconnected
+}
+
+// A server that reads a request and hangs up without answering: that request fails and is not
+// sent again (the server may have acted on it; aiohttp does not resend a POST either), and the
+// others go on over kept connections.
+TEST(BenchServe, AnUnansweredRequestFailsAndIsNotSentAgain) {
+  FakeOpenAiServer server({.first_token_delay = std::chrono::milliseconds(2),
+                           .token_gap = std::chrono::milliseconds(1),
+                           .hang_up_every = 4});
   BenchServeConfig config = configFor(server);
   config.max_concurrency = 2;
   std::ostringstream report;
   auto result = runBenchServe(config, report);
   ASSERT_TRUE(result.isOk()) << result.status().toString();
-  EXPECT_EQ(result->metrics.completed, 12);
-  EXPECT_EQ(result->metrics.failed, 0);
-  for (const RequestResult& r : result->outputs) EXPECT_TRUE(r.success) << r.error;
-  EXPECT_EQ(server.completionRequests(), 13);  // none sent twice to the server
-  EXPECT_EQ(server.completionConnections(), 13);
+  // Of the server's completion requests 1 (the test run) to 13, numbers 4, 8 and 12 hang up.
+  EXPECT_EQ(server.completionRequests(), 13);
+  EXPECT_EQ(result->metrics.failed, 3);
+  EXPECT_EQ(result->metrics.completed, 9);
+  for (const RequestResult& r : result->outputs) {
+    if (!r.success) {
+      EXPECT_NE(r.error.find("read header"), std::string::npos) << r.error;
+    }
+  }
 }
 
 TEST(BenchServe, ChatEndpointWithWarmupsAndFailuresAndApproximateCounts) {

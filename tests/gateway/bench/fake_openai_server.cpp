@@ -1,5 +1,7 @@
 #include "tests/gateway/bench/fake_openai_server.h"
 
+#include <poll.h>
+
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -34,6 +36,12 @@ void writeJson(tcp::socket& socket, int status, const std::string& body, bool cl
   writeRaw(socket, out.str());
 }
 
+// Whether the connection has bytes (or its end) to read within `timeout_ms`.
+bool readableWithin(tcp::socket& socket, int timeout_ms) {
+  pollfd fd{.fd = socket.native_handle(), .events = POLLIN, .revents = 0};
+  return ::poll(&fd, 1, timeout_ms) > 0;
+}
+
 int countWords(const std::string& text) {
   std::istringstream words(text);
   std::string word;
@@ -57,8 +65,13 @@ FakeOpenAiServer::~FakeOpenAiServer() {
   tcp::socket poke(io_);
   poke.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), ec);
   accept_thread_.join();
-  std::lock_guard<std::mutex> lock(mu_);
-  for (std::thread& t : connections_) t.join();
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& socket : sockets_) socket->shutdown(tcp::socket::shutdown_both, ec);
+    threads.swap(connections_);
+  }
+  for (std::thread& t : threads) t.join();  // without mu_, which their requests take
 }
 
 void FakeOpenAiServer::acceptLoop() {
@@ -67,12 +80,14 @@ void FakeOpenAiServer::acceptLoop() {
     boost::system::error_code ec;
     acceptor_.accept(socket, ec);
     if (ec || stopping_) break;
+    auto shared = std::make_shared<tcp::socket>(std::move(socket));
     std::lock_guard<std::mutex> lock(mu_);
-    connections_.emplace_back([this, s = std::move(socket)]() mutable { serve(std::move(s)); });
+    sockets_.push_back(shared);
+    connections_.emplace_back([this, shared] { serve(*shared); });
   }
 }
 
-void FakeOpenAiServer::serve(tcp::socket socket) {
+void FakeOpenAiServer::serve(tcp::socket& socket) {
   beast::flat_buffer buffer;
   bool counted = false;
   for (;;) {
@@ -81,8 +96,11 @@ void FakeOpenAiServer::serve(tcp::socket socket) {
     http::read(socket, buffer, request, ec);
     if (ec) return;
     const bool close = !options_.keep_alive || !request.keep_alive();
-    respond(socket, request, close, counted);
-    if (close || options_.drop_after_response) {
+    const bool answered = respond(socket, request, close, counted);
+    const bool idle_close =
+        options_.idle_timeout.count() > 0 && buffer.size() == 0 &&
+        !readableWithin(socket, static_cast<int>(options_.idle_timeout.count()));
+    if (!answered || close || idle_close) {
       socket.shutdown(tcp::socket::shutdown_send, ec);
       return;
     }
@@ -99,28 +117,28 @@ std::string FakeOpenAiServer::lastCompletionBody() const {
   return last_body_;
 }
 
-void FakeOpenAiServer::respond(tcp::socket& socket, const http::request<http::string_body>& request,
+bool FakeOpenAiServer::respond(tcp::socket& socket, const http::request<http::string_body>& request,
                                bool close, bool& counted) {
   const std::string target(request.target());
   const auto body = nlohmann::json::parse(request.body(), nullptr, false);
   if (target == "/v1/models") {
     writeJson(socket, 200, R"({"object":"list","data":[{"id":"fake-model","object":"model"}]})",
               close);
-    return;
+    return true;
   }
   if (target == "/tokenize") {
     if (!options_.tokenize || !body.is_object()) {
       writeJson(socket, 404, R"({"error":{"message":"not found"}})", close);
-      return;
+      return true;
     }
     const int count = countWords(body.value("prompt", ""));
     writeJson(socket, 200, nlohmann::json{{"count", count}}.dump(), close);
-    return;
+    return true;
   }
   const bool chat = target == "/v1/chat/completions";
   if (!chat && target != "/v1/completions") {
     writeJson(socket, 404, R"({"error":{"message":"no route"}})", close);
-    return;
+    return true;
   }
   if (!counted) {
     counted = true;
@@ -135,9 +153,10 @@ void FakeOpenAiServer::respond(tcp::socket& socket, const http::request<http::st
     last_body_ = request.body();
   }
   const int request_number = ++completion_requests_;
+  if (options_.hang_up_every > 0 && request_number % options_.hang_up_every == 0) return false;
   if (options_.fail_every > 0 && request_number % options_.fail_every == 0) {
     writeJson(socket, 503, R"({"error":{"message":"overloaded"}})", close);
-    return;
+    return true;
   }
   const int max_tokens = body.value(chat ? "max_completion_tokens" : "max_tokens", 16);
 
@@ -168,6 +187,7 @@ void FakeOpenAiServer::respond(tcp::socket& socket, const http::request<http::st
   writeChunk(socket, "data: [DONE]\n\n");
   --streams_;  // before the last chunk, which lets the client start its next request
   writeRaw(socket, "0\r\n\r\n");
+  return true;
 }
 
 }  // namespace manifold::bench::testing

@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -23,9 +24,12 @@ struct FakeServerOptions {
   bool tokenize = true;  // false: /tokenize answers 404
   int fail_every = 0;    // > 0: every fail_every-th completion request gets HTTP 503
   bool keep_alive = true;  // false: every response says `Connection: close` and closes
-  // Close each connection right after its response without saying so, as a server whose idle
-  // timeout fires just then: a client that reuses it finds it closed.
-  bool drop_after_response = false;
+  // > 0: a kept connection with no next request this long after a response is closed (a server's
+  // idle timeout), without saying so in the response.
+  std::chrono::milliseconds idle_timeout{0};
+  // > 0: every hang_up_every-th completion request is read and then answered by closing the
+  // connection (a server that crashed or gave up on it).
+  int hang_up_every = 0;
 };
 
 class FakeOpenAiServer {
@@ -43,9 +47,10 @@ class FakeOpenAiServer {
 
  private:
   void acceptLoop();
-  void serve(boost::asio::ip::tcp::socket socket);
-  // Answers one request; `counted`: this connection has carried a completion already.
-  void respond(boost::asio::ip::tcp::socket& socket,
+  void serve(boost::asio::ip::tcp::socket& socket);
+  // Answers one request (false: hung up instead); `counted`: this connection has carried a
+  // completion already.
+  bool respond(boost::asio::ip::tcp::socket& socket,
                const boost::beast::http::request<boost::beast::http::string_body>& request,
                bool close, bool& counted);
 
@@ -61,6 +66,9 @@ class FakeOpenAiServer {
   std::thread accept_thread_;
   mutable std::mutex mu_;
   std::vector<std::thread> connections_;  // GUARDED_BY(mu_)
+  // Each connection's socket, shut down by the destructor so that a thread waiting for a kept
+  // connection's next request ends even when its client is still there.
+  std::vector<std::shared_ptr<boost::asio::ip::tcp::socket>> sockets_;  // GUARDED_BY(mu_)
   std::string last_headers_;              // GUARDED_BY(mu_)
   std::string last_body_;                 // GUARDED_BY(mu_)
 };

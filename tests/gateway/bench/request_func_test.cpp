@@ -67,7 +67,7 @@ TEST(HeaderArgument, IsNameEqualsValueWithATokenNameAndASingleLineValue) {
     EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(status.message().find(bad), std::string::npos) << status.message();
   }
-  for (const std::string bad :
+  for (const std::string& bad :
        {std::string("x=a\r\nHost: evil"), std::string("x=a\nb"), std::string("x=a\0b", 5)}) {
     EXPECT_EQ(parseHeaderArgument(bad).status().code(), StatusCode::kInvalidArgument);
   }
