@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <limits>
 #include <memory>
-#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -75,6 +74,7 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
         timeout_(spec.timeout),
         callbacks_(std::move(callbacks)),
         pool_(pool) {
+    parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
     request_.method(spec.method == "GET" ? http::verb::get : http::verb::post);
     request_.target(spec.target);
     request_.version(11);
@@ -159,9 +159,6 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
   }
 
   void write() {
-    buffer_.clear();
-    parser_.emplace();
-    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     http::async_write(
         *socket_, request_,
         [self = this->shared_from_this()](beast::error_code ec, size_t) { self->onWrite(ec); });
@@ -169,25 +166,25 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
 
   void onWrite(beast::error_code ec) {
     if (ec) return finish("write: " + ec.message());
-    http::async_read_header(*socket_, buffer_, *parser_,
+    http::async_read_header(*socket_, buffer_, parser_,
                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
                               if (ec) return self->finish("read header: " + ec.message());
-                              self->status_ = self->parser_->get().result_int();
+                              self->status_ = self->parser_.get().result_int();
                               self->readSome();
                             });
   }
 
   void readSome() {
-    if (parser_->is_done()) return finish("");
-    parser_->get().body().data = body_buffer_;
-    parser_->get().body().size = sizeof(body_buffer_);
+    if (parser_.is_done()) return finish("");
+    parser_.get().body().data = body_buffer_;
+    parser_.get().body().size = sizeof(body_buffer_);
     http::async_read_some(
-        *socket_, buffer_, *parser_,
+        *socket_, buffer_, parser_,
         [self = this->shared_from_this()](beast::error_code ec, size_t) { self->onRead(ec); });
   }
 
   void onRead(beast::error_code ec) {
-    const size_t produced = sizeof(body_buffer_) - parser_->get().body().size;
+    const size_t produced = sizeof(body_buffer_) - parser_.get().body().size;
     if (produced > 0 && callbacks_.on_body) {
       callbacks_.on_body(std::string_view(body_buffer_, produced));
     }
@@ -197,7 +194,7 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
     // curl and aiohttp treat it), a cut stream otherwise (as plain eof is, inside Beast).
     if (ec == ssl::error::stream_truncated) {
       beast::error_code eof_ec;
-      parser_->put_eof(eof_ec);
+      parser_.put_eof(eof_ec);
       return finish(eof_ec ? "read body: " + eof_ec.message() : "");
     }
     if (ec) return finish("read body: " + ec.message());
@@ -210,8 +207,8 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
     timer_.cancel();
     // Back to the pool only after a whole response the server will follow with another, and with
     // nothing of it left unread.
-    const bool keep = pool_ != nullptr && error.empty() && !timed_out_ && parser_ &&
-                      parser_->is_done() && parser_->keep_alive() && buffer_.size() == 0;
+    const bool keep = pool_ != nullptr && error.empty() && !timed_out_ && parser_.is_done() &&
+                      parser_.keep_alive() && buffer_.size() == 0;
     if (keep) {
       pool_->idleStreams().of<Stream>().push_back(std::move(socket_));
     } else if (socket_) {
@@ -232,7 +229,7 @@ class HttpCall : public std::enable_shared_from_this<HttpCall<Stream>> {
   ConnectionPool* pool_;
   http::request<http::string_body> request_;
   beast::flat_buffer buffer_;
-  std::optional<http::response_parser<http::buffer_body>> parser_;
+  http::response_parser<http::buffer_body> parser_;
   char body_buffer_[16384];
   int status_ = 0;
   bool finished_ = false;
