@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -348,17 +349,19 @@ Result<TensorView> WeightStore::find(std::string_view name,
 
 namespace {
 
-// The index of the first of `n` values (bit patterns of width T, unaligned) whose exponent bits
-// are all set (a NaN or an infinity), or -1. Chunks are counted as a whole first, in T-wide lanes
-// (4,096 fit in 16 bits), which the compiler vectorizes: a healthy tensor is one fast read.
-template <class T, T kExponent>
-int64_t firstNonFinite(const void* data, size_t n) {
+// The index of the first of `n` values (bit patterns of width T, unaligned) whose magnitude bits
+// (sign cleared) are at least `limit`, or -1: with `limit` the exponent bits, the first NaN or
+// infinity. Chunks are counted as a whole first, in T-wide lanes (4,096 fit in 16 bits), which
+// the compiler vectorizes: a healthy tensor is one fast read.
+template <class T>
+int64_t firstAtLeast(const void* data, size_t n, T limit) {
   constexpr size_t kChunk = 4096;
+  constexpr T kMagnitude = std::numeric_limits<T>::max() >> 1;
   const auto* bytes = static_cast<const uint8_t*>(data);
   auto at = [&](size_t i) {
     T bits;
     std::memcpy(&bits, bytes + i * sizeof(T), sizeof(T));
-    return static_cast<T>((bits & kExponent) == kExponent);
+    return static_cast<T>((bits & kMagnitude) >= limit);
   };
   for (size_t begin = 0; begin < n; begin += kChunk) {
     const size_t end = std::min(n, begin + kChunk);
@@ -374,18 +377,22 @@ int64_t firstNonFinite(const void* data, size_t n) {
 
 }  // namespace
 
-Status WeightStore::checkFinite(const TensorView& tensor) const {
+Status WeightStore::checkFinite(const TensorView& tensor, std::optional<DType> stored_as) const {
   const size_t n = static_cast<size_t>(tensor.numel());
+  // As F16, a wider value overflows to infinity from half-way past F16's largest, 65504 (the
+  // conversion rounds to nearest even): 65520 in F32, 65536 in BF16 (its next value below,
+  // 65280, is an F16 value).
+  const bool to_f16 = stored_as == DType::kF16 && tensor.dtype != DType::kF16;
   int64_t bad = -1;
   switch (tensor.dtype) {
     case DType::kF32:
-      bad = firstNonFinite<uint32_t, 0x7f800000u>(tensor.data, n);
+      bad = firstAtLeast<uint32_t>(tensor.data, n, to_f16 ? 0x477ff000u : 0x7f800000u);
       break;
     case DType::kBF16:
-      bad = firstNonFinite<uint16_t, 0x7f80u>(tensor.data, n);
+      bad = firstAtLeast<uint16_t>(tensor.data, n, to_f16 ? 0x4780u : 0x7f80u);
       break;
     case DType::kF16:
-      bad = firstNonFinite<uint16_t, 0x7c00u>(tensor.data, n);
+      bad = firstAtLeast<uint16_t>(tensor.data, n, 0x7c00u);
       break;
     case DType::kI8:
       break;
@@ -408,8 +415,16 @@ Status WeightStore::checkFinite(const TensorView& tensor) const {
     value = tensor.dtype == DType::kBF16 ? bf16ToF32(half) : f16ToF32(half);
   }
   const auto file = tensor_file_.find(tensor.name);
-  return dataLoss((file != tensor_file_.end() ? file->second + ": " : std::string()) + "tensor \"" +
-                  tensor.name + "\" holds " +
+  const std::string where = (file != tensor_file_.end() ? file->second + ": " : std::string()) +
+                            "tensor \"" + tensor.name + "\" holds ";
+  if (std::isfinite(value)) {
+    char number[32];
+    std::snprintf(number, sizeof(number), "%g", static_cast<double>(value));
+    return invalidArgument(where + number + " at [" + index +
+                           "], beyond F16's range (largest 65504): the model cannot be loaded "
+                           "with F16 weights (load it as BF16 or F32)");
+  }
+  return dataLoss(where +
                   (std::isnan(value) ? "NaN"
                    : value > 0       ? "inf"
                                      : "-inf") +

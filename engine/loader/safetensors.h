@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,8 +97,11 @@ class WeightStore {
   [[nodiscard]] Result<TensorView> getInt8(std::string_view name,
                                            const std::vector<int64_t>& expected_shape) const;
   // DATA_LOSS naming the file, the tensor and the first element when a float tensor holds a NaN
-  // or an infinity (a corrupt checkpoint; no trained weight is either); OK for I8 tensors.
-  [[nodiscard]] Status checkFinite(const TensorView& tensor) const;
+  // or an infinity (a corrupt checkpoint; no trained weight is either); OK for I8 tensors. With
+  // `stored_as` F16, a wider tensor's values must also stay finite in F16: INVALID_ARGUMENT
+  // naming the first that would not (the weights need BF16 or F32).
+  [[nodiscard]] Status checkFinite(const TensorView& tensor,
+                                   std::optional<DType> stored_as = std::nullopt) const;
   [[nodiscard]] bool contains(std::string_view name) const;
   [[nodiscard]] std::vector<std::string> names() const;
   [[nodiscard]] size_t totalBytes() const;  // sum of tensor bytes over all files

@@ -234,10 +234,12 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
   // would otherwise load and sample token 0 for ever): one more read of the file, at page-cache
   // speed, against the copy and packing that follow.
   ASSIGN_OR_RETURN(TensorView embed, weights.get("model.embed_tokens.weight", {c.vocab_size, H}));
-  RETURN_IF_ERROR(weights.checkFinite(embed));
   read_bytes += embed.nbytes;
   weight_dtype_ = weight_dtype.value_or(embed.dtype);
   const DType matrix = weight_dtype_;
+  // Matrices stored as F16 from a wider dtype must also fit F16's range: a value past it would
+  // turn into inf, and the model's output into NaN.
+  RETURN_IF_ERROR(weights.checkFinite(embed, matrix));
   const bool quantized = quantization_ != Quantization::kNone;
   if (quantized && backend_.packedInt8MatmulWeightBytes(quantization_, static_cast<int>(H),
                                                         static_cast<int>(H)) == 0) {
@@ -250,12 +252,16 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
   }
   // Norms and biases are tiny: kept in F32 whatever the matrices use.
   const DType vector = DType::kF32;
-  auto get = [&](const std::string& name, std::vector<int64_t> shape) -> Result<TensorView> {
+  auto get = [&](const std::string& name, std::vector<int64_t> shape,
+                 std::optional<DType> stored_as = std::nullopt) -> Result<TensorView> {
     ASSIGN_OR_RETURN(TensorView view, weights.get(name, shape));
-    RETURN_IF_ERROR(weights.checkFinite(view));
+    RETURN_IF_ERROR(weights.checkFinite(view, stored_as));
     read_bytes += view.nbytes;
     return view;
   };
+  // --quantization quantizes the matrices and the LM head; a quantized checkpoint's head stays as
+  // stored (float).
+  const bool quantize_at_load = quantized && !checkpoint_quantized_;
   // A matmul weight: float, or in a quantized checkpoint I8 with its scale (which the checkpoint
   // may leave out of its quantization: then float).
   int int8_matrices = 0;  // of a quantized checkpoint's layer matrices
@@ -268,11 +274,10 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
         return q;
       }
     }
-    return get(name, shape);
+    // Stored as `matrix` unless --quantization quantizes it from these values.
+    return get(name, shape, quantize_at_load ? std::nullopt : std::optional<DType>(matrix));
   };
 
-  // --quantization quantizes the LM head too; a quantized checkpoint's stays as stored (float).
-  const bool quantize_at_load = quantized && !checkpoint_quantized_;
   const bool head_packed =
       quantize_at_load || backend_.packedMatmulWeightBytes(matrix, static_cast<int>(c.vocab_size),
                                                            static_cast<int>(H)) > 0;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -301,6 +302,51 @@ TEST(WeightStore, ChecksFloatTensorsForNanAndInfinity) {
   expectCorrupt("f16", {3}, "-inf at [2]");
   EXPECT_TRUE((*store)->checkFinite((*store)->get("ok", {4}).value()).isOk());
   EXPECT_TRUE((*store)->checkFinite((*store)->getInt8("q", {2}).value()).isOk());
+}
+
+// Stored as F16, F32 and BF16 values must stay finite: 65504 is F16's largest, and a value from
+// half-way past it (65520) rounds to inf. NaN and inf are still the checkpoint's corruption.
+TEST(WeightStore, ChecksThatValuesStoredAsF16FitItsRange) {
+  const fs::path dir = freshDir();
+  const float kLastToFit = std::nextafter(65520.0f, 0.0f);
+  ASSERT_TRUE(std::isfinite(f16ToF32(f32ToF16(kLastToFit))));
+  ASSERT_TRUE(std::isinf(f16ToF32(f32ToF16(65520.0f))));
+  const std::string fits = floatBytes({65504.0f, -kLastToFit, 1e-9f, 0.0f});
+  const std::string wide = floatBytes({1.0f, 2.0f, 3.0f, -65520.0f});
+  const std::string nan = floatBytes({1.0f, std::numeric_limits<float>::quiet_NaN()});
+  // BF16 0x477f (65280) fits, 0x4780 (65536) does not.
+  const std::string bf16_fits("\x7f\x47\x7f\xc7", 4);
+  const std::string bf16_wide("\x00\x3f\x80\x47", 4);
+  std::string header = R"({"fits":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+                       R"("wide":{"dtype":"F32","shape":[2,2],"data_offsets":[16,32]},)"
+                       R"("nan":{"dtype":"F32","shape":[2],"data_offsets":[32,40]},)"
+                       R"("bf16_fits":{"dtype":"BF16","shape":[2],"data_offsets":[40,44]},)"
+                       R"("bf16_wide":{"dtype":"BF16","shape":[2],"data_offsets":[44,48]}})";
+  writeFile(dir / "model.safetensors",
+            fileBytes(header, fits + wide + nan + bf16_fits + bf16_wide));
+  Result<std::unique_ptr<WeightStore>> store = WeightStore::open(dir);
+  ASSERT_TRUE(store.isOk()) << store.status().toString();
+  auto check = [&](const std::string& name, std::vector<int64_t> shape) {
+    Result<TensorView> view = (*store)->get(name, shape);
+    EXPECT_TRUE(view.isOk()) << view.status().toString();
+    return view.isOk() ? (*store)->checkFinite(*view, DType::kF16) : view.status();
+  };
+  EXPECT_TRUE(check("fits", {4}).isOk()) << check("fits", {4}).toString();
+  EXPECT_TRUE(check("bf16_fits", {2}).isOk()) << check("bf16_fits", {2}).toString();
+  const Status wide_status = check("wide", {2, 2});
+  EXPECT_EQ(wide_status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(wide_status.message().find("model.safetensors: tensor \"wide\" holds -65520 at [1, "
+                                       "1], beyond F16's range (largest 65504)"),
+            std::string::npos)
+      << wide_status.message();
+  const Status bf16_status = check("bf16_wide", {2});
+  EXPECT_EQ(bf16_status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bf16_status.message().find("holds 65536 at [1]"), std::string::npos)
+      << bf16_status.message();
+  EXPECT_EQ(check("nan", {2}).code(), StatusCode::kDataLoss);
+  // Kept in their own dtype, the wide values are fine.
+  EXPECT_TRUE((*store)->checkFinite((*store)->get("wide", {2, 2}).value()).isOk());
+  EXPECT_TRUE((*store)->checkFinite((*store)->get("wide", {2, 2}).value(), DType::kBF16).isOk());
 }
 
 TEST(WeightStore, ReportsAFolderWithoutWeights) {
