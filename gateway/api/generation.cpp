@@ -205,7 +205,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     std::string text = delta.text;
     const bool echo_now = plan_.echo && !choice.echoed;
     if (echo_now) {
-      text = plan_.prompts[prompt_index].text + text;
+      text = echoedText(plan_.prompts[prompt_index]) + text;
       choice.echoed = true;
     }
     // As vLLM: a chunk per step that produced tokens, even when they add no text yet (a partial
@@ -272,6 +272,12 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     chunk["choices"].push_back(std::move(entry));
     // The delta's tokens are not in choices_ yet: the usage so far counts them.
     send(std::move(chunk), choice_index, static_cast<int>(delta.token_ids.size()));
+  }
+
+  // The prompt text a completion starts with: none without echo, and none with return_token_ids,
+  // whose prompt_token_ids carry the prompt (vLLM's answer: the logprobs still cover it).
+  std::string echoedText(const PreparedPrompt& prompt) const {
+    return plan_.echo && !plan_.options.return_token_ids ? prompt.text : std::string();
   }
 
   // The style of tool call ids: the engine's parser's, else plan_.tool_call_ids.
@@ -419,7 +425,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     }
     size_t prompt_index = choice_index / static_cast<size_t>(plan_.options.params.n);
     const PreparedPrompt& prompt = plan_.prompts[prompt_index];
-    entry["text"] = plan_.echo ? prompt.text + choice.text : choice.text;
+    entry["text"] = echoedText(prompt) + choice.text;
     if (plan_.options.params.logprobs) {
       std::vector<int32_t> ids;
       std::vector<PositionLogprobs> logprobs;

@@ -247,6 +247,37 @@ TEST_F(OpenAiApiTest, TokenIdsComeBackWhenAskedFor) {
                    .contains("token_ids"));
 }
 
+// With echo, return_token_ids leaves the prompt's text out (vLLM: prompt_token_ids carry it),
+// streamed or not; the echoed prompt's logprobs stay.
+TEST_F(OpenAiApiTest, EchoWithTokenIdsLeavesThePromptTextOut) {
+  const auto prompt = FakeEngine::sharedTokenizer().encode("Once upon a time", true);
+  const json options = {{"echo", true}, {"return_token_ids", true}, {"logprobs", 0}};
+  auto whole = client().post("/v1/completions", completionBody(options));
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  const json choice = whole.json()["choices"][0];
+  EXPECT_EQ(choice["prompt_token_ids"], json(prompt));
+  ASSERT_EQ(choice["token_ids"].size(), 5u);
+  EXPECT_EQ(choice["logprobs"]["tokens"].size(), prompt.size() + 5);
+  auto plain = client().post("/v1/completions", completionBody({{"logprobs", 0}}));
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  EXPECT_EQ(choice["text"], plain.json()["choices"][0]["text"]);
+  auto echoed = client().post("/v1/completions", completionBody({{"echo", true}}));
+  EXPECT_EQ(echoed.json()["choices"][0]["text"].get<std::string>().rfind("Once upon a time", 0),
+            0u);
+
+  json streaming = options;
+  streaming["stream"] = true;
+  std::string text;
+  size_t logprob_tokens = 0;
+  for (const json& chunk : chunks(client().post("/v1/completions", completionBody(streaming)))) {
+    const json& entry = chunk["choices"][0];
+    text += entry["text"].get<std::string>();
+    if (entry["logprobs"].is_object()) logprob_tokens += entry["logprobs"]["tokens"].size();
+  }
+  EXPECT_EQ(text, choice["text"]);
+  EXPECT_EQ(logprob_tokens, prompt.size() + 5);
+}
+
 // vLLM's continuous_usage_stats: every chunk carries the usage so far; each token's chunk counts
 // it.
 TEST_F(OpenAiApiTest, ContinuousUsageStatsPutTheUsageSoFarInEveryChunk) {
