@@ -137,4 +137,31 @@ size_t codePointCount(std::string_view text) {
   return count;
 }
 
+bool isPythonSpace(char32_t cp) {
+  if (cp <= 0x20) return (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20);
+  switch (cp) {
+    case 0x85:
+    case 0xa0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202f:
+    case 0x205f:
+    case 0x3000:
+      return true;
+    default:
+      return cp >= 0x2000 && cp <= 0x200a;
+  }
+}
+
+std::string_view lstripPythonSpace(std::string_view text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t next = pos;
+    if (!isPythonSpace(decodeNext(text, next))) break;
+    pos = next;
+  }
+  return text.substr(pos);
+}
+
 }  // namespace manifold::utf8

@@ -26,6 +26,13 @@ void append(char32_t cp, std::string& out);
 // that does not continue a sequence starts one.
 [[nodiscard]] size_t codePointCount(std::string_view text);
 
+// Whether `cp` is whitespace as Python's str.isspace() says (what str.strip() removes): ASCII
+// whitespace, U+001C..U+001F, and Unicode's spaces and line and paragraph separators.
+[[nodiscard]] bool isPythonSpace(char32_t cp);
+
+// `text` without its leading Python whitespace (str.lstrip()).
+[[nodiscard]] std::string_view lstripPythonSpace(std::string_view text);
+
 // Like Rust's String::from_utf8_lossy: each maximal invalid subsequence becomes one U+FFFD.
 [[nodiscard]] std::string repairLossy(std::string_view bytes);
 

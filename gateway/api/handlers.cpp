@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "common/utf8.h"
 #include "gateway/api/api_error.h"
 #include "gateway/api/generation.h"
 #include "gateway/api/openai_request.h"
@@ -59,8 +60,8 @@ Status tokenizeBadWords(const PromptCodec& codec, GenerationOptions& options) {
   size_t total = 0;
   auto& out = options.params.bad_words_token_ids;
   for (const std::string& word : options.bad_words) {
-    const size_t start = word.find_first_not_of(" \t\n\r\f\v");
-    const std::string stripped = start == std::string::npos ? "" : word.substr(start);
+    // Python's word.lstrip(), as vLLM strips them: Unicode whitespace too.
+    const std::string stripped(utf8::lstripPythonSpace(word));
     std::vector<int32_t> plain = codec.encode(stripped, false);
     if (plain.empty()) continue;
     std::vector<int32_t> spaced = codec.encode(" " + stripped, false);

@@ -57,6 +57,22 @@ TEST_F(OpenAiApiTest, VllmPromptAndVocabularyExtrasReachTheEngine) {
   EXPECT_EQ(submitted[0].params.allowed_token_ids, (std::vector<int32_t>{5, 7}));
 }
 
+// bad_words are stripped of leading whitespace as Python's str.lstrip() strips it (vLLM's),
+// Unicode spaces included: an ideographic or no-break space before a word is not part of it.
+TEST_F(OpenAiApiTest, BadWordsLoseLeadingUnicodeWhitespace) {
+  ASSERT_EQ(client().post("/v1/completions", completionBody({{"bad_words", {"upon"}}})).status,
+            200);
+  ASSERT_EQ(
+      client()
+          .post("/v1/completions", completionBody({{"bad_words", {"\xE3\x80\x80\xC2\xA0\tupon"}}}))
+          .status,
+      200);
+  auto submitted = gateway_->engine("fake").submitted();
+  ASSERT_EQ(submitted.size(), 2u);
+  ASSERT_FALSE(submitted[0].params.bad_words_token_ids.empty());
+  EXPECT_EQ(submitted[1].params.bad_words_token_ids, submitted[0].params.bad_words_token_ids);
+}
+
 // As OpenAI specifies and vLLM does, logit_bias values are clamped to [-100, 100]; chat's own
 // limits name its own fields.
 TEST_F(OpenAiApiTest, LogitBiasIsClampedAndChatLimitsNameTheirFields) {
