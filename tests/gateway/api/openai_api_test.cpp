@@ -245,16 +245,24 @@ TEST_F(OpenAiApiTest, ChatAnswersToolCallsInOpenAisShape) {
 }
 
 // Streaming: content deltas stop before the call's tag (nothing of it leaks), then one delta
-// carries the whole call, then finish_reason "tool_calls".
+// carries the whole call, then finish_reason "tool_calls". As vLLM, the tokens held back send no
+// chunk of their own (no empty content after the role chunk), except with return_token_ids,
+// whose ids all arrive (in empty deltas).
 TEST_F(OpenAiApiTest, ChatStreamSendsContentThenTheToolCall) {
   auto result = client().post("/v1/chat/completions", toolRequest({{"stream", true}}));
   ASSERT_EQ(result.status, 200) << result.body;
   std::string content;
   json calls = json::array();
   std::string finish;
+  bool role_seen = false;
   for (const json& e : chunks(result)) {
     if (e["choices"].empty()) continue;
     const json& choice = e["choices"][0];
+    if (choice["delta"].contains("role")) {
+      role_seen = true;
+    } else if (choice["delta"].contains("content")) {
+      EXPECT_NE(choice["delta"]["content"], "") << e.dump();
+    }
     if (choice["delta"].contains("content"))
       content += choice["delta"]["content"].get<std::string>();
     if (choice["delta"].contains("tool_calls")) {
@@ -269,6 +277,25 @@ TEST_F(OpenAiApiTest, ChatStreamSendsContentThenTheToolCall) {
   EXPECT_EQ(json::parse(calls[0]["function"]["arguments"].get<std::string>()),
             json({{"city", "Paris"}}));
   EXPECT_EQ(finish, "tool_calls");
+  EXPECT_TRUE(role_seen);
+
+  auto whole = client().post("/v1/chat/completions", toolRequest({{"return_token_ids", true}}));
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  auto with_ids = client().post("/v1/chat/completions",
+                                toolRequest({{"stream", true}, {"return_token_ids", true}}));
+  ASSERT_EQ(with_ids.status, 200) << with_ids.body;
+  json ids = json::array();
+  int empty_deltas = 0;
+  for (const json& e : chunks(with_ids)) {
+    if (e["choices"].empty()) continue;
+    const json& choice = e["choices"][0];
+    if (choice.contains("token_ids")) {
+      for (const json& id : choice["token_ids"]) ids.push_back(id);
+    }
+    if (choice["delta"].empty() && choice["finish_reason"].is_null()) ++empty_deltas;
+  }
+  EXPECT_EQ(ids, whole.json()["choices"][0]["token_ids"]);
+  EXPECT_GT(empty_deltas, 0);
 }
 
 // tool_choice naming a function: the engine is asked for that function's arguments under its
