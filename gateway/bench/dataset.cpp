@@ -54,8 +54,9 @@ Result<int> ApproximateTokenCounter::countTokens(const std::string& text) {
   return tokens;
 }
 
-ServerTokenCounter::ServerTokenCounter(BaseUrl base, std::string model, RequestHeaders headers)
-    : base_(std::move(base)), model_(std::move(model)), headers_(std::move(headers)) {}
+ServerTokenCounter::ServerTokenCounter(const BaseUrl& base, std::string model,
+                                       RequestHeaders headers)
+    : base_(base), model_(std::move(model)), headers_(std::move(headers)), session_(base) {}
 
 Result<int> ServerTokenCounter::countTokens(const std::string& text) {
   HttpRequestSpec spec;
@@ -64,7 +65,7 @@ Result<int> ServerTokenCounter::countTokens(const std::string& text) {
       nlohmann::json{{"model", model_}, {"prompt", text}, {"add_special_tokens", false}}.dump();
   spec.headers = headers_;
   spec.timeout = std::chrono::seconds(60);
-  ASSIGN_OR_RETURN(HttpResponse response, httpCall(base_, std::move(spec)));
+  ASSIGN_OR_RETURN(HttpResponse response, session_.call(std::move(spec)));
   if (response.status != 200) {
     return unavailable("/tokenize answered HTTP " + std::to_string(response.status));
   }

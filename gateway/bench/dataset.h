@@ -38,17 +38,19 @@ class ApproximateTokenCounter final : public TokenCounter {
 };
 
 // Counts with the server's POST /tokenize (vLLM and manifold): {"model", "prompt",
-// "add_special_tokens": false} -> {"count"} or {"tokens"}.
+// "add_special_tokens": false} -> {"count"} or {"tokens"}, over one kept connection.
 class ServerTokenCounter final : public TokenCounter {
  public:
-  ServerTokenCounter(BaseUrl base, std::string model, RequestHeaders headers);
+  ServerTokenCounter(const BaseUrl& base, std::string model, RequestHeaders headers);
   Result<int> countTokens(const std::string& text) override;
   bool exact() const override { return true; }
+  [[nodiscard]] size_t connectionsOpened() const { return session_.connectionsOpened(); }
 
  private:
   BaseUrl base_;
   std::string model_;
   RequestHeaders headers_;
+  HttpSession session_;
 };
 
 // The server's counter when /tokenize answers for `model`, else the approximate one, with why

@@ -290,27 +290,38 @@ Result<tcp::endpoint> resolveEndpoint(const BaseUrl& base) {
   return results.begin()->endpoint();
 }
 
-Result<HttpResponse> httpCall(const BaseUrl& base, HttpRequestSpec spec) {
-  ASSIGN_OR_RETURN(tcp::endpoint endpoint, resolveEndpoint(base));
-  asio::io_context io;
+HttpSession::HttpSession(BaseUrl base) : base_(std::move(base)) {}
+HttpSession::~HttpSession() = default;
+
+Result<HttpResponse> HttpSession::call(HttpRequestSpec spec) {
+  if (!endpoint_) {
+    ASSIGN_OR_RETURN(endpoint_, resolveEndpoint(base_));
+  }
   HttpResponse response;
   std::string error;
-  if (spec.host_header.empty()) spec.host_header = base.hostHeader();
-  spec.tls = base.tls;
-  spec.tls_host = base.host;
-  startHttpCall(io, endpoint, std::move(spec),
+  if (spec.host_header.empty()) spec.host_header = base_.hostHeader();
+  spec.tls = base_.tls;
+  spec.tls_host = base_.host;
+  startHttpCall(io_, *endpoint_, std::move(spec),
                 {.on_body = [&](std::string_view bytes) { response.body.append(bytes); },
                  .on_done =
                      [&](int status, const std::string& e) {
                        response.status = status;
                        error = e;
-                     }});
-  io.run();
+                     }},
+                &pool_);
+  // Idle kept connections wait for no event: run() returns when the call is done.
+  io_.restart();
+  io_.run();
   if (!error.empty()) {
-    return unavailable((base.tls ? "https://" : "http://") + base.host + ":" + base.port + ": " +
+    return unavailable((base_.tls ? "https://" : "http://") + base_.host + ":" + base_.port + ": " +
                        error);
   }
   return response;
+}
+
+Result<HttpResponse> httpCall(const BaseUrl& base, HttpRequestSpec spec) {
+  return HttpSession(base).call(std::move(spec));
 }
 
 }  // namespace manifold::bench

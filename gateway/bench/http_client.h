@@ -1,6 +1,6 @@
 // A small HTTP/1.1 client on Beast for the benchmark: many concurrent requests on one
 // io_context, the response body delivered piece by piece as it arrives (for SSE streams, with
-// chunked or connection-delimited bodies), plus a blocking call for setup requests (/tokenize,
+// chunked or connection-delimited bodies), plus blocking calls for setup requests (/tokenize,
 // /v1/models). Connections are kept alive and reused through a ConnectionPool, as vLLM's
 // benchmark keeps its aiohttp connections (without one: a connection per request); http, or
 // https verified against the system's trust store (SSL_CERT_FILE / SSL_CERT_DIR apply) and the
@@ -15,6 +15,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -97,8 +98,29 @@ struct HttpResponse {
   int status = 0;
   std::string body;
 };
-// Blocking request on a private io_context. An unreachable server or a timeout is an error;
-// any HTTP status is a response.
+
+// Blocking requests to one server on a private io_context, over kept connections (the setup
+// calls: /v1/models, and /tokenize once per prompt while calibrating random prompts). The host
+// is resolved at the first call. An unreachable server or a timeout is an error; any HTTP status
+// is a response. Not thread-safe: one caller at a time.
+class HttpSession {
+ public:
+  explicit HttpSession(BaseUrl base);
+  ~HttpSession();
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
+
+  [[nodiscard]] Result<HttpResponse> call(HttpRequestSpec spec);
+  [[nodiscard]] size_t connectionsOpened() const { return pool_.opened(); }
+
+ private:
+  BaseUrl base_;
+  std::optional<boost::asio::ip::tcp::endpoint> endpoint_;
+  boost::asio::io_context io_;
+  ConnectionPool pool_;  // destroyed before io_
+};
+
+// One blocking request on a connection of its own.
 [[nodiscard]] Result<HttpResponse> httpCall(const BaseUrl& base, HttpRequestSpec spec);
 
 }  // namespace manifold::bench

@@ -11,7 +11,9 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
+#include "gateway/bench/dataset.h"
 #include "tests/gateway/bench/fake_openai_server.h"
 
 namespace manifold::bench {
@@ -65,6 +67,8 @@ TEST(BenchServe, MeasuresEveryRequestAgainstAStreamingServer) {
   // at most one per concurrency slot for the run (vLLM's aiohttp session keeps them too).
   EXPECT_EQ(server.completionRequests(), 13);
   EXPECT_LE(server.completionConnections(), 1 + 4);
+  // Besides: one for GET /v1/models and one for every /tokenize call of the calibration.
+  EXPECT_LE(server.connectionsAccepted(), 2 + 1 + 4);
   const std::string table = report.str();
   EXPECT_NE(table.find("============ Serving Benchmark Result ============"), std::string::npos);
   EXPECT_NE(table.find("Successful requests:                     12"), std::string::npos) << table;
@@ -114,6 +118,32 @@ TEST(BenchServe, SendsHeadersAndSamplingOptionsWithEveryRequest) {
   EXPECT_NE(nan.message().find("--top-p must be a finite number"), std::string::npos)
       << nan.message();
   EXPECT_EQ(server.completionRequests(), sent);
+}
+
+// The setup calls keep their connection too: calibrating prompts asks /tokenize several times per
+// prompt, over one connection (a connection each before); a server that closes after each answer,
+// or whose idle timeout closed the kept one, gets a new one.
+TEST(BenchServe, CountsTokensOverOneKeptConnection) {
+  for (const FakeServerOptions& options :
+       {FakeServerOptions{}, FakeServerOptions{.keep_alive = false},
+        FakeServerOptions{.idle_timeout = std::chrono::milliseconds(5)}}) {
+    FakeOpenAiServer server(options);
+    Result<BaseUrl> base = parseBaseUrl("http://127.0.0.1:" + std::to_string(server.port()));
+    ASSERT_TRUE(base.isOk());
+    ServerTokenCounter counter(*base, "fake-model", {});
+    for (int words = 1; words <= 6; ++words) {
+      if (options.idle_timeout.count() > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::string text = "w";
+      for (int i = 1; i < words; ++i) text += " w";
+      Result<int> count = counter.countTokens(text);
+      ASSERT_TRUE(count.isOk()) << count.status().toString();
+      EXPECT_EQ(*count, words);
+    }
+    const int expected = options.keep_alive && options.idle_timeout.count() == 0 ? 1 : 6;
+    EXPECT_EQ(counter.connectionsOpened(), static_cast<size_t>(expected));
+    EXPECT_EQ(server.connectionsAccepted(), expected);
+  }
 }
 
 // A server whose idle timeout (5 ms) closes kept connections between requests 40 ms apart: the

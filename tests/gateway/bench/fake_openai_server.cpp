@@ -74,6 +74,11 @@ FakeOpenAiServer::~FakeOpenAiServer() {
   for (std::thread& t : threads) t.join();  // without mu_, which their requests take
 }
 
+int FakeOpenAiServer::connectionsAccepted() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(sockets_.size());
+}
+
 void FakeOpenAiServer::acceptLoop() {
   while (!stopping_) {
     tcp::socket socket(io_);

@@ -2,7 +2,8 @@
 // thread per connection, answers /v1/models, /tokenize (one token per word, or 404) and streaming
 // /v1/completions and /v1/chat/completions with a known first-token delay and gap between tokens,
 // in chunked transfer encoding. Keeps connections alive (HTTP/1.1) unless told otherwise. Records
-// the peak number of concurrent streams and the connections that carried completions.
+// the peak number of concurrent streams and the connections it accepted and that carried
+// completions.
 #pragma once
 
 #include <atomic>
@@ -41,6 +42,7 @@ class FakeOpenAiServer {
   int peakConcurrentStreams() const { return peak_streams_.load(); }
   int completionRequests() const { return completion_requests_.load(); }
   int completionConnections() const { return completion_connections_.load(); }
+  int connectionsAccepted() const;  // of any request
   // The last completion request: its header lines ("Name: value\n" each) and its body.
   std::string lastCompletionHeaders() const;
   std::string lastCompletionBody() const;
