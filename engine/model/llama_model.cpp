@@ -143,6 +143,7 @@ Result<kernels::WeightView> LlamaModel::place(const std::vector<TensorView>& par
   // that is not a multiple of 8, which the format allows, misaligns every tensor).
   if (mmap_weights_ && parts.size() == 1 && parts[0].dtype == dtype && backend_.hostAddressable() &&
       isAligned(parts[0].data, dtypeSize(dtype))) {
+    in_place_bytes_ += parts[0].nbytes;
     return kernels::WeightView{parts[0].data, dtype};
   }
   ASSIGN_OR_RETURN(kernels::DeviceBuffer buffer, copyToBackend(parts, dtype));

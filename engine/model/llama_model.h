@@ -80,6 +80,9 @@ class LlamaModel {
   [[nodiscard]] const ModelConfig& config() const { return config_; }
   [[nodiscard]] size_t weightBytes() const { return weight_bytes_; }  // as read by the kernels
   [[nodiscard]] size_t copiedBytes() const { return copied_bytes_; }  // in backend memory
+  // Some weight is read in place from the checkpoint's mapping (mmap_weights on a backend that
+  // can): the WeightStore must outlive the model.
+  [[nodiscard]] bool readsCheckpointInPlace() const { return in_place_bytes_ > 0; }
   [[nodiscard]] int64_t numParameters() const { return num_parameters_; }
   [[nodiscard]] DType weightDType() const { return weight_dtype_; }
   [[nodiscard]] Quantization quantization() const { return quantization_; }
@@ -122,6 +125,7 @@ class LlamaModel {
   int max_num_tokens_ = 0;
   size_t weight_bytes_ = 0;
   size_t copied_bytes_ = 0;
+  size_t in_place_bytes_ = 0;  // read from the mapping
   int64_t num_parameters_ = 0;
 };
 

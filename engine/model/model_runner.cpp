@@ -117,10 +117,11 @@ Result<std::unique_ptr<ModelRunner>> ModelRunner::create(
                              " (--max-model-len sets a shorter context)");
   }
   ASSIGN_OR_RETURN(runner->model_, std::move(model));
-  // Without mmap_weights every weight was copied: nothing reads the checkpoint after this, so the
+  // Unless a weight is read in place (mmap_weights on a host-addressable backend: not CUDA, not a
+  // misaligned file), every weight was copied: nothing reads the checkpoint after this, so the
   // mapping goes. A file replaced or truncated under a running server (a model directory updated
   // in place) then cannot fault the process with SIGBUS, and the page cache is not held.
-  if (!options.mmap_weights) runner->weights_.reset();
+  if (!runner->model_->readsCheckpointInPlace()) runner->weights_.reset();
   KvCacheOptions& kv_options = runner->options_.kv_cache;
   if (!kv_options.dtype) {
     const DType w = runner->model_->weightDType();

@@ -92,7 +92,7 @@ class ModelRunner {
   int max_blocks_per_seq_ = 0;
   // Declared first so it is destroyed last: every buffer below frees through it.
   std::unique_ptr<kernels::Backend> backend_;
-  std::unique_ptr<WeightStore> weights_;  // the file mappings, kept only with mmap_weights
+  std::unique_ptr<WeightStore> weights_;  // the file mappings, kept while a weight is read in place
   std::unique_ptr<LlamaModel> model_;
   std::unique_ptr<KvCachePool> kv_;
   std::unique_ptr<kernels::AttentionPlan> plan_;

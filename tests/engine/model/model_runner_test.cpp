@@ -15,6 +15,8 @@
 #include <iterator>
 
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 #include "engine/loader/random_model.h"
 #include "engine/loader/safetensors_writer.h"
@@ -538,6 +540,43 @@ TEST(ModelRunner, KeepsRunningWhenItsCheckpointIsTruncated) {
       testing_runner::allPositionLogits(**runner, prompt, 16, {1}, &status);
   ASSERT_TRUE(status.isOk()) << status.toString();
   EXPECT_EQ(after, before);
+}
+
+// Whether `file` is mapped into this process (/proc/self/maps names mapped files).
+bool isMapped(const fs::path& file) {
+  std::ifstream maps("/proc/self/maps");
+  const std::string name = fs::canonical(file).string();
+  for (std::string line; std::getline(maps, line);) {
+    if (line.size() >= name.size() &&
+        line.compare(line.size() - name.size(), name.size(), name) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The checkpoint stays mapped only while a weight is read from it in place: with mmap_weights and
+// weights of the file's dtype, not when every weight is converted (or, on CUDA, copied to the
+// device), nor without mmap_weights.
+TEST(ModelRunner, KeepsTheCheckpointMappedOnlyWhileAWeightIsReadInPlace) {
+  const fs::path f32_dir = freshDir();
+  writeModifiedStories(f32_dir, "", storiesConfigText());
+  const fs::path f16_dir = fs::path(f32_dir.string() + "-f16");
+  fs::create_directories(f16_dir);
+  writeF16Stories(f16_dir);
+  auto mapped = [&](const fs::path& dir, bool mmap_weights, std::optional<DType> dtype) {
+    ModelRunnerOptions options;
+    options.kv_cache.num_blocks = 4;
+    options.mmap_weights = mmap_weights;
+    options.weight_dtype = dtype;
+    Result<std::unique_ptr<ModelRunner>> runner = ModelRunner::create(dir, options);
+    EXPECT_TRUE(runner.isOk()) << runner.status().toString();
+    return isMapped(dir / "model.safetensors");
+  };
+  EXPECT_TRUE(mapped(f32_dir, true, std::nullopt));
+  EXPECT_FALSE(mapped(f32_dir, false, std::nullopt));
+  EXPECT_FALSE(mapped(f16_dir, true, DType::kF32));       // every weight converted
+  EXPECT_FALSE(isMapped(f32_dir / "model.safetensors"));  // the runners are gone
 }
 
 TEST(ModelRunner, RefusesShapesTheCpuAttentionKernelCannotHold) {
