@@ -211,17 +211,22 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     // As vLLM: a chunk per step that produced tokens, even when they add no text yet (a partial
     // UTF-8 character, a held-back stop-string prefix, ids past the tokenizer's vocabulary), so
     // clients see every token arrive.
-    const bool parsing_calls = plan_.tool_call_format || plan_.tool_required;
+    // Tokens whose text is held back as (possibly) a tool call send nothing (vLLM: their
+    // logprobs are not sent), except with return_token_ids, whose ids must all arrive (vLLM: in
+    // an empty delta). A token with no text of its own still gets its content chunk.
+    bool held = false;
     if (plan_.tool_call_format) {
       // Only text that cannot be part of a tool call goes out now; the rest waits for the end.
-      text = toolCallStream(choice).append(delta.text);
+      ToolCallStream& calls = toolCallStream(choice);
+      text = calls.append(delta.text);
+      held = text.empty() && calls.holding();
     } else if (plan_.tool_required) {
       text.clear();  // the calls go out whole at the end
+      held = true;
     }
-    // Tokens held back as a possible tool call send nothing (vLLM: their logprobs are not sent),
-    // except with return_token_ids, whose ids must all arrive (vLLM: an empty delta).
-    if (parsing_calls && text.empty() && !plan_.options.return_token_ids) return;
-    if (text.empty() && delta.logprobs.empty() && delta.token_ids.empty()) return;
+    if (held && !plan_.options.return_token_ids) return;
+    // The echoing chunk always goes out: it carries the prompt's ids and logprobs.
+    if (!echo_now && text.empty() && delta.logprobs.empty() && delta.token_ids.empty()) return;
     json entry = choiceEntry(choice_index, plan_.header.kind, true);
     std::vector<int32_t> context = contextOf(choice_index);
     if (plan_.forced_tool) {
@@ -235,7 +240,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       }
       entry["delta"] = {{"tool_calls", json::array({std::move(call)})}};
     } else if (plan_.header.kind == ApiKind::kChat) {
-      entry["delta"] = parsing_calls && text.empty() ? json::object() : json{{"content", text}};
+      entry["delta"] = held ? json::object() : json{{"content", text}};
     }
     if (plan_.header.kind == ApiKind::kChat) {
       if (plan_.chat_logprobs) {

@@ -158,7 +158,10 @@ void handleCompletions(RequestContext& ctx, const nlohmann::ordered_json& body,
       prompt.token_ids = std::get<std::vector<int32_t>>(input);
       Status ids_ok = checkTokenIds(prompt.token_ids, vocab, "prompt");
       if (!ids_ok.isOk()) return respondError(ctx, ids_ok);
-      if (request.echo) prompt.text = model.codec().decode(prompt.token_ids, false);
+      // Echoed as text unless return_token_ids, whose prompt_token_ids stand for it (vLLM).
+      if (request.echo && !request.options.return_token_ids) {
+        prompt.text = model.codec().decode(prompt.token_ids, false);
+      }
     }
     if (prompt.token_ids.empty()) {
       return respondError(ctx, invalidArgument("`prompt` encodes to no tokens"));
@@ -166,7 +169,8 @@ void handleCompletions(RequestContext& ctx, const nlohmann::ordered_json& body,
     const size_t full_length = prompt.token_ids.size();
     truncatePrompt(request.options.truncate_prompt_tokens, model.info().max_model_len,
                    prompt.token_ids);
-    if (request.echo && prompt.token_ids.size() != full_length) {
+    if (request.echo && !request.options.return_token_ids &&
+        prompt.token_ids.size() != full_length) {
       prompt.text = model.codec().decode(prompt.token_ids, false);  // what the model saw
     }
     SamplingParams params = request.options.params;

@@ -85,6 +85,9 @@ class ToolCallStream {
   // The answer ended: its calls (content: nullopt) or, when it has none, the content held back.
   [[nodiscard]] ParsedToolCalls finish() const;
 
+  // Some text is held back as (possibly) part of a call.
+  [[nodiscard]] bool holding() const { return !unsent_.empty(); }
+
  private:
   ToolCallFormat format_;
   std::string unsent_;     // the answer after what append() returned as content

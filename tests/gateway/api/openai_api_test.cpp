@@ -298,6 +298,36 @@ TEST_F(OpenAiApiTest, ChatStreamSendsContentThenTheToolCall) {
   EXPECT_GT(empty_deltas, 0);
 }
 
+// Only text held back as a possible call goes unsent: a token with no text of its own before any
+// call (here a space, which the fake's byte tokens decode to nothing) still gets its content chunk
+// with its logprobs, as in a stream without tools (vLLM's parsers answer it as content "").
+TEST(ChatToolStream, ATokenWithoutTextBeforeACallStillGetsItsChunk) {
+  TestModel tools{.id = "tools", .tool_call_parser = "hermes"};
+  const std::string call = "<tool_call>{\"name\":\"f\",\"arguments\":{}}</tool_call>";
+  tools.engine.script = "Hi there." + call;
+  TestGateway gateway({tools});
+  json body = toolRequest({{"stream", true}, {"logprobs", true}});
+  body["max_tokens"] = 9 + call.size();
+  auto result = HttpClient(gateway.port()).post("/v1/chat/completions", body);
+  ASSERT_EQ(result.status, 200) << result.body;
+  std::string content;
+  size_t logprobs = 0;
+  int empty_content = 0;
+  for (const json& e : chunks(result)) {
+    if (e["choices"].empty()) continue;
+    const json& choice = e["choices"][0];
+    if (choice["delta"].contains("role")) continue;
+    if (choice["delta"].contains("content")) {
+      content += choice["delta"]["content"].get<std::string>();
+      if (choice["delta"]["content"] == "") ++empty_content;
+    }
+    if (choice["logprobs"].is_object()) logprobs += choice["logprobs"]["content"].size();
+  }
+  EXPECT_EQ(content, "Hithere.");
+  EXPECT_EQ(empty_content, 1);  // the space
+  EXPECT_EQ(logprobs, 9u);      // "Hi there.", one byte token each; the call's are held back
+}
+
 // tool_choice naming a function: the engine is asked for that function's arguments under its
 // parameters schema (the fake writes its script regardless), and the answer comes back as one
 // call to it, plain or streamed piece by piece, without reading the text for calls.

@@ -292,6 +292,24 @@ TEST_F(OpenAiApiTest, EchoWithTokenIdsLeavesThePromptTextOut) {
   }
   EXPECT_EQ(text, choice["text"]);
   EXPECT_EQ(logprob_tokens, prompt.size() + 5);
+
+  // Scoring the prompt (max_tokens 0), streamed: the echoing chunk still carries its ids and
+  // logprobs, though its text is empty.
+  json score = streaming;
+  score["max_tokens"] = 0;
+  int prompt_ids_seen = 0;
+  logprob_tokens = 0;
+  for (const json& chunk : chunks(client().post("/v1/completions", completionBody(score)))) {
+    const json& entry = chunk["choices"][0];
+    EXPECT_EQ(entry["text"], "");
+    if (entry.contains("prompt_token_ids")) {
+      EXPECT_EQ(entry["prompt_token_ids"], json(prompt));
+      ++prompt_ids_seen;
+    }
+    if (entry["logprobs"].is_object()) logprob_tokens += entry["logprobs"]["tokens"].size();
+  }
+  EXPECT_EQ(prompt_ids_seen, 1);
+  EXPECT_EQ(logprob_tokens, prompt.size());
 }
 
 // vLLM's continuous_usage_stats: every chunk carries the usage so far; each token's chunk counts
