@@ -379,50 +379,70 @@ int64_t firstAtLeast(const void* data, size_t n, T limit) {
 
 Status WeightStore::checkFinite(const TensorView& tensor, std::optional<DType> stored_as) const {
   const size_t n = static_cast<size_t>(tensor.numel());
-  // As F16, a wider value overflows to infinity from half-way past F16's largest, 65504 (the
-  // conversion rounds to nearest even): 65520 in F32, 65536 in BF16 (its next value below,
-  // 65280, is an F16 value).
-  const bool to_f16 = stored_as == DType::kF16 && tensor.dtype != DType::kF16;
-  int64_t bad = -1;
-  switch (tensor.dtype) {
-    case DType::kF32:
-      bad = firstAtLeast<uint32_t>(tensor.data, n, to_f16 ? 0x477ff000u : 0x7f800000u);
-      break;
-    case DType::kBF16:
-      bad = firstAtLeast<uint16_t>(tensor.data, n, to_f16 ? 0x4780u : 0x7f80u);
-      break;
-    case DType::kF16:
-      bad = firstAtLeast<uint16_t>(tensor.data, n, 0x7c00u);
-      break;
-    case DType::kI8:
-      break;
+  const DType to = stored_as.value_or(tensor.dtype);
+  // The first element whose magnitude bits reach `f32`, `bf16` or `f16` (by the tensor's dtype).
+  auto scan = [&](uint32_t f32, uint16_t bf16, uint16_t f16) -> int64_t {
+    switch (tensor.dtype) {
+      case DType::kF32:
+        return firstAtLeast<uint32_t>(tensor.data, n, f32);
+      case DType::kBF16:
+        return firstAtLeast<uint16_t>(tensor.data, n, bf16);
+      case DType::kF16:
+        return firstAtLeast<uint16_t>(tensor.data, n, f16);
+      case DType::kI8:
+        break;
+    }
+    return -1;
+  };
+  // Narrowed, a value overflows to infinity from half-way past the narrower dtype's largest (the
+  // conversions round to nearest even): for F16 (largest 65504) 65520 in F32 and 65536 in BF16
+  // (whose next value below, 65280, is an F16 value); for BF16, 0x7f7f8000 (about 3.4e38) in F32.
+  uint32_t f32_limit = 0x7f800000u;
+  uint16_t bf16_limit = 0x7f80u;
+  if (to == DType::kF16) {
+    f32_limit = 0x477ff000u;
+    bf16_limit = 0x4780u;
+  } else if (to == DType::kBF16) {
+    f32_limit = 0x7f7f8000u;
   }
+  int64_t bad = scan(f32_limit, bf16_limit, 0x7c00u);
   if (bad < 0) return Status::ok();
-  // The element as an index per dimension, for a message that can be checked with any reader.
+  // The element's value, and its index per dimension for a message any reader can check.
+  auto valueAt = [&](int64_t i) {
+    const auto* at = static_cast<const uint8_t*>(tensor.data) + i * dtypeSize(tensor.dtype);
+    float value = 0.0f;
+    uint16_t half = 0;
+    if (tensor.dtype == DType::kF32) {
+      std::memcpy(&value, at, sizeof(value));
+    } else {
+      std::memcpy(&half, at, sizeof(half));
+      value = tensor.dtype == DType::kBF16 ? bf16ToF32(half) : f16ToF32(half);
+    }
+    return value;
+  };
+  // A corrupt checkpoint is the first thing to know, even after an element that is only too wide.
+  if (std::isfinite(valueAt(bad))) {
+    const int64_t corrupt = scan(0x7f800000u, 0x7f80u, 0x7c00u);
+    if (corrupt >= 0) bad = corrupt;
+  }
+  const float value = valueAt(bad);
   std::string index;
   int64_t rest = bad;
   for (auto dim = tensor.shape.rbegin(); dim != tensor.shape.rend(); ++dim) {
     index = std::to_string(rest % *dim) + (index.empty() ? "" : ", ") + index;
     rest /= *dim;
   }
-  const auto* at = static_cast<const uint8_t*>(tensor.data) + bad * dtypeSize(tensor.dtype);
-  float value = 0.0f;
-  uint16_t half = 0;
-  if (tensor.dtype == DType::kF32) {
-    std::memcpy(&value, at, sizeof(value));
-  } else {
-    std::memcpy(&half, at, sizeof(half));
-    value = tensor.dtype == DType::kBF16 ? bf16ToF32(half) : f16ToF32(half);
-  }
   const auto file = tensor_file_.find(tensor.name);
   const std::string where = (file != tensor_file_.end() ? file->second + ": " : std::string()) +
                             "tensor \"" + tensor.name + "\" holds ";
   if (std::isfinite(value)) {
     char number[32];
-    std::snprintf(number, sizeof(number), "%g", static_cast<double>(value));
-    return invalidArgument(where + number + " at [" + index +
-                           "], beyond F16's range (largest 65504): the model cannot be loaded "
-                           "with F16 weights (load it as BF16 or F32)");
+    std::snprintf(number, sizeof(number), "%.9g", static_cast<double>(value));  // exact for F32
+    const std::string name(dtypeName(to));
+    return invalidArgument(where + number + " at [" + index + "], beyond " + name + "'s range (" +
+                           (to == DType::kF16 ? "largest 65504" : "largest about 3.39e38") +
+                           "): the model cannot be loaded with " + name + " weights (load it as " +
+                           (to == DType::kF16 ? "BF16 or F32" : "F32") + ")");
   }
   return dataLoss(where +
                   (std::isnan(value) ? "NaN"

@@ -17,6 +17,11 @@ bool isAligned(const void* data, size_t alignment) {
   return reinterpret_cast<uintptr_t>(data) % alignment == 0;
 }
 
+// Converting `from` to `to` can overflow to infinity (F32 to BF16 or F16, BF16 to F16).
+bool narrows(DType from, DType to) {
+  return (from == DType::kF32 && to != DType::kF32) || (from == DType::kBF16 && to == DType::kF16);
+}
+
 // Elements converted per host chunk when a weight changes dtype at load.
 constexpr size_t kConvertChunk = 1 << 20;
 
@@ -186,6 +191,13 @@ Result<kernels::WeightView> LlamaModel::placeMatrix(const WeightStore& weights,
     return unimplemented("tensor \"" + parts[0].name + "\": the " + std::string(backend_.name()) +
                          " backend has no INT8 matmul for this shape");
   }
+  if (int8 && packed_bytes == 0) {
+    // No INT8 form for this shape: kept float, as `dtype`, so a narrowing conversion must keep
+    // every value finite (the loader checked only the source's values of a matrix to quantize).
+    for (const TensorView& part : parts) {
+      if (narrows(part.dtype, dtype)) RETURN_IF_ERROR(weights.checkFinite(part, dtype));
+    }
+  }
   if (packed_bytes == 0) return place(parts, dtype, count);
   if (count) {
     num_parameters_ += n * k;
@@ -238,8 +250,8 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
   read_bytes += embed.nbytes;
   weight_dtype_ = weight_dtype.value_or(embed.dtype);
   const DType matrix = weight_dtype_;
-  // Matrices stored as F16 from a wider dtype must also fit F16's range: a value past it would
-  // turn into inf, and the model's output into NaN.
+  // Stored in a narrower dtype, the values must also fit its range: a value past it would turn
+  // into inf, and the model's output into NaN (one scan checks both).
   RETURN_IF_ERROR(weights.checkFinite(embed, matrix));
   const bool quantized = quantization_ != Quantization::kNone;
   if (quantized && backend_.packedInt8MatmulWeightBytes(quantization_, static_cast<int>(H),
@@ -275,7 +287,8 @@ Status LlamaModel::loadWeights(const WeightStore& weights, std::optional<DType> 
         return q;
       }
     }
-    // Stored as `matrix` unless --quantization quantizes it from these values.
+    // Stored as `matrix` unless --quantization quantizes it from these values (placeMatrix
+    // checks the shapes that fall back to `matrix`).
     return get(name, shape, quantize_at_load ? std::nullopt : std::optional<DType>(matrix));
   };
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -304,49 +305,71 @@ TEST(WeightStore, ChecksFloatTensorsForNanAndInfinity) {
   EXPECT_TRUE((*store)->checkFinite((*store)->getInt8("q", {2}).value()).isOk());
 }
 
-// Stored as F16, F32 and BF16 values must stay finite: 65504 is F16's largest, and a value from
-// half-way past it (65520) rounds to inf. NaN and inf are still the checkpoint's corruption.
-TEST(WeightStore, ChecksThatValuesStoredAsF16FitItsRange) {
+// Narrowed, values must stay finite. As F16 (largest 65504) a value from half-way past it (65520)
+// rounds to inf; as BF16, an F32 value from 0x7f7f8000 (FLT_MAX among them). NaN and inf are
+// still the checkpoint's corruption, reported first wherever they are.
+TEST(WeightStore, ChecksThatNarrowedValuesStayFinite) {
   const fs::path dir = freshDir();
   const float kLastToFit = std::nextafter(65520.0f, 0.0f);
   ASSERT_TRUE(std::isfinite(f16ToF32(f32ToF16(kLastToFit))));
   ASSERT_TRUE(std::isinf(f16ToF32(f32ToF16(65520.0f))));
-  const std::string fits = floatBytes({65504.0f, -kLastToFit, 1e-9f, 0.0f});
-  const std::string wide = floatBytes({1.0f, 2.0f, 3.0f, -65520.0f});
-  const std::string nan = floatBytes({1.0f, std::numeric_limits<float>::quiet_NaN()});
-  // BF16 0x477f (65280) fits, 0x4780 (65536) does not.
-  const std::string bf16_fits("\x7f\x47\x7f\xc7", 4);
-  const std::string bf16_wide("\x00\x3f\x80\x47", 4);
-  std::string header = R"({"fits":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
-                       R"("wide":{"dtype":"F32","shape":[2,2],"data_offsets":[16,32]},)"
-                       R"("nan":{"dtype":"F32","shape":[2],"data_offsets":[32,40]},)"
-                       R"("bf16_fits":{"dtype":"BF16","shape":[2],"data_offsets":[40,44]},)"
-                       R"("bf16_wide":{"dtype":"BF16","shape":[2],"data_offsets":[44,48]}})";
-  writeFile(dir / "model.safetensors",
-            fileBytes(header, fits + wide + nan + bf16_fits + bf16_wide));
+  float below_bf16_overflow;
+  const uint32_t below_bits = 0x7f7f7fffu;
+  std::memcpy(&below_bf16_overflow, &below_bits, sizeof(below_bits));
+  ASSERT_TRUE(std::isfinite(bf16ToF32(f32ToBf16(below_bf16_overflow))));
+  ASSERT_TRUE(std::isinf(bf16ToF32(f32ToBf16(std::numeric_limits<float>::max()))));
+  const float kNan = std::numeric_limits<float>::quiet_NaN();
+  std::map<std::string, std::string> f32 = {
+      {"fits", floatBytes({65504.0f, -kLastToFit, 1e-9f, 0.0f})},
+      {"wide", floatBytes({1.0f, 2.0f, 3.0f, -65520.0f})},
+      {"wider", floatBytes({131071.99f, 0.0f})},
+      {"nan", floatBytes({1.0f, kNan})},
+      {"wide_then_nan", floatBytes({1e6f, 1.0f, 2.0f, kNan})},
+      {"huge", floatBytes({below_bf16_overflow, -std::numeric_limits<float>::max()})}};
+  std::string header = "{";
+  std::string data;
+  for (const auto& [name, bytes] : f32) {
+    header += "\"" + name + "\":{\"dtype\":\"F32\",\"shape\":[" + std::to_string(bytes.size() / 4) +
+              "],\"data_offsets\":[" + std::to_string(data.size()) + "," +
+              std::to_string(data.size() + bytes.size()) + "]},";
+    data += bytes;
+  }
+  // BF16 0x477f (65280) fits F16, 0x4780 (65536) does not.
+  header += "\"bf16_fits\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[" +
+            std::to_string(data.size()) + "," + std::to_string(data.size() + 4) + "]},";
+  data += std::string("\x7f\x47\x7f\xc7", 4);
+  header += "\"bf16_wide\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[" +
+            std::to_string(data.size()) + "," + std::to_string(data.size() + 4) + "]}}";
+  data += std::string("\x00\x3f\x80\x47", 4);
+  writeFile(dir / "model.safetensors", fileBytes(header, data));
   Result<std::unique_ptr<WeightStore>> store = WeightStore::open(dir);
   ASSERT_TRUE(store.isOk()) << store.status().toString();
-  auto check = [&](const std::string& name, std::vector<int64_t> shape) {
-    Result<TensorView> view = (*store)->get(name, shape);
+  auto check = [&](const std::string& name, DType as) {
+    Result<TensorView> view = (*store)->get(
+        name, {name.rfind("bf16", 0) == 0 ? 2 : static_cast<int64_t>(f32[name].size() / 4)});
     EXPECT_TRUE(view.isOk()) << view.status().toString();
-    return view.isOk() ? (*store)->checkFinite(*view, DType::kF16) : view.status();
+    return view.isOk() ? (*store)->checkFinite(*view, as) : view.status();
   };
-  EXPECT_TRUE(check("fits", {4}).isOk()) << check("fits", {4}).toString();
-  EXPECT_TRUE(check("bf16_fits", {2}).isOk()) << check("bf16_fits", {2}).toString();
-  const Status wide_status = check("wide", {2, 2});
-  EXPECT_EQ(wide_status.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(wide_status.message().find("model.safetensors: tensor \"wide\" holds -65520 at [1, "
-                                       "1], beyond F16's range (largest 65504)"),
-            std::string::npos)
-      << wide_status.message();
-  const Status bf16_status = check("bf16_wide", {2});
-  EXPECT_EQ(bf16_status.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(bf16_status.message().find("holds 65536 at [1]"), std::string::npos)
-      << bf16_status.message();
-  EXPECT_EQ(check("nan", {2}).code(), StatusCode::kDataLoss);
-  // Kept in their own dtype, the wide values are fine.
-  EXPECT_TRUE((*store)->checkFinite((*store)->get("wide", {2, 2}).value()).isOk());
-  EXPECT_TRUE((*store)->checkFinite((*store)->get("wide", {2, 2}).value(), DType::kBF16).isOk());
+  auto expectTooWide = [&](const std::string& name, DType as, const std::string& text) {
+    const Status status = check(name, as);
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << name;
+    EXPECT_NE(status.message().find("model.safetensors: tensor \"" + name + "\" holds " + text),
+              std::string::npos)
+        << status.message();
+  };
+  EXPECT_TRUE(check("fits", DType::kF16).isOk()) << check("fits", DType::kF16).toString();
+  EXPECT_TRUE(check("bf16_fits", DType::kF16).isOk());
+  expectTooWide("wide", DType::kF16, "-65520 at [3], beyond F16's range (largest 65504)");
+  expectTooWide("wider", DType::kF16, "131071.992 at [0]");  // the stored value, not rounded
+  expectTooWide("bf16_wide", DType::kF16, "65536 at [1]");
+  expectTooWide("huge", DType::kBF16, "-3.40282347e+38 at [1], beyond BF16's range");
+  EXPECT_TRUE(check("wide", DType::kBF16).isOk());
+  EXPECT_TRUE(check("wide", DType::kF32).isOk());
+  EXPECT_TRUE(check("huge", DType::kF32).isOk());
+  EXPECT_EQ(check("nan", DType::kF16).code(), StatusCode::kDataLoss);
+  const Status corrupt = check("wide_then_nan", DType::kF16);
+  EXPECT_EQ(corrupt.code(), StatusCode::kDataLoss);
+  EXPECT_NE(corrupt.message().find("holds NaN at [3]"), std::string::npos) << corrupt.message();
 }
 
 TEST(WeightStore, ReportsAFolderWithoutWeights) {

@@ -483,32 +483,40 @@ TEST(ModelRunner, RefusesACheckpointHoldingNan) {
       << status.message();
 }
 
-// A weight past F16's range loads as F32 or BF16 but not as F16, where it would become inf; an
-// F16 norm weight past it is fine, norms staying F32.
+// A weight past F16's range loads as F32 or BF16 but not as F16, where it would become inf. A
+// norm weight past it is fine (norms stay F32), even as the only one.
 TEST(ModelRunner, RefusesF16WeightsForValuesPastItsRange) {
-  const fs::path dir = freshDir();
-  Result<std::unique_ptr<SafetensorsFile>> file =
-      SafetensorsFile::open(fs::path(kStories) / "model.safetensors");
-  ASSERT_TRUE(file.isOk());
-  std::vector<TensorView> tensors = (*file)->tensors();
-  std::vector<std::vector<float>> copies;
-  auto set = [&](const std::string& name, int64_t index, float value) {
-    const auto it = std::find_if(tensors.begin(), tensors.end(),
-                                 [&](const TensorView& view) { return view.name == name; });
-    ASSERT_NE(it, tensors.end());
-    std::vector<float>& values = copies.emplace_back(static_cast<size_t>(it->numel()));
-    std::memcpy(values.data(), it->data, it->nbytes);
-    values[static_cast<size_t>(index)] = value;
-    it->data = values.data();
+  auto write = [](const fs::path& dir, const std::vector<std::pair<std::string, int64_t>>& edits) {
+    Result<std::unique_ptr<SafetensorsFile>> file =
+        SafetensorsFile::open(fs::path(kStories) / "model.safetensors");
+    ASSERT_TRUE(file.isOk());
+    std::vector<TensorView> tensors = (*file)->tensors();
+    std::vector<std::vector<float>> copies;
+    copies.reserve(edits.size());
+    for (const auto& [name, index] : edits) {
+      const auto it = std::find_if(tensors.begin(), tensors.end(),
+                                   [&](const TensorView& view) { return view.name == name; });
+      ASSERT_NE(it, tensors.end());
+      std::vector<float>& values = copies.emplace_back(static_cast<size_t>(it->numel()));
+      std::memcpy(values.data(), it->data, it->nbytes);
+      values[static_cast<size_t>(index)] = 7e4f;
+      it->data = values.data();
+    }
+    ASSERT_TRUE(writeSafetensors(dir / "model.safetensors", tensors).isOk());
+    std::ofstream(dir / "config.json") << storiesConfigText();
   };
-  copies.reserve(2);
-  set("model.layers.2.input_layernorm.weight", 5, 1e6f);
-  set("model.layers.1.self_attn.o_proj.weight", 2 * 64 + 9, 7e4f);
-  ASSERT_TRUE(writeSafetensors(dir / "model.safetensors", tensors).isOk());
-  std::ofstream(dir / "config.json") << storiesConfigText();
   ModelRunnerOptions options;
   options.kv_cache.num_blocks = 8;
   options.weight_dtype = DType::kF16;
+  const fs::path norm_only = freshDir();
+  write(norm_only, {{"model.layers.0.input_layernorm.weight", 5}});
+  Result<std::unique_ptr<ModelRunner>> runner = ModelRunner::create(norm_only, options);
+  EXPECT_TRUE(runner.isOk()) << runner.status().toString();
+
+  const fs::path dir = fs::path(norm_only.string() + "-matrix");
+  fs::create_directories(dir);
+  write(dir, {{"model.layers.0.input_layernorm.weight", 5},
+              {"model.layers.1.self_attn.o_proj.weight", 2 * 64 + 9}});
   Status status = ModelRunner::create(dir, options).status();
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(status.message().find("tensor \"model.layers.1.self_attn.o_proj.weight\" holds 70000 "
