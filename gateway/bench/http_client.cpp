@@ -297,27 +297,33 @@ Result<HttpResponse> HttpSession::call(HttpRequestSpec spec) {
   if (!endpoint_) {
     ASSIGN_OR_RETURN(endpoint_, resolveEndpoint(base_));
   }
-  HttpResponse response;
-  std::string error;
   if (spec.host_header.empty()) spec.host_header = base_.hostHeader();
   spec.tls = base_.tls;
   spec.tls_host = base_.host;
-  startHttpCall(io_, *endpoint_, std::move(spec),
-                {.on_body = [&](std::string_view bytes) { response.body.append(bytes); },
-                 .on_done =
-                     [&](int status, const std::string& e) {
-                       response.status = status;
-                       error = e;
-                     }},
-                &pool_);
-  // Idle kept connections wait for no event: run() returns when the call is done.
-  io_.restart();
-  io_.run();
-  if (!error.empty()) {
-    return unavailable((base_.tls ? "https://" : "http://") + base_.host + ":" + base_.port + ": " +
-                       error);
+  for (int attempt = 0;; ++attempt) {
+    const bool may_reuse = pool_.idle() > 0;
+    HttpResponse response;
+    std::string error;
+    startHttpCall(io_, *endpoint_, spec,
+                  {.on_body = [&](std::string_view bytes) { response.body.append(bytes); },
+                   .on_done =
+                       [&](int status, const std::string& e) {
+                         response.status = status;
+                         error = e;
+                       }},
+                  &pool_);
+    // Idle kept connections wait for no event: run() returns when the call is done.
+    io_.restart();
+    io_.run();
+    if (error.empty()) return response;
+    // A kept connection the server closed after the liveness check fails before any answer; the
+    // setup calls are idempotent (GET, /tokenize), so one is sent once more, on a new connection.
+    const bool unanswered = response.status == 0 && response.body.empty();
+    if (attempt > 0 || !may_reuse || !unanswered) {
+      return unavailable((base_.tls ? "https://" : "http://") + base_.host + ":" + base_.port +
+                         ": " + error);
+    }
   }
-  return response;
 }
 
 Result<HttpResponse> httpCall(const BaseUrl& base, HttpRequestSpec spec) {

@@ -100,9 +100,10 @@ struct HttpResponse {
 };
 
 // Blocking requests to one server on a private io_context, over kept connections (the setup
-// calls: /v1/models, and /tokenize once per prompt while calibrating random prompts). The host
-// is resolved at the first call. An unreachable server or a timeout is an error; any HTTP status
-// is a response. Not thread-safe: one caller at a time.
+// calls: /v1/models, and /tokenize several times per prompt while calibrating random prompts).
+// The host is resolved at the first call. An unreachable server or a timeout is an error; any
+// HTTP status is a response. The calls must be idempotent: one that fails on a kept connection
+// before any answer is sent once more, on a new one. Not thread-safe: one caller at a time.
 class HttpSession {
  public:
   explicit HttpSession(BaseUrl base);

@@ -67,7 +67,7 @@ TEST(BenchServe, MeasuresEveryRequestAgainstAStreamingServer) {
   // at most one per concurrency slot for the run (vLLM's aiohttp session keeps them too).
   EXPECT_EQ(server.completionRequests(), 13);
   EXPECT_LE(server.completionConnections(), 1 + 4);
-  // Besides: one for GET /v1/models and one for every /tokenize call of the calibration.
+  // Besides: one for GET /v1/models and one for all the /tokenize calls of the calibration.
   EXPECT_LE(server.connectionsAccepted(), 2 + 1 + 4);
   const std::string table = report.str();
   EXPECT_NE(table.find("============ Serving Benchmark Result ============"), std::string::npos);
@@ -144,6 +144,32 @@ TEST(BenchServe, CountsTokensOverOneKeptConnection) {
     EXPECT_EQ(counter.connectionsOpened(), static_cast<size_t>(expected));
     EXPECT_EQ(server.connectionsAccepted(), expected);
   }
+}
+
+// A setup call that fails on a kept connection before any answer (the server closed it after the
+// liveness check) is sent once more on a new one: /tokenize is idempotent. On a new connection
+// the failure is the answer.
+TEST(BenchServe, ResendsASetupCallThatAKeptConnectionLost) {
+  FakeOpenAiServer server({.hang_up_tokenize_every = 2});
+  Result<BaseUrl> base = parseBaseUrl("http://127.0.0.1:" + std::to_string(server.port()));
+  ASSERT_TRUE(base.isOk());
+  ServerTokenCounter counter(*base, "fake-model", {});
+  for (int i = 0; i < 3; ++i) {
+    Result<int> count = counter.countTokens("a b c");
+    ASSERT_TRUE(count.isOk()) << i << ": " << count.status().toString();
+    EXPECT_EQ(*count, 3);
+  }
+  // Requests 1 (answered), 2 (lost, kept connection), 3 (resent), 4 (lost), 5 (resent).
+  EXPECT_EQ(server.tokenizeRequests(), 5);
+  EXPECT_EQ(counter.connectionsOpened(), 3u);
+
+  FakeOpenAiServer always_lost({.hang_up_tokenize_every = 1});
+  Result<BaseUrl> lost_base =
+      parseBaseUrl("http://127.0.0.1:" + std::to_string(always_lost.port()));
+  ASSERT_TRUE(lost_base.isOk());
+  ServerTokenCounter lost(*lost_base, "fake-model", {});
+  EXPECT_EQ(lost.countTokens("a b c").status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(always_lost.tokenizeRequests(), 1);  // a new connection's failure is not resent
 }
 
 // A server whose idle timeout (5 ms) closes kept connections between requests 40 ms apart: the

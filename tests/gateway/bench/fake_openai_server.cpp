@@ -136,6 +136,11 @@ bool FakeOpenAiServer::respond(tcp::socket& socket, const http::request<http::st
       writeJson(socket, 404, R"({"error":{"message":"not found"}})", close);
       return true;
     }
+    const int request_number = ++tokenize_requests_;
+    if (options_.hang_up_tokenize_every > 0 &&
+        request_number % options_.hang_up_tokenize_every == 0) {
+      return false;
+    }
     const int count = countWords(body.value("prompt", ""));
     writeJson(socket, 200, nlohmann::json{{"count", count}}.dump(), close);
     return true;

@@ -31,6 +31,7 @@ struct FakeServerOptions {
   // > 0: every hang_up_every-th completion request is read and then answered by closing the
   // connection (a server that crashed or gave up on it).
   int hang_up_every = 0;
+  int hang_up_tokenize_every = 0;  // the same for /tokenize requests
 };
 
 class FakeOpenAiServer {
@@ -41,6 +42,7 @@ class FakeOpenAiServer {
   int port() const { return port_; }
   int peakConcurrentStreams() const { return peak_streams_.load(); }
   int completionRequests() const { return completion_requests_.load(); }
+  int tokenizeRequests() const { return tokenize_requests_.load(); }
   int completionConnections() const { return completion_connections_.load(); }
   int connectionsAccepted() const;  // of any request
   // The last completion request: its header lines ("Name: value\n" each) and its body.
@@ -64,6 +66,7 @@ class FakeOpenAiServer {
   std::atomic<int> streams_{0};
   std::atomic<int> peak_streams_{0};
   std::atomic<int> completion_requests_{0};
+  std::atomic<int> tokenize_requests_{0};
   std::atomic<int> completion_connections_{0};
   std::thread accept_thread_;
   mutable std::mutex mu_;
