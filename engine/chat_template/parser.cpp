@@ -41,6 +41,28 @@ class Parser {
     Parser* parser_;
   };
 
+  // A left-associative chain (a + b + c, x.a.b, v | f | g) nests its tree one level per link, so
+  // each link counts as nesting: ten thousand `+` in one expression cannot overflow the stack when
+  // the tree is evaluated (Jinja2's compiler refuses such a chain too, with a RecursionError).
+  class ChainGuard {
+   public:
+    explicit ChainGuard(Parser* parser) : parser_(parser) {}
+    ~ChainGuard() { parser_->depth_ -= links_; }
+    ChainGuard(const ChainGuard&) = delete;
+    ChainGuard& operator=(const ChainGuard&) = delete;
+    void link() {
+      ++links_;
+      if (++parser_->depth_ > parser_->limits_.max_nesting_depth) {
+        parser_->fail("template nested too deeply (an expression chains too many operators)",
+                      parser_->peek().pos);
+      }
+    }
+
+   private:
+    Parser* parser_;
+    int links_ = 0;
+  };
+
   [[noreturn]] void fail(const std::string& message, SourcePos pos) const {
     throw TemplateError(TemplateError::Kind::kSyntax, message, pos);
   }
@@ -348,7 +370,9 @@ class Parser {
 
   ExprPtr parseOr() {
     ExprPtr left = parseAnd();
+    ChainGuard chain(this);
     while (isName("or")) {
+      chain.link();
       const SourcePos pos = next().pos;
       left = std::make_unique<BinaryExpr>(pos, BinaryOp::kOr, std::move(left), parseAnd());
     }
@@ -357,7 +381,9 @@ class Parser {
 
   ExprPtr parseAnd() {
     ExprPtr left = parseNot();
+    ChainGuard chain(this);
     while (isName("and")) {
+      chain.link();
       const SourcePos pos = next().pos;
       left = std::make_unique<BinaryExpr>(pos, BinaryOp::kAnd, std::move(left), parseNot());
     }
@@ -375,6 +401,7 @@ class Parser {
 
   ExprPtr parseComparison() {
     ExprPtr left = parseAdditive();
+    ChainGuard chain(this);
     while (true) {
       const SourcePos pos = peek().pos;
       BinaryOp op;
@@ -399,12 +426,14 @@ class Parser {
       } else {
         return left;
       }
+      chain.link();
       left = std::make_unique<BinaryExpr>(pos, op, std::move(left), parseAdditive());
     }
   }
 
   ExprPtr parseAdditive() {
     ExprPtr left = parseMultiplicative();
+    ChainGuard chain(this);
     while (true) {
       const SourcePos pos = peek().pos;
       BinaryOp op;
@@ -417,12 +446,14 @@ class Parser {
       } else {
         return left;
       }
+      chain.link();
       left = std::make_unique<BinaryExpr>(pos, op, std::move(left), parseMultiplicative());
     }
   }
 
   ExprPtr parseMultiplicative() {
     ExprPtr left = parsePower();
+    ChainGuard chain(this);
     while (true) {
       const SourcePos pos = peek().pos;
       BinaryOp op;
@@ -437,13 +468,16 @@ class Parser {
       } else {
         return left;
       }
+      chain.link();
       left = std::make_unique<BinaryExpr>(pos, op, std::move(left), parsePower());
     }
   }
 
   ExprPtr parsePower() {
     ExprPtr left = parseUnary();
+    ChainGuard chain(this);
     while (isOperator("**")) {
+      chain.link();
       const SourcePos pos = next().pos;
       left = std::make_unique<BinaryExpr>(pos, BinaryOp::kPower, std::move(left), parseUnary());
     }
@@ -476,7 +510,9 @@ class Parser {
   }
 
   ExprPtr parseFiltersAndTests(ExprPtr operand) {
+    ChainGuard chain(this);
     while (true) {
+      if (isOperator("|") || isName("is")) chain.link();
       if (isOperator("|")) {
         const SourcePos pos = next().pos;
         auto filter = std::make_unique<FilterExpr>(pos);
@@ -528,8 +564,10 @@ class Parser {
 
   ExprPtr parsePostfix() {
     ExprPtr object = parsePrimary();
+    ChainGuard chain(this);
     while (true) {
       const SourcePos pos = peek().pos;
+      if (isOperator(".") || isOperator("[") || isOperator("(")) chain.link();
       if (acceptOperator(".")) {
         const Token& member = next();
         if (member.kind != TK::kName && member.kind != TK::kInteger) {

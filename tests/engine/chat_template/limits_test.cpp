@@ -91,6 +91,27 @@ TEST(ChatTemplateLimits, DeeplyNestedSourceIsRejectedByTheParser) {
   EXPECT_THAT(status.message(), HasSubstr("nested too deeply"));
 }
 
+// A long chain of left-associative operators builds a tree as deep as it is long: each link
+// counts as nesting, so twenty thousand `+` are a syntax error, not a stack overflow when the
+// tree is evaluated (they crashed the process). Chains a template really writes still render.
+TEST(ChatTemplateLimits, LongOperatorChainsAreRejectedByTheParser) {
+  auto repeat = [](const std::string& piece, int times) {
+    std::string out;
+    for (int i = 0; i < times; ++i) out += piece;
+    return out;
+  };
+  for (const std::string& link :
+       {std::string(" + 1"), std::string(" ~ 'a'"), std::string(" * 1"), std::string(" and 1"),
+        std::string(" or 0"), std::string(" == 1"), std::string(" ** 1"), std::string("|string"),
+        std::string(" is defined"), std::string(".a"), std::string("[0]"), std::string("()")}) {
+    const Status status = renderStatus("{{ 1" + repeat(link, 20000) + " }}");
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << link;
+    EXPECT_THAT(status.message(), HasSubstr("nested too deeply")) << link;
+  }
+  EXPECT_TRUE(renderStatus("{{ 1" + repeat(" + 1", 200) + " }}").isOk());
+  EXPECT_TRUE(renderStatus("{{ 'a'" + repeat(" ~ 'a'", 200) + " }}").isOk());
+}
+
 TEST(ChatTemplateLimits, SelfReferencingContainersAreRefused) {
   EXPECT_THAT(renderStatus("{% set l = [] %}{{ l.append(l) }}").message(), HasSubstr("to itself"));
   EXPECT_THAT(renderStatus("{% set ns = namespace() %}{% set ns.me = ns %}").message(),
