@@ -31,6 +31,15 @@ Result<std::optional<DType>> parseDTypeChoice(std::string_view name) {
   return invalidArgument("must be auto, f32, bf16 or f16, got `" + std::string(name) + "`");
 }
 
+Result<std::optional<DType>> parseKvCacheDTypeChoice(std::string_view name) {
+  if (name != "f16") {
+    Result<std::optional<DType>> dtype = parseDTypeChoice(name);
+    if (dtype.isOk()) return dtype;
+  }
+  return invalidArgument("must be auto, f32 or bf16, got `" + std::string(name) + "`" +
+                         (name == "f16" ? " (there is no F16 KV cache)" : ""));
+}
+
 std::string_view quantizationName(Quantization quantization) {
   switch (quantization) {
     case Quantization::kNone:

@@ -25,9 +25,11 @@ std::string_view dtypeName(DType dtype);
 // Parses the float dtypes' safetensors ("F32", "BF16") and torch_dtype ("float32", "bfloat16")
 // spellings; not "I8".
 std::optional<DType> parseDType(std::string_view name);
-// The user-facing choice of --dtype / --kv-cache-dtype (vLLM's spelling): "auto" (nullopt: keep
+// The user-facing choice of --dtype (vLLM's spelling): "auto" (nullopt: keep
 // or derive the model's), "f32", "bf16" or "f16". Error: names the accepted values.
 Result<std::optional<DType>> parseDTypeChoice(std::string_view name);
+// The same for --kv-cache-dtype, which has no F16: "auto", "f32" or "bf16".
+Result<std::optional<DType>> parseKvCacheDTypeChoice(std::string_view name);
 
 // Weight quantization at load (vLLM's --quantization). Both quantize the matmul weights
 // symmetrically per output channel to INT8 (the backend's packMatmulWeightInt8).

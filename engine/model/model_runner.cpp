@@ -20,8 +20,9 @@ std::string megabytes(size_t bytes) {
 }  // namespace
 
 Status ModelRunnerOptions::validate() const {
-  if (num_threads < 1 || num_threads > 1024) {
-    return invalidArgument("threads must be in [1, 1024], got " + std::to_string(num_threads));
+  if (num_threads < 1 || num_threads > kMaxThreads) {
+    return invalidArgument("threads must be in [1, " + std::to_string(kMaxThreads) + "], got " +
+                           std::to_string(num_threads));
   }
   if (max_num_tokens < 1) {
     return invalidArgument("max_num_batched_tokens must be positive, got " +

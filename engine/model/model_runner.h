@@ -21,6 +21,7 @@
 namespace manifold {
 
 struct ModelRunnerOptions {
+  static constexpr int kMaxThreads = 1024;
   int num_threads = 1;        // CPU worker threads, the calling thread included
   KvCacheOptions kv_cache;    // block size, block count or memory, dtype
   int max_num_tokens = 2048;  // rows of the largest batch (vLLM's max_num_batched_tokens)

@@ -143,8 +143,9 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
                            std::to_string(args.max_tokens));
   }
   ASSIGN_OR_RETURN(std::optional<DType> weight_dtype, parseDTypeFlag(args.dtype, "--dtype"));
-  ASSIGN_OR_RETURN(std::optional<DType> kv_dtype,
-                   parseDTypeFlag(args.kv_cache_dtype, "--kv-cache-dtype"));
+  Result<std::optional<DType>> kv_dtype_choice = parseKvCacheDTypeChoice(args.kv_cache_dtype);
+  if (!kv_dtype_choice.isOk()) return kv_dtype_choice.status().withContext("--kv-cache-dtype");
+  const std::optional<DType> kv_dtype = *kv_dtype_choice;
   Result<Quantization> quantization = parseQuantization(args.quantization);
   if (!quantization.isOk()) return quantization.status().withContext("--quantization");
   ASSIGN_OR_RETURN(ModelConfig config, loadModelConfig(args.model));

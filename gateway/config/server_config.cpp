@@ -9,6 +9,7 @@
 #include "common/dtype.h"
 #include "common/http_url.h"
 #include "engine/kv_cache/cache_config.h"
+#include "engine/model/model_runner.h"
 #include "engine/scheduler/scheduler_config.h"
 #include "gateway/api/tool_calls.h"
 #include "routing/replica_policy.h"
@@ -51,7 +52,11 @@ Status validateEngine(const EngineSpec& e, const std::string& where) {
                           "` needs the CUDA backend, which this build does not have "
                           "(rebuild with -DMANIFOLD_CUDA=ON on a machine with nvcc)");
   }
-  if (e.threads < 0) return fieldError(where + ".threads", "must not be negative");
+  if (e.threads < 0 || e.threads > ModelRunnerOptions::kMaxThreads) {
+    return fieldError(where + ".threads", "must be in [0, " +
+                                              std::to_string(ModelRunnerOptions::kMaxThreads) +
+                                              "] (0: the cores split among the engines)");
+  }
   if (e.max_model_len < 0) return fieldError(where + ".max_model_len", "must not be negative");
   // Sequences in one batch: each needs its own rows and KV blocks; a million is past any machine.
   if (e.max_num_seqs <= 0 || e.max_num_seqs > 1'000'000) {
@@ -76,10 +81,8 @@ Status validateEngine(const EngineSpec& e, const std::string& where) {
   if (Status dtype = parseDTypeChoice(e.dtype).status(); !dtype.isOk()) {
     return fieldError(where + ".dtype", dtype.message());
   }
-  Result<std::optional<DType>> kv_dtype = parseDTypeChoice(e.kv_cache_dtype);
-  if (!kv_dtype.isOk()) return fieldError(where + ".kv_cache_dtype", kv_dtype.status().message());
-  if (*kv_dtype == DType::kF16) {
-    return fieldError(where + ".kv_cache_dtype", "must be auto, f32 or bf16 (no f16 KV cache)");
+  if (Status kv_dtype = parseKvCacheDTypeChoice(e.kv_cache_dtype).status(); !kv_dtype.isOk()) {
+    return fieldError(where + ".kv_cache_dtype", kv_dtype.message());
   }
   if (Status quantization = parseQuantization(e.quantization).status(); !quantization.isOk()) {
     return fieldError(where + ".quantization", quantization.message());
@@ -251,6 +254,15 @@ Status ServerConfig::validate() const {
       if (!owner.emplace(name, where).second) {
         return fieldError(where + ".name",
                           "the name `" + name + "` is already used by " + owner[name]);
+      }
+    }
+  }
+  // A key restricted to a name nothing serves reaches nothing: a typo, as an unknown key is.
+  for (size_t i = 0; i < api_keys.size(); ++i) {
+    for (const std::string& model : api_keys[i].models) {
+      if (owner.count(model) == 0) {
+        return fieldError("api_keys[" + std::to_string(i) + "].models",
+                          "no model is served as `" + model + "`");
       }
     }
   }

@@ -98,11 +98,16 @@ Result<std::vector<ApiKeyEntry>> readApiKeyFile(const std::string& path) {
   std::vector<ApiKeyEntry> keys;
   std::string line;
   while (std::getline(in, line)) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    size_t start = line.find_first_not_of(' ');
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
+      line.pop_back();
+    }
+    size_t start = line.find_first_not_of(" \t");
     if (start == std::string::npos || line[start] == '#') continue;
     keys.push_back({line.substr(start), {}});
   }
+  // An operator who names a key file means to require keys: an empty one (a secret that failed
+  // to mount) must not leave the server open.
+  if (keys.empty()) return invalidArgument("api_key_file `" + path + "` holds no key");
   return keys;
 }
 

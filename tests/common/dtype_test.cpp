@@ -37,7 +37,7 @@ TEST(DType, F16ConvertsNormalsSubnormalsAndInfinities) {
   EXPECT_TRUE(std::isinf(f16ToF32(0x7c00)));
 }
 
-// The --dtype / --kv-cache-dtype choice shared by serve, generate and bench throughput.
+// The --dtype choice shared by serve, generate and bench throughput.
 TEST(DType, ParsesTheUserFacingChoice) {
   EXPECT_EQ(parseDTypeChoice("auto").value(), std::nullopt);
   EXPECT_EQ(parseDTypeChoice("f32").value(), DType::kF32);
@@ -47,6 +47,17 @@ TEST(DType, ParsesTheUserFacingChoice) {
   ASSERT_FALSE(bad.isOk());
   EXPECT_EQ(bad.status().message(), "must be auto, f32, bf16 or f16, got `fp8`");
   EXPECT_FALSE(parseDTypeChoice("BF16").isOk());  // safetensors spelling is parseDType's
+}
+
+// --kv-cache-dtype has no F16, and its errors say so consistently.
+TEST(DType, ParsesTheKvCacheChoice) {
+  EXPECT_EQ(parseKvCacheDTypeChoice("auto").value(), std::nullopt);
+  EXPECT_EQ(parseKvCacheDTypeChoice("f32").value(), DType::kF32);
+  EXPECT_EQ(parseKvCacheDTypeChoice("bf16").value(), DType::kBF16);
+  EXPECT_EQ(parseKvCacheDTypeChoice("fp8").status().message(),
+            "must be auto, f32 or bf16, got `fp8`");
+  EXPECT_EQ(parseKvCacheDTypeChoice("f16").status().message(),
+            "must be auto, f32 or bf16, got `f16` (there is no F16 KV cache)");
 }
 
 }  // namespace

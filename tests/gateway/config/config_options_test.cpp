@@ -128,13 +128,22 @@ TEST(ConfigOptions, SchedulerAndDtypeSettingsAreChecked) {
   config.engines[0].long_prefill_token_threshold = 64;
   config.engines[0].kv_cache_dtype = "fp8";
   EXPECT_EQ(config.validate().message(),
-            "engines[0].kv_cache_dtype: must be auto, f32, bf16 or f16, got `fp8`");
+            "engines[0].kv_cache_dtype: must be auto, f32 or bf16, got `fp8`");
   config.engines[0].kv_cache_dtype = "f16";
-  EXPECT_EQ(config.validate().message(),
-            "engines[0].kv_cache_dtype: must be auto, f32 or bf16 (no f16 KV cache)");
+  EXPECT_EQ(
+      config.validate().message(),
+      "engines[0].kv_cache_dtype: must be auto, f32 or bf16, got `f16` (there is no F16 KV cache)");
   config.engines[0].dtype = "f16";
   config.engines[0].kv_cache_dtype = "bf16";
   EXPECT_TRUE(config.validate().isOk());
+  config.engines[0].threads = 100000;  // refused before anything starts, not at engine load
+  EXPECT_EQ(config.validate().message(),
+            "engines[0].threads: must be in [0, 1024] (0: the cores split among the engines)");
+  config.engines[0].threads = 0;
+  // A key for a name nothing serves reaches nothing: a typo.
+  config.api_keys = {ApiKeyEntry{"k", {"typo"}}};
+  EXPECT_EQ(config.validate().message(), "api_keys[0].models: no model is served as `typo`");
+  config.api_keys.clear();
   config.engines[0].quantization = "fp8";
   EXPECT_EQ(config.validate().message(),
             "engines[0].quantization: must be none, int8 or w8a8, got `fp8`");

@@ -197,13 +197,19 @@ TEST(ApiKeyFile, SkipsBlankLinesAndComments) {
   auto path = std::filesystem::temp_directory_path() / "manifold_api_keys_test.txt";
   {
     std::ofstream out(path);
-    out << "# team keys\nsk-one\n\n  sk-two  \r\n# sk-commented\n";
+    out << "# team keys\nsk-one\n\n  sk-two  \r\n# sk-commented\n\tsk-three\t\n";
   }
   auto keys = readApiKeyFile(path.string());
   ASSERT_TRUE(keys.isOk());
-  ASSERT_EQ(keys->size(), 2u);
+  ASSERT_EQ(keys->size(), 3u);
   EXPECT_EQ((*keys)[0].key, "sk-one");
   EXPECT_EQ((*keys)[1].key, "sk-two");
+  EXPECT_EQ((*keys)[2].key, "sk-three");
+  // A file without keys (a secret that did not mount) must not leave the server open.
+  std::ofstream(path) << "# only comments\n\n";
+  Result<std::vector<ApiKeyEntry>> none = readApiKeyFile(path.string());
+  EXPECT_EQ(none.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(none.status().message().find("holds no key"), std::string::npos);
   std::filesystem::remove(path);
   EXPECT_FALSE(readApiKeyFile(path.string()).isOk());
 }
