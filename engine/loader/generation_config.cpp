@@ -1,6 +1,7 @@
 #include "engine/loader/generation_config.h"
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -53,20 +54,27 @@ Result<GenerationConfig> parseGenerationConfig(std::string_view json_text) {
   RETURN_IF_ERROR(readNumber(json, "bos_token_id", g.bos_token_id));
   RETURN_IF_ERROR(readNumber(json, "pad_token_id", g.pad_token_id));
   if (auto it = json.find("eos_token_id"); it != json.end() && !it->is_null()) {
-    if (it->is_number_integer()) {
-      g.eos_token_ids.push_back(it->get<int32_t>());
-    } else if (it->is_array()) {
-      for (const Json& id : *it) {
-        if (!id.is_number_integer()) {
-          return invalidArgument("field \"eos_token_id\" must be a token id or a list of them");
-        }
-        g.eos_token_ids.push_back(id.get<int32_t>());
+    const Json ids = it->is_array() ? *it : Json::array({*it});
+    for (const Json& id : ids) {
+      if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
+          id.get<int64_t>() > std::numeric_limits<int32_t>::max()) {
+        return invalidArgument(
+            "field \"eos_token_id\" must be a token id (a non-negative integer) or a list of them");
       }
-    } else {
-      return invalidArgument("field \"eos_token_id\" must be a token id or a list of them");
+      g.eos_token_ids.push_back(id.get<int32_t>());
     }
   }
   return g;
+}
+
+Status GenerationConfig::checkTokenIds(int64_t vocab_size) const {
+  for (int32_t id : eos_token_ids) {
+    if (id >= vocab_size) {
+      return invalidArgument("generation_config.json: eos_token_id " + std::to_string(id) +
+                             " is not below vocab_size " + std::to_string(vocab_size));
+    }
+  }
+  return Status::ok();
 }
 
 Result<GenerationConfig> loadGenerationConfig(const std::filesystem::path& model_dir) {

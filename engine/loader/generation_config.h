@@ -24,6 +24,9 @@ struct GenerationConfig {
   std::optional<int32_t> bos_token_id;
   std::optional<int32_t> pad_token_id;
   std::vector<int32_t> eos_token_ids;  // int or list in the file
+
+  // The stop ids must be the model's: INVALID_ARGUMENT naming the first that is not.
+  [[nodiscard]] Status checkTokenIds(int64_t vocab_size) const;
 };
 
 [[nodiscard]] Result<GenerationConfig> parseGenerationConfig(std::string_view json_text);

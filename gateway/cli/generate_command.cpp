@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -88,6 +89,16 @@ SamplingParams samplingParams(const GenerateArgs& args, const GenerationConfig& 
   return params;
 }
 
+// The sampling values generation_config.json sets that no flag overrides, over the defaults.
+SamplingParams fileDefaults(const GenerateArgs& args, const GenerationConfig& file) {
+  SamplingParams params;
+  if (!args.temperature && file.temperature) params.temperature = *file.temperature;
+  if (!args.top_p && file.top_p) params.top_p = *file.top_p;
+  if (!args.top_k && file.top_k) params.top_k = *file.top_k;
+  if (!args.min_p && file.min_p) params.min_p = *file.min_p;
+  return params;
+}
+
 // --json-object, --json-schema(-file), --regex or --grammar(-file) into `params`, as a server
 // request's response_format, guided_regex or guided_grammar would set them. Returns the flag
 // given (errors compiling its text name it), or "" for none or --json-object.
@@ -162,6 +173,13 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
                            " tokens; the model's max_position_embeddings is " +
                            std::to_string(max_len) + ", which leaves no room for a new token");
   }
+  RETURN_IF_ERROR(generation.checkTokenIds(config.vocab_size).withContext(args.model));
+  // The defaults generation_config.json sets and no flag overrides are checked on their own
+  // first, so that a bad one is blamed on the file, not on a flag that was never given.
+  RETURN_IF_ERROR(
+      fileDefaults(args, generation)
+          .validate(static_cast<int>(config.vocab_size))
+          .withContext((std::filesystem::path(args.model) / "generation_config.json").string()));
   SamplingParams params = samplingParams(args, generation);
   RETURN_IF_ERROR(params.validate(static_cast<int>(config.vocab_size)));
   ASSIGN_OR_RETURN(const std::string flag, setStructuredOutput(args, params));

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <regex>
@@ -459,6 +461,50 @@ TEST(LocalEngineModel, PromptLogprobsMatchTheDecodePathsLogprobs) {
     ASSERT_EQ(prefill.top.size(), 2u);
     EXPECT_EQ(prefill.top[0].token_id, decode.top[0].token_id);
   }
+}
+
+// The engine stops at every EOS id the model names: config.json's as well as
+// generation_config.json's (it used to take the generation config's alone, so `manifold serve`
+// ran past an EOS that `manifold generate` stopped at); an id outside the vocabulary is a load
+// error.
+TEST(LocalEngineModel, StopsAtTheEosIdsOfConfigAndGenerationConfigAlike) {
+  std::unique_ptr<LocalEngine> reference = makeEngine(engineConfig(64, false));
+  ASSERT_NE(reference, nullptr);
+  const std::vector<int32_t> prompt = {1, 403, 407, 261, 378, 432};
+  const GenerationResult free_run = runOne(*reference, request("free", prompt, 12));
+  ASSERT_TRUE(free_run.error.isOk()) << free_run.error.toString();
+  const std::vector<int32_t>& tokens = free_run.sequences[0].token_ids;
+  ASSERT_GE(tokens.size(), 6u);
+  const int32_t stop = tokens[4];  // config.json's EOS in the copy below
+  const auto first = std::find(tokens.begin(), tokens.end(), stop);
+  ASSERT_NE(stop, 2);
+
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / "local_engine_two_eos";
+  std::filesystem::remove_all(dir);
+  std::filesystem::copy(kModelDir, dir, std::filesystem::copy_options::recursive);
+  std::ifstream in(dir / "config.json");
+  nlohmann::json config = nlohmann::json::parse(in);
+  in.close();
+  config["eos_token_id"] = stop;
+  std::ofstream(dir / "config.json") << config.dump();
+  std::ofstream(dir / "generation_config.json") << R"({"eos_token_id": [2]})";
+  EngineConfig engine_config = engineConfig(64, false);
+  engine_config.model_dir = dir.string();
+  std::unique_ptr<LocalEngine> engine = makeEngine(engine_config);
+  ASSERT_NE(engine, nullptr);
+  EngineRequest r = request("stops", prompt, 12);
+  r.params.ignore_eos = false;
+  const GenerationResult stopped = runOne(*engine, std::move(r));
+  ASSERT_TRUE(stopped.error.isOk()) << stopped.error.toString();
+  EXPECT_EQ(stopped.sequences[0].token_ids,
+            std::vector<int32_t>(tokens.begin(), first + 1));  // up to config.json's EOS
+
+  std::ofstream(dir / "generation_config.json") << R"({"eos_token_id": [2, 99999]})";
+  const Status bad = LocalEngine::create(engine_config).status();
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("eos_token_id 99999 is not below vocab_size 512"), std::string::npos)
+      << bad.message();
 }
 
 TEST(LocalEngineModel, RejectsPromptsThatLeaveNoRoomForOutput) {

@@ -43,5 +43,21 @@ TEST(GenerationConfig, RejectsWrongTypesNamingTheField) {
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
 }
 
+// Stop ids must be token ids of the model: not negative, not past int32, and (once the model's
+// vocabulary is known) below vocab_size.
+TEST(GenerationConfig, RejectsStopIdsThatAreNotTheModels) {
+  for (const char* text : {R"({"eos_token_id": -1})", R"({"eos_token_id": [2, -5]})",
+                           R"({"eos_token_id": 4294967298})", R"({"eos_token_id": [2.5]})"}) {
+    Status status = parseGenerationConfig(text).status();
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_NE(status.message().find("eos_token_id"), std::string::npos) << status.message();
+  }
+  Result<GenerationConfig> config = parseGenerationConfig(R"({"eos_token_id": [2, 99999]})");
+  ASSERT_TRUE(config.isOk());
+  EXPECT_TRUE(config->checkTokenIds(100000).isOk());
+  EXPECT_EQ(config->checkTokenIds(512).message(),
+            "generation_config.json: eos_token_id 99999 is not below vocab_size 512");
+}
+
 }  // namespace
 }  // namespace manifold

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <regex>
@@ -35,10 +36,10 @@ std::string readFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-RunResult runGenerate(const std::vector<std::string>& args) {
+RunResult runGenerate(const std::vector<std::string>& args, const std::string& model = kModel) {
   const auto* info = testing::UnitTest::GetInstance()->current_test_info();
   const std::string err_path = testing::TempDir() + "generate_" + info->name() + ".stderr";
-  std::string command = std::string(MANIFOLD_BIN) + " generate --model " + kModel;
+  std::string command = std::string(MANIFOLD_BIN) + " generate --model " + shellQuote(model);
   for (const std::string& arg : args) command += " " + shellQuote(arg);
   command += " 2>" + shellQuote(err_path);
   RunResult result;
@@ -142,6 +143,22 @@ TEST(GenerateCommand, RejectsBadInputWithAClearMessage) {
   expectInputError({"--prompt", "hi", "--json-schema", ""}, "--json-schema: the schema is empty");
   expectInputError({"--prompt", "hi", "--grammar", ""}, "--grammar: the grammar is empty");
   expectInputError({"--prompt", "hi", "--quantization", "int4"}, "--quantization");
+}
+
+// A bad default in generation_config.json is blamed on the file, not on a flag never given; a
+// flag that overrides it makes the model usable.
+TEST(GenerateCommand, NamesGenerationConfigForItsBadDefaults) {
+  const std::filesystem::path dir = std::filesystem::path(testing::TempDir()) / "generate_top_p";
+  std::filesystem::remove_all(dir);
+  std::filesystem::copy(kModel, dir, std::filesystem::copy_options::recursive);
+  std::ofstream(dir / "generation_config.json") << R"({"top_p": 2, "eos_token_id": 2})";
+  const RunResult bad = runGenerate({"--prompt", "hi", "--max-tokens", "2"}, dir.string());
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("generation_config.json: `top_p` must be in (0, 1]"), std::string::npos)
+      << bad.err;
+  const RunResult overridden =
+      runGenerate({"--prompt", "hi", "--max-tokens", "2", "--top-p", "0.5"}, dir.string());
+  EXPECT_EQ(overridden.exit_code, 0) << overridden.err;
 }
 
 // --quantization int8 and w8a8: the load summary says so and a greedy run keeps the reference's
