@@ -65,6 +65,13 @@ Result<nlohmann::json> runTokenize(const TokenizeOptions& options, bool have_tex
                    Tokenizer::fromDirectory(options.model_dir));
   if (have_decode) {
     ASSIGN_OR_RETURN(std::vector<int32_t> ids, parseIds(options.decode_ids));
+    for (int32_t id : ids) {
+      if (id < 0 || id >= tokenizer->vocabSize()) {
+        return invalidArgument("--decode: token id " + std::to_string(id) +
+                               " is outside the tokenizer's " +
+                               std::to_string(tokenizer->vocabSize()) + " ids");
+      }
+    }
     return nlohmann::json{{"text", tokenizer->decode(ids, options.skip_special)}};
   }
   std::string text = options.text;

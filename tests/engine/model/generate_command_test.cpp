@@ -1,5 +1,6 @@
 // `manifold generate` end to end: the built binary on stories260K, checked against the float64
-// greedy references in models/stories260K/reference_outputs.json, and its input errors.
+// greedy references in models/stories260K/reference_outputs.json, and its input errors (and
+// `manifold tokenize --decode`'s).
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
@@ -159,6 +160,36 @@ TEST(GenerateCommand, NamesGenerationConfigForItsBadDefaults) {
   const RunResult overridden =
       runGenerate({"--prompt", "hi", "--max-tokens", "2", "--top-p", "0.5"}, dir.string());
   EXPECT_EQ(overridden.exit_code, 0) << overridden.err;
+}
+
+// `manifold tokenize --decode` refuses ids the tokenizer does not have (it printed "" for them).
+TEST(TokenizeCommand, DecodesOnlyTheTokenizersIds) {
+  auto run = [](const std::string& ids) {
+    const std::string command = std::string(MANIFOLD_BIN) + " tokenize --model " + kModel +
+                                " --decode " + shellQuote(ids) + " 2>&1";
+    RunResult result;
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return result;
+    std::array<char, 4096> buffer;
+    size_t n;
+    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+      result.out.append(buffer.data(), n);
+    }
+    const int status = pclose(pipe);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return result;
+  };
+  const RunResult ok = run("403,407");
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("\"text\""), std::string::npos) << ok.out;
+  for (const char* bad : {"512", "-1", "2147483647"}) {
+    const RunResult refused = run(std::string("403,") + bad);
+    EXPECT_NE(refused.exit_code, 0) << bad;
+    EXPECT_NE(refused.out.find(std::string("--decode: token id ") + bad +
+                               " is outside the tokenizer's 512 ids"),
+              std::string::npos)
+        << refused.out;
+  }
 }
 
 // --quantization int8 and w8a8: the load summary says so and a greedy run keeps the reference's
