@@ -37,10 +37,13 @@ std::string readFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-RunResult runGenerate(const std::vector<std::string>& args, const std::string& model = kModel) {
+// Runs `manifold SUBCOMMAND --model MODEL ARGS...`.
+RunResult runManifold(const std::string& subcommand, const std::vector<std::string>& args,
+                      const std::string& model = kModel) {
   const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-  const std::string err_path = testing::TempDir() + "generate_" + info->name() + ".stderr";
-  std::string command = std::string(MANIFOLD_BIN) + " generate --model " + shellQuote(model);
+  const std::string err_path = testing::TempDir() + subcommand + "_" + info->name() + ".stderr";
+  std::string command =
+      std::string(MANIFOLD_BIN) + " " + subcommand + " --model " + shellQuote(model);
   for (const std::string& arg : args) command += " " + shellQuote(arg);
   command += " 2>" + shellQuote(err_path);
   RunResult result;
@@ -54,6 +57,10 @@ RunResult runGenerate(const std::vector<std::string>& args, const std::string& m
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   result.err = readFile(err_path);
   return result;
+}
+
+RunResult runGenerate(const std::vector<std::string>& args, const std::string& model = kModel) {
+  return runManifold("generate", args, model);
 }
 
 nlohmann::json referenceCase(const std::string& name) {
@@ -164,31 +171,17 @@ TEST(GenerateCommand, NamesGenerationConfigForItsBadDefaults) {
 
 // `manifold tokenize --decode` refuses ids the tokenizer does not have (it printed "" for them).
 TEST(TokenizeCommand, DecodesOnlyTheTokenizersIds) {
-  auto run = [](const std::string& ids) {
-    const std::string command = std::string(MANIFOLD_BIN) + " tokenize --model " + kModel +
-                                " --decode " + shellQuote(ids) + " 2>&1";
-    RunResult result;
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr) return result;
-    std::array<char, 4096> buffer;
-    size_t n;
-    while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-      result.out.append(buffer.data(), n);
-    }
-    const int status = pclose(pipe);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
-  };
+  auto run = [](const std::string& ids) { return runManifold("tokenize", {"--decode", ids}); };
   const RunResult ok = run("403,407");
-  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("\"text\""), std::string::npos) << ok.out;
   for (const char* bad : {"512", "-1", "2147483647"}) {
     const RunResult refused = run(std::string("403,") + bad);
     EXPECT_NE(refused.exit_code, 0) << bad;
-    EXPECT_NE(refused.out.find(std::string("--decode: token id ") + bad +
+    EXPECT_NE(refused.err.find(std::string("--decode: token id ") + bad +
                                " is outside the tokenizer's 512 ids"),
               std::string::npos)
-        << refused.out;
+        << refused.err;
   }
 }
 
