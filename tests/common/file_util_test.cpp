@@ -25,5 +25,15 @@ TEST(ReadFile, NamesTheMissingPath) {
   EXPECT_NE(read.status().message().find("/nonexistent/dir/config.json"), std::string::npos);
 }
 
+// A directory opens as an empty stream; reading one where a file is expected (a config, a schema,
+// a prompt file) is an error that says so, not an empty text.
+TEST(ReadFile, RefusesADirectory) {
+  Result<std::string> read = readFile(std::filesystem::temp_directory_path());
+  ASSERT_FALSE(read.isOk());
+  EXPECT_EQ(read.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(read.status().message().find("is a directory, not a file"), std::string::npos)
+      << read.status().message();
+}
+
 }  // namespace
 }  // namespace manifold
