@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
-#include <set>
 
 #include "engine/core/model_runner_executor.h"
 #include "engine/loader/generation_config.h"
@@ -38,13 +37,9 @@ Result<std::unique_ptr<LocalEngine>> LocalEngine::create(const EngineConfig& con
   core.scheduler = config.scheduler;
   core.scheduler.max_model_len = max_model_len;
   core.enable_prefix_caching = config.cache.enable_prefix_caching;
-  // Every stop id the model names: generation_config.json's, config.json's and the tokenizer's
-  // (vLLM adds the generation config's to the tokenizer's EOS), as `manifold generate` stops.
+  // Every stop id the model names, as `manifold generate` stops.
   RETURN_IF_ERROR(generation.checkTokenIds(runner->vocabSize()));
-  std::set<int32_t> eos_ids(generation.eos_token_ids.begin(), generation.eos_token_ids.end());
-  eos_ids.insert(runner->config().eos_token_ids.begin(), runner->config().eos_token_ids.end());
-  eos_ids.insert(tokenizer->eosIds().begin(), tokenizer->eosIds().end());
-  core.eos_token_ids.assign(eos_ids.begin(), eos_ids.end());
+  core.eos_token_ids = mergeEosIds(generation, runner->config().eos_token_ids, tokenizer->eosIds());
   core.observer = config.observer;
   RETURN_IF_ERROR(core.scheduler.validate().withContext("scheduler"));
 

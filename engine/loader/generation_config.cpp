@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <limits>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -65,6 +66,15 @@ Result<GenerationConfig> parseGenerationConfig(std::string_view json_text) {
     }
   }
   return g;
+}
+
+std::vector<int32_t> mergeEosIds(const GenerationConfig& generation,
+                                 const std::vector<int32_t>& config_ids,
+                                 const std::vector<int32_t>& tokenizer_ids) {
+  std::set<int32_t> ids(generation.eos_token_ids.begin(), generation.eos_token_ids.end());
+  ids.insert(config_ids.begin(), config_ids.end());
+  ids.insert(tokenizer_ids.begin(), tokenizer_ids.end());
+  return std::vector<int32_t>(ids.begin(), ids.end());
 }
 
 Status GenerationConfig::checkTokenIds(int64_t vocab_size) const {

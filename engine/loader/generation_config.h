@@ -29,6 +29,12 @@ struct GenerationConfig {
   [[nodiscard]] Status checkTokenIds(int64_t vocab_size) const;
 };
 
+// Every EOS id the model names, sorted and distinct: generation_config.json's, config.json's and
+// the tokenizer's (vLLM adds the generation config's ids to the tokenizer's EOS).
+[[nodiscard]] std::vector<int32_t> mergeEosIds(const GenerationConfig& generation,
+                                               const std::vector<int32_t>& config_ids,
+                                               const std::vector<int32_t>& tokenizer_ids);
+
 [[nodiscard]] Result<GenerationConfig> parseGenerationConfig(std::string_view json_text);
 // Reads <model_dir>/generation_config.json; a missing file gives an empty GenerationConfig.
 [[nodiscard]] Result<GenerationConfig> loadGenerationConfig(const std::filesystem::path& model_dir);

@@ -208,9 +208,6 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       text = echoedText(plan_.prompts[prompt_index]) + text;
       choice.echoed = true;
     }
-    // As vLLM: a chunk per step that produced tokens, even when they add no text yet (a partial
-    // UTF-8 character, a held-back stop-string prefix, ids past the tokenizer's vocabulary), so
-    // clients see every token arrive.
     // Tokens whose text is held back as (possibly) a tool call send nothing (vLLM: their
     // logprobs are not sent), except with return_token_ids, whose ids must all arrive (vLLM: in
     // an empty delta). A token with no text of its own still gets its content chunk.
@@ -225,7 +222,10 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       held = true;
     }
     if (held && !plan_.options.return_token_ids) return;
-    // The echoing chunk always goes out: it carries the prompt's ids and logprobs.
+    // As vLLM: a chunk per step that produced tokens, even when they add no text yet (a partial
+    // UTF-8 character, a held-back stop-string prefix, ids past the tokenizer's vocabulary), so
+    // clients see every token arrive; the echoing chunk always goes out (it carries the prompt's
+    // ids and logprobs).
     if (!echo_now && text.empty() && delta.logprobs.empty() && delta.token_ids.empty()) return;
     json entry = choiceEntry(choice_index, plan_.header.kind, true);
     std::vector<int32_t> context = contextOf(choice_index);

@@ -149,6 +149,9 @@ void handleCompletions(RequestContext& ctx, const nlohmann::ordered_json& body,
                  unixNow()};
   plan.echo = request.echo;
   plan.echo_only = request.echo_only;
+  // The prompt is echoed as text unless return_token_ids, whose prompt_token_ids stand for it
+  // (vLLM).
+  const bool echo_text = request.echo && !request.options.return_token_ids;
   for (const PromptInput& input : request.prompts) {
     PreparedPrompt prompt;
     if (const auto* text = std::get_if<std::string>(&input)) {
@@ -158,10 +161,7 @@ void handleCompletions(RequestContext& ctx, const nlohmann::ordered_json& body,
       prompt.token_ids = std::get<std::vector<int32_t>>(input);
       Status ids_ok = checkTokenIds(prompt.token_ids, vocab, "prompt");
       if (!ids_ok.isOk()) return respondError(ctx, ids_ok);
-      // Echoed as text unless return_token_ids, whose prompt_token_ids stand for it (vLLM).
-      if (request.echo && !request.options.return_token_ids) {
-        prompt.text = model.codec().decode(prompt.token_ids, false);
-      }
+      if (echo_text) prompt.text = model.codec().decode(prompt.token_ids, false);
     }
     if (prompt.token_ids.empty()) {
       return respondError(ctx, invalidArgument("`prompt` encodes to no tokens"));
@@ -169,8 +169,7 @@ void handleCompletions(RequestContext& ctx, const nlohmann::ordered_json& body,
     const size_t full_length = prompt.token_ids.size();
     truncatePrompt(request.options.truncate_prompt_tokens, model.info().max_model_len,
                    prompt.token_ids);
-    if (request.echo && !request.options.return_token_ids &&
-        prompt.token_ids.size() != full_length) {
+    if (echo_text && prompt.token_ids.size() != full_length) {
       prompt.text = model.codec().decode(prompt.token_ids, false);  // what the model saw
     }
     SamplingParams params = request.options.params;

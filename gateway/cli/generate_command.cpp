@@ -76,26 +76,27 @@ Result<std::optional<DType>> parseDTypeFlag(const std::string& name, const char*
   return dtype;
 }
 
-// Flags override generation_config.json, which overrides the OpenAI defaults.
-SamplingParams samplingParams(const GenerateArgs& args, const GenerationConfig& defaults) {
-  SamplingParams params;
-  params.temperature = args.temperature.value_or(defaults.temperature.value_or(1.0f));
-  params.top_p = args.top_p.value_or(defaults.top_p.value_or(1.0f));
-  params.top_k = args.top_k.value_or(defaults.top_k.value_or(0));
-  params.min_p = args.min_p.value_or(defaults.min_p.value_or(0.0f));
-  params.seed = args.seed;
-  params.max_tokens = args.max_tokens;
-  params.ignore_eos = args.ignore_eos;
-  return params;
-}
-
-// The sampling values generation_config.json sets that no flag overrides, over the defaults.
+// The sampling values generation_config.json sets that no flag overrides, over the OpenAI
+// defaults.
 SamplingParams fileDefaults(const GenerateArgs& args, const GenerationConfig& file) {
   SamplingParams params;
   if (!args.temperature && file.temperature) params.temperature = *file.temperature;
   if (!args.top_p && file.top_p) params.top_p = *file.top_p;
   if (!args.top_k && file.top_k) params.top_k = *file.top_k;
   if (!args.min_p && file.min_p) params.min_p = *file.min_p;
+  return params;
+}
+
+// Flags override generation_config.json, which overrides the OpenAI defaults.
+SamplingParams samplingParams(const GenerateArgs& args, const GenerationConfig& file) {
+  SamplingParams params = fileDefaults(args, file);
+  if (args.temperature) params.temperature = *args.temperature;
+  if (args.top_p) params.top_p = *args.top_p;
+  if (args.top_k) params.top_k = *args.top_k;
+  if (args.min_p) params.min_p = *args.min_p;
+  params.seed = args.seed;
+  params.max_tokens = args.max_tokens;
+  params.ignore_eos = args.ignore_eos;
   return params;
 }
 
@@ -213,17 +214,16 @@ Result<GenerateResult> generate(const GenerateArgs& args) {
   ASSIGN_OR_RETURN(std::unique_ptr<ModelRunner> runner, std::move(created));
   std::cerr << runner->summary() << "\n";
 
-  std::set<int32_t> eos_ids(config.eos_token_ids.begin(), config.eos_token_ids.end());
-  eos_ids.insert(generation.eos_token_ids.begin(), generation.eos_token_ids.end());
-  eos_ids.insert(tokenizer->eosIds().begin(), tokenizer->eosIds().end());
-  Sampler sampler(runner->vocabSize(), std::vector<int32_t>(eos_ids.begin(), eos_ids.end()));
+  const std::vector<int32_t> eos_list =
+      mergeEosIds(generation, config.eos_token_ids, tokenizer->eosIds());
+  const std::set<int32_t> eos_ids(eos_list.begin(), eos_list.end());
+  Sampler sampler(runner->vocabSize(), eos_list);
   const uint64_t seed = params.seed.value_or(drawRandomSeed());
   // Structured output: the grammar of the output so far, advanced by each token.
   std::unique_ptr<TokenBytesIndex> token_index;
   std::optional<OutputGrammar> grammar;
   if (schema) {
-    token_index = TokenBytesIndex::fromTokenizer(
-        *tokenizer, runner->vocabSize(), std::vector<int32_t>(eos_ids.begin(), eos_ids.end()));
+    token_index = TokenBytesIndex::fromTokenizer(*tokenizer, runner->vocabSize(), eos_list);
     grammar.emplace(*schema);
   }
 

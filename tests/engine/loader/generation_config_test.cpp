@@ -59,5 +59,14 @@ TEST(GenerationConfig, RejectsStopIdsThatAreNotTheModels) {
             "generation_config.json: eos_token_id 99999 is not below vocab_size 512");
 }
 
+// The stop ids are all three sources' ids, each once.
+TEST(GenerationConfig, MergesEveryEosIdTheModelNames) {
+  GenerationConfig generation;
+  generation.eos_token_ids = {128009, 128001};
+  EXPECT_EQ(mergeEosIds(generation, {128001}, {128009, 7}),
+            (std::vector<int32_t>{7, 128001, 128009}));
+  EXPECT_EQ(mergeEosIds(GenerationConfig{}, {}, {2}), std::vector<int32_t>{2});
+}
+
 }  // namespace
 }  // namespace manifold
